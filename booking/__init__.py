@@ -1,0 +1,50 @@
+"""Landdesk: desk booking and door access for rural coworking spaces."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=os.path.join(ROOT, "instance"),
+        instance_relative_config=True,
+        template_folder=os.path.join(ROOT, "templates"),
+        static_folder="static",
+    )
+    from .config import load_config
+
+    load_config(app, test_config)
+
+    from . import db, i18n, security
+    from .errors import register_error_handlers
+    from .extensions import limiter
+
+    db.init_app(app)
+    security.init_app(app)
+    i18n.init_app(app)
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    limiter.init_app(app)
+    register_error_handlers(app)
+
+    from .api.views import bp as api_bp
+    from .auth.views import bp as auth_bp
+    from .bookings.views import bp as bookings_bp
+    from .network.views import bp as network_bp
+    from .spaces.views import bp as spaces_bp
+
+    app.register_blueprint(network_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(bookings_bp)
+    app.register_blueprint(spaces_bp)
+    app.register_blueprint(api_bp)
+
+    from .cli import register_cli
+
+    register_cli(app)
+    return app

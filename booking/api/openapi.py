@@ -1,0 +1,420 @@
+"""The OpenAPI 3 description of /api/v1 (served at /api/v1/openapi.json).
+
+Kept next to the views; tests check that every API route is described here.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+DAY_INTERVALS = {
+    "type": "array",
+    "items": {
+        "type": "array",
+        "items": {"type": "string", "pattern": "^([01][0-9]|2[0-4]):[0-5][0-9]$"},
+        "minItems": 2,
+        "maxItems": 2,
+    },
+}
+
+SCHEMAS = {
+    "Error": {
+        "type": "object",
+        "required": ["error", "message"],
+        "properties": {
+            "error": {"type": "string", "description": "machine-readable code, e.g. conflict"},
+            "message": {"type": "string", "description": "for people, in the caller's language"},
+            "field": {"type": "string", "description": "the input field at fault, when there is one"},
+        },
+    },
+    "Token": {
+        "type": "object",
+        "required": ["token"],
+        "properties": {"token": {"type": "string"}, "token_type": {"type": "string", "enum": ["Bearer"]}},
+    },
+    "Credentials": {
+        "type": "object",
+        "required": ["email", "password"],
+        "properties": {"email": {"type": "string", "format": "email"}, "password": {"type": "string"}},
+    },
+    "Me": {
+        "type": "object",
+        "required": ["id", "email", "name", "roles"],
+        "properties": {
+            "id": {"type": "integer"},
+            "email": {"type": "string"},
+            "name": {"type": "string"},
+            "roles": {"type": "array", "items": {"type": "string", "enum": ["member", "operator", "admin"]}},
+            "locale": {"type": "string", "nullable": True},
+        },
+    },
+    "OpeningHours": {
+        "type": "object",
+        "description": "Intervals of local time per weekday; 24:00 ends a day at midnight; "
+        "an empty or missing day is closed.",
+        "properties": {day: DAY_INTERVALS for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+        "additionalProperties": False,
+    },
+    "LocationInput": {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "maxLength": 120},
+            "slug": {"type": "string", "pattern": "^[a-z0-9]+(-[a-z0-9]+)*$"},
+            "village": {"type": "string"},
+            "address": {"type": "string"},
+            "lat": {"type": "number", "minimum": -90, "maximum": 90},
+            "lon": {"type": "number", "minimum": -180, "maximum": 180},
+            "timezone": {"type": "string", "default": "Europe/Berlin"},
+            "operator_model": {"type": "string", "enum": ["classic", "commuter_hub", "village_centre", "retreat"]},
+            "description": {"type": "string"},
+            "opening_hours": {"$ref": "#/components/schemas/OpeningHours"},
+            "horizon_days": {"type": "integer", "minimum": 1, "default": 30},
+            "cancel_cutoff_hours": {"type": "integer", "minimum": 0, "default": 0},
+            "midday": {"type": "string", "default": "13:00", "description": "where morning ends"},
+            "is_active": {"type": "boolean"},
+        },
+        "additionalProperties": False,
+    },
+    "Location": {
+        "allOf": [
+            {"$ref": "#/components/schemas/LocationInput"},
+            {
+                "type": "object",
+                "required": ["id", "slug", "name", "address", "lat", "lon", "timezone"],
+                "properties": {
+                    "id": {"type": "integer"},
+                    "free_desks_today": {
+                        "type": "integer",
+                        "nullable": True,
+                        "description": "desk and flex seats free for the rest of today; null when closed",
+                    },
+                },
+            },
+        ]
+    },
+    "ResourceInput": {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "kind": {"type": "string", "enum": ["desk", "room", "booth", "flex"]},
+            "capacity": {"type": "integer", "minimum": 1, "description": "seats of a flex area, people of a room"},
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "description": {"type": "string"},
+            "position": {"type": "integer"},
+            "is_active": {"type": "boolean"},
+        },
+        "additionalProperties": False,
+    },
+    "Resource": {
+        "allOf": [
+            {"$ref": "#/components/schemas/ResourceInput"},
+            {
+                "type": "object",
+                "required": ["id", "location_id", "name", "kind", "capacity"],
+                "properties": {"id": {"type": "integer"}, "location_id": {"type": "integer"}},
+            },
+        ]
+    },
+    "ClosureInput": {
+        "type": "object",
+        "required": ["starts_on"],
+        "properties": {
+            "starts_on": {"type": "string", "format": "date"},
+            "ends_on": {"type": "string", "format": "date", "description": "inclusive; defaults to starts_on"},
+            "resource_id": {"type": "integer", "nullable": True, "description": "omit to close the whole location"},
+            "reason": {"type": "string"},
+        },
+    },
+    "Closure": {
+        "allOf": [
+            {"$ref": "#/components/schemas/ClosureInput"},
+            {"type": "object", "properties": {"id": {"type": "integer"}, "location_id": {"type": "integer"}}},
+        ]
+    },
+    "Period": {
+        "type": "object",
+        "properties": {"start": {"type": "string", "format": "date-time"}, "end": {"type": "string", "format": "date-time"}},
+    },
+    "Availability": {
+        "type": "object",
+        "properties": {
+            "location_id": {"type": "integer"},
+            "date": {"type": "string", "format": "date"},
+            "timezone": {"type": "string"},
+            "open": {"type": "boolean"},
+            "closed_reason": {"type": "string", "nullable": True},
+            "half_days": {"type": "boolean"},
+            "opening": {"type": "array", "items": {"$ref": "#/components/schemas/Period"}},
+            "resources": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "name": {"type": "string"},
+                        "kind": {"type": "string"},
+                        "capacity": {"type": "integer"},
+                        "tags": {"type": "array", "items": {"type": "string"}},
+                        "closed": {"type": "boolean"},
+                        "seats": {"type": "integer"},
+                        "free_seats": {
+                            "type": "object",
+                            "nullable": True,
+                            "description": "desks and flex areas: free seats for full, am, pm (parts still ahead)",
+                            "additionalProperties": {"type": "integer"},
+                        },
+                        "free": {"type": "array", "items": {"$ref": "#/components/schemas/Period"}},
+                        "booked": {
+                            "type": "array",
+                            "items": {
+                                "allOf": [
+                                    {"$ref": "#/components/schemas/Period"},
+                                    {"type": "object", "properties": {"seats": {"type": "integer"}}},
+                                ]
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+    "BookingInput": {
+        "type": "object",
+        "required": ["resource_id"],
+        "description": "A desk or flex seat for a date (full day, or part am/pm), or a room "
+        "or booth from start to end (ISO 8601 with offset, 30-minute steps). Operators may "
+        "book for a member of their location with user_id or member_email.",
+        "properties": {
+            "resource_id": {"type": "integer"},
+            "date": {"type": "string", "format": "date"},
+            "part": {"type": "string", "enum": ["am", "pm"]},
+            "start": {"type": "string", "format": "date-time"},
+            "end": {"type": "string", "format": "date-time"},
+            "user_id": {"type": "integer"},
+            "member_email": {"type": "string", "format": "email"},
+        },
+    },
+    "Booking": {
+        "type": "object",
+        "required": ["id", "resource_id", "start", "end", "status"],
+        "properties": {
+            "id": {"type": "integer"},
+            "resource_id": {"type": "integer"},
+            "location_id": {"type": "integer"},
+            "user_id": {"type": "integer"},
+            "date": {"type": "string", "format": "date"},
+            "part": {"type": "string", "enum": ["full", "am", "pm", "hours"]},
+            "seat": {"type": "integer"},
+            "start": {"type": "string", "format": "date-time"},
+            "end": {"type": "string", "format": "date-time"},
+            "status": {"type": "string", "enum": ["pending_payment", "confirmed", "cancelled", "expired"]},
+            "created_at": {"type": "string", "format": "date-time"},
+            "cancelled_at": {"type": "string", "format": "date-time", "nullable": True},
+        },
+    },
+}
+
+
+def _error(description: str) -> dict:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+def _json(schema_ref: str, description: str = "OK", many: bool = False) -> dict:
+    schema = {"$ref": f"#/components/schemas/{schema_ref}"}
+    if many:
+        schema = {"type": "array", "items": schema}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _body(schema_ref: str) -> dict:
+    return {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}},
+    }
+
+
+def _id(name: str) -> dict:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
+
+
+PUBLIC: list = []  # security override for endpoints that need no login
+E400, E401, E403, E404, E409 = (
+    _error("Invalid input"),
+    _error("Not logged in"),
+    _error("Not allowed"),
+    _error("Not found"),
+    _error("Conflict"),
+)
+
+
+@cache
+def build_openapi() -> dict:
+    paths = {
+        "/auth/token": {
+            "post": {
+                "summary": "Log in and get a bearer token",
+                "security": PUBLIC,
+                "requestBody": _body("Credentials"),
+                "responses": {
+                    "200": _json("Token"),
+                    "401": _error("Wrong e-mail or password"),
+                    "429": _error("Too many failed attempts for this account or address"),
+                },
+            }
+        },
+        "/auth/logout": {
+            "post": {
+                "summary": "End the login used by this request; the token stops working",
+                "responses": {"204": {"description": "Logged out"}, "401": E401},
+            }
+        },
+        "/me": {"get": {"summary": "The caller", "responses": {"200": _json("Me"), "401": E401}}},
+        "/locations": {
+            "get": {
+                "summary": "All active locations of the network",
+                "security": PUBLIC,
+                "responses": {"200": _json("Location", many=True)},
+            },
+            "post": {
+                "summary": "Create a location (operators; the creator runs it)",
+                "requestBody": _body("LocationInput"),
+                "responses": {"201": _json("Location", "Created"), "400": E400, "401": E401, "403": E403},
+            },
+        },
+        "/locations/{location_id}": {
+            "parameters": [_id("location_id")],
+            "get": {"summary": "One location", "security": PUBLIC, "responses": {"200": _json("Location"), "404": E404}},
+            "patch": {
+                "summary": "Change a location you run",
+                "requestBody": _body("LocationInput"),
+                "responses": {"200": _json("Location"), "400": E400, "401": E401, "403": E403, "404": E404},
+            },
+        },
+        "/locations/{location_id}/resources": {
+            "parameters": [_id("location_id")],
+            "get": {
+                "summary": "Desks, rooms, booths and flex areas of a location",
+                "security": PUBLIC,
+                "responses": {"200": _json("Resource", many=True), "404": E404},
+            },
+            "post": {
+                "summary": "Add a resource to a location you run",
+                "requestBody": _body("ResourceInput"),
+                "responses": {"201": _json("Resource", "Created"), "400": E400, "401": E401, "403": E403, "404": E404},
+            },
+        },
+        "/resources/{resource_id}": {
+            "parameters": [_id("resource_id")],
+            "patch": {
+                "summary": "Change a resource (its kind is fixed)",
+                "requestBody": _body("ResourceInput"),
+                "responses": {"200": _json("Resource"), "400": E400, "401": E401, "403": E403, "404": E404},
+            },
+        },
+        "/locations/{location_id}/closures": {
+            "parameters": [_id("location_id")],
+            "get": {
+                "summary": "Current and future closures",
+                "security": PUBLIC,
+                "responses": {"200": _json("Closure", many=True), "404": E404},
+            },
+            "post": {
+                "summary": "Close the location or one resource for whole days",
+                "requestBody": _body("ClosureInput"),
+                "responses": {"201": _json("Closure", "Created"), "400": E400, "401": E401, "403": E403, "404": E404},
+            },
+        },
+        "/closures/{closure_id}": {
+            "parameters": [_id("closure_id")],
+            "delete": {
+                "summary": "Remove a closure",
+                "responses": {"204": {"description": "Removed"}, "401": E401, "403": E403, "404": E404},
+            },
+        },
+        "/locations/{location_id}/availability": {
+            "parameters": [
+                _id("location_id"),
+                {"name": "date", "in": "query", "required": True, "schema": {"type": "string", "format": "date"}},
+            ],
+            "get": {
+                "summary": "Every resource with its free and booked periods on a local date",
+                "security": PUBLIC,
+                "responses": {"200": _json("Availability"), "400": E400, "404": E404},
+            },
+        },
+        "/locations/{location_id}/bookings": {
+            "parameters": [
+                _id("location_id"),
+                {"name": "date", "in": "query", "schema": {"type": "string", "format": "date"}},
+            ],
+            "get": {
+                "summary": "All bookings of a day at a location you run, with the members",
+                "responses": {"200": _json("Booking", many=True), "401": E401, "403": E403, "404": E404},
+            },
+        },
+        "/bookings": {
+            "get": {
+                "summary": "The caller's bookings",
+                "parameters": [
+                    {"name": "scope", "in": "query", "schema": {"type": "string", "enum": ["all", "upcoming", "past"]}}
+                ],
+                "responses": {"200": _json("Booking", many=True), "401": E401},
+            },
+            "post": {
+                "summary": "Book a desk, seat or room",
+                "requestBody": _body("BookingInput"),
+                "responses": {
+                    "201": _json("Booking", "Booked"),
+                    "400": E400,
+                    "401": E401,
+                    "403": E403,
+                    "404": E404,
+                    "409": _error("Taken, or the person already has a booking at that time"),
+                },
+            },
+        },
+        "/bookings/{booking_id}": {
+            "parameters": [_id("booking_id")],
+            "get": {"summary": "One of the caller's bookings", "responses": {"200": _json("Booking"), "401": E401, "404": E404}},
+            "delete": {
+                "summary": "Cancel a booking (yours, or any in a location you run)",
+                "responses": {
+                    "200": _json("Booking", "Cancelled"),
+                    "401": E401,
+                    "403": _error("The cancellation deadline has passed"),
+                    "404": E404,
+                    "409": _error("Already cancelled or over"),
+                },
+            },
+        },
+        "/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "security": PUBLIC,
+                "responses": {"200": {"description": "OpenAPI 3 document"}},
+            }
+        },
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Landdesk API",
+            "version": "1",
+            "description": "Desk booking and door access for rural coworking networks. "
+            "Times are UTC ISO 8601 on output; inputs need an offset. Errors are "
+            '{"error": <code>, "message": <text>}.',
+        },
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearer": []}, {"session": []}],
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "session"},
+            },
+            "schemas": SCHEMAS,
+        },
+        "paths": paths,
+    }

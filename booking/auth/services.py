@@ -1,0 +1,253 @@
+"""Accounts, logins (server-side sessions and API tokens), password resets."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Callable
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app, render_template
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..db import on_commit, unit_of_work, utcnow
+from ..errors import InvalidInput
+from ..mail import send_mail
+from .models import Role, SessionKind, User, UserSession
+
+_hasher = PasswordHasher()
+# Verified when the e-mail is unknown, so both cases take the same time.
+_DUMMY_HASH = _hasher.hash("landdesk-timing-equaliser")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+SESSION_LIFETIME = {SessionKind.WEB: timedelta(days=30)}
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def normalise_email(email: str) -> str:
+    email = (email or "").strip().lower()
+    if not EMAIL_RE.match(email) or len(email) > 254:
+        raise InvalidInput(_l("Please enter a valid e-mail address."), field="email")
+    return email
+
+
+def _check_password_strength(password: str) -> None:
+    minimum = current_app.config["MIN_PASSWORD_LENGTH"]
+    if not isinstance(password, str) or len(password) < minimum:
+        raise InvalidInput(
+            _l("The password needs at least %(n)d characters.", n=minimum),
+            field="password",
+        )
+    if len(password) > 1024:
+        raise InvalidInput(_l("The password is too long."), field="password")
+
+
+def create_user(
+    db: Session,
+    *,
+    email: str,
+    password: str,
+    name: str = "",
+    role: Role = Role.MEMBER,
+    locale: str | None = None,
+) -> User:
+    """Create an account. Raises InvalidInput (bad data or e-mail taken)."""
+    email = normalise_email(email)
+    _check_password_strength(password)
+    name = (name or "").strip() or email.split("@")[0]
+    if len(name) > 120:
+        raise InvalidInput(_l("The name is too long."), field="name")
+    if role not in set(Role):
+        raise InvalidInput(_l("Unknown role."), field="role")
+    with unit_of_work(db):
+        if db.scalar(select(User.id).where(User.email == email)):
+            raise InvalidInput(
+                _l("An account with this e-mail address exists already."),
+                field="email",
+            )
+        user = User(
+            email=email,
+            name=name,
+            password_hash=hash_password(password),
+            role=Role(role),
+            locale=locale,
+        )
+        db.add(user)
+        try:
+            db.flush()
+        except IntegrityError:
+            raise InvalidInput(
+                _l("An account with this e-mail address exists already."),
+                field="email",
+            ) from None
+    return user
+
+
+def authenticate(db: Session, email: str, password: str) -> User | None:
+    """The active user with these credentials, or None."""
+    try:
+        email = normalise_email(email)
+    except InvalidInput:
+        return None
+    user = db.scalar(select(User).where(User.email == email))
+    if user is None or not user.is_active:
+        _safe_verify(_DUMMY_HASH, password or "")
+        return None
+    if not _safe_verify(user.password_hash, password or ""):
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        with unit_of_work(db):
+            user.password_hash = hash_password(password)
+    return user
+
+
+def _safe_verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _token_hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def start_session(
+    db: Session, user: User, kind: SessionKind, user_agent: str | None = None
+) -> str:
+    """Create a login and return its secret (stored only as a hash)."""
+    raw = secrets.token_urlsafe(32)
+    if kind == SessionKind.API:
+        lifetime = timedelta(days=current_app.config["API_TOKEN_MAX_AGE_DAYS"])
+    else:
+        lifetime = SESSION_LIFETIME[SessionKind.WEB]
+    with unit_of_work(db):
+        db.add(
+            UserSession(
+                user_id=user.id,
+                kind=kind,
+                token_hash=_token_hash(raw),
+                expires_at=utcnow() + lifetime,
+                user_agent=(user_agent or "")[:200] or None,
+            )
+        )
+    return raw
+
+
+def user_for_secret(db: Session, raw: str, kind: SessionKind) -> User | None:
+    """The user of a live (not revoked, not expired) login, or None."""
+    if not raw or len(raw) > 200:
+        return None
+    row = db.execute(
+        select(User, UserSession.expires_at, UserSession.revoked_at)
+        .join(UserSession, UserSession.user_id == User.id)
+        .where(UserSession.token_hash == _token_hash(raw), UserSession.kind == kind)
+    ).first()
+    if row is None:
+        return None
+    user, expires_at, revoked_at = row
+    if revoked_at is not None or expires_at <= utcnow() or not user.is_active:
+        return None
+    return user
+
+
+def end_session(db: Session, raw: str) -> None:
+    with unit_of_work(db):
+        db.execute(
+            update(UserSession)
+            .where(
+                UserSession.token_hash == _token_hash(raw),
+                UserSession.revoked_at.is_(None),
+            )
+            .values(revoked_at=utcnow())
+        )
+
+
+def end_all_sessions(db: Session, user: User) -> None:
+    with unit_of_work(db):
+        db.execute(
+            update(UserSession)
+            .where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+
+
+def _reset_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(
+        current_app.config["SECRET_KEY"], salt="landdesk-password-reset"
+    )
+
+
+def _password_stamp(user: User) -> str:
+    # The token dies once the password changed: it can be used only once.
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+
+
+def request_password_reset(db: Session, email: str, reset_url: Callable[[str], str]) -> None:
+    """Mail a reset link if the account exists; say nothing either way."""
+    email = normalise_email(email)
+    user = db.scalar(select(User).where(User.email == email, User.is_active))
+    if user is None:
+        return
+    token = _reset_serializer().dumps({"u": user.id, "p": _password_stamp(user)})
+    url = reset_url(token)
+    locale = user.locale or current_app.config["BABEL_DEFAULT_LOCALE"]
+    with force_locale(locale):
+        from flask_babel import gettext
+
+        subject = gettext("Reset your Landdesk password")
+        text = render_template("emails/password_reset.txt", user=user, url=url)
+    with unit_of_work(db):
+        on_commit(db, lambda: send_mail(user.email, subject, text))
+
+
+def reset_password(db: Session, token: str, new_password: str) -> User:
+    """Set a new password from a mailed token; ends every existing login."""
+    max_age = current_app.config["PASSWORD_RESET_MAX_AGE_S"]
+    try:
+        data = _reset_serializer().loads(token, max_age=max_age)
+    except SignatureExpired:
+        raise InvalidInput(
+            _l("This link has expired. Please ask for a new one."), field="token"
+        ) from None
+    except BadSignature:
+        raise InvalidInput(_l("This link is not valid."), field="token") from None
+    _check_password_strength(new_password)
+    with unit_of_work(db):
+        user = db.get(User, data.get("u"))
+        if user is None or _password_stamp(user) != data.get("p"):
+            raise InvalidInput(
+                _l("This link has been used already or is not valid."), field="token"
+            )
+        user.password_hash = hash_password(new_password)
+        user.password_changed_at = utcnow()
+        db.execute(
+            update(UserSession)
+            .where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+    return user
+
+
+def set_locale(db: Session, user: User, locale: str) -> None:
+    if locale not in current_app.config["LANGUAGES"]:
+        raise InvalidInput(_l("Unknown language."), field="locale")
+    with unit_of_work(db):
+        db.merge(user).locale = locale
+
+
+def find_user(db: Session, email: str) -> User | None:
+    try:
+        return db.scalar(select(User).where(User.email == normalise_email(email)))
+    except InvalidInput:
+        return None

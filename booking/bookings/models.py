@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..auth.models import User
+from ..db import Base, UTCDateTime, utcnow
+from ..spaces.models import Location, Resource
+
+
+class BookingStatus(enum.StrEnum):
+    PENDING_PAYMENT = "pending_payment"  # held while the coworker pays
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"  # a hold that was never paid
+
+    @property
+    def is_active(self) -> bool:
+        return self in ACTIVE_STATUSES
+
+
+ACTIVE_STATUSES = (BookingStatus.PENDING_PAYMENT, BookingStatus.CONFIRMED)
+
+
+class DayPart(enum.StrEnum):
+    FULL = "full"
+    AM = "am"
+    PM = "pm"
+    HOURS = "hours"
+
+
+class Booking(Base):
+    __tablename__ = "bookings"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="ordered"),
+        # The availability of a location for a day and a member's list.
+        Index(None, "location_id", "starts_at"),
+        Index(None, "user_id", "starts_at"),
+        Index(None, "resource_id", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    resource_id: Mapped[int] = mapped_column(
+        ForeignKey("resources.id", ondelete="CASCADE")
+    )
+    # Copied from the resource so a location's day is one index range.
+    location_id: Mapped[int] = mapped_column(
+        ForeignKey("locations.id", ondelete="CASCADE")
+    )
+    seat: Mapped[int] = mapped_column(Integer, default=0)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The location's local date of the booking.
+    booked_on: Mapped[date] = mapped_column(Date)
+    part: Mapped[DayPart] = mapped_column(String(8))
+    status: Mapped[BookingStatus] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Bumped on every change, for calendar clients (iCalendar SEQUENCE).
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    resource: Mapped[Resource] = relationship()
+    location: Mapped[Location] = relationship()
+
+    @property
+    def is_active(self) -> bool:
+        return BookingStatus(self.status).is_active
+
+    def __repr__(self) -> str:
+        return f"<Booking {self.id} r{self.resource_id} {self.starts_at} {self.status}>"
+
+
+class BookingSlot(Base):
+    """One bookable unit a live booking occupies: the double-booking guard.
+
+    The primary key (resource, seat, slot) makes a second booking of the same
+    unit impossible in the database itself, on SQLite and PostgreSQL alike and
+    whatever number of app processes write. Slots are logical: a desk's morning
+    or afternoon of a date, or a room's 30-minute step in UTC (see
+    ``bookings.rules``). Rows exist only while the booking is live; cancelling
+    deletes them.
+    """
+
+    __tablename__ = "booking_slots"
+    __table_args__ = (Index(None, "booking_id"),)
+
+    resource_id: Mapped[int] = mapped_column(
+        ForeignKey("resources.id", ondelete="CASCADE"), primary_key=True
+    )
+    seat: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slot: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    booking_id: Mapped[int] = mapped_column(
+        ForeignKey("bookings.id", ondelete="CASCADE")
+    )

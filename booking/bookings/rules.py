@@ -1,0 +1,164 @@
+"""Booking rules: the overlap predicate, slots and the time window checks.
+
+Pure functions; services call them and the database enforces what they imply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask_babel import lazy_gettext as _l
+
+from ..errors import InvalidInput
+from ..spaces.hours import DayPlan, day_plan
+from ..spaces.models import DAY_KINDS, Location, Resource, ResourceKind
+from .models import DayPart
+
+ROOM_STEP = timedelta(minutes=30)
+ROOM_STEP_S = int(ROOM_STEP.total_seconds())
+# Longest possible booking: a full day on the 25-hour day in October. Bounds
+# range scans so that the size of the history does not matter.
+MAX_BOOKING_LENGTH = timedelta(hours=26)
+
+# A person holds at most one workplace and one room at any moment: a desk
+# and a meeting room at the same time is normal, two desks are not.
+WORKPLACE_KINDS = DAY_KINDS
+
+
+def overlaps(a_start, a_end, b_start, b_end):
+    """Half-open intervals [start, end) overlap; touching ones do not.
+
+    ``&`` rather than ``and`` so that it works on datetimes and on SQL column
+    expressions alike.
+    """
+    return (a_start < b_end) & (b_start < a_end)
+
+
+def same_category_kinds(kind: ResourceKind) -> frozenset[ResourceKind]:
+    if kind in WORKPLACE_KINDS:
+        return WORKPLACE_KINDS
+    return frozenset(ResourceKind) - WORKPLACE_KINDS
+
+
+def plan_for(location: Location, day: date) -> DayPlan:
+    return day_plan(location.opening_hours, location.timezone, location.midday, day)
+
+
+@dataclass(frozen=True)
+class Window:
+    starts_at: datetime
+    ends_at: datetime
+    booked_on: date
+    part: DayPart
+    slots: tuple[int, ...]
+
+
+def day_slots(day: date, part: DayPart, plan: DayPlan) -> tuple[int, ...]:
+    """Logical slots of a desk: two per date, morning and afternoon.
+
+    A day without a midday split (opening after midday, say) has one
+    afternoon slot, so a full day and a half day still collide.
+    """
+    base = day.toordinal() * 2
+    if not plan.has_half_days:
+        return (base + 1,)
+    return {DayPart.AM: (base,), DayPart.PM: (base + 1,)}.get(part, (base, base + 1))
+
+
+def room_slots(starts_at: datetime, ends_at: datetime) -> tuple[int, ...]:
+    first = int(starts_at.timestamp()) // ROOM_STEP_S
+    last = int(ends_at.timestamp()) // ROOM_STEP_S
+    return tuple(range(first, last))
+
+
+def parse_date(value) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise InvalidInput(
+            _l("Dates are written as YYYY-MM-DD."), field="date"
+        ) from None
+
+
+def parse_instant(value, field: str) -> datetime:
+    """ISO 8601 with an offset, e.g. 2026-03-29T10:00:00+02:00."""
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        try:
+            parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidInput(
+                _l("Times are ISO 8601 with an offset, e.g. 2026-05-04T10:00+02:00."),
+                field=field,
+            ) from None
+    if parsed.tzinfo is None:
+        raise InvalidInput(
+            _l("Times need a UTC offset, e.g. 2026-05-04T10:00+02:00."), field=field
+        )
+    return parsed.astimezone(UTC)
+
+
+def day_window(
+    location: Location, resource: Resource, day: date, part: DayPart
+) -> Window:
+    if not resource.is_day_bookable:
+        raise InvalidInput(
+            _l("Rooms and booths are booked by the hour: give a start and an end."),
+            field="part",
+        )
+    plan = plan_for(location, day)
+    if not plan.is_open:
+        raise InvalidInput(_l("The location is closed on that day."), field="date")
+    if part == DayPart.FULL:
+        span = plan.full
+    else:
+        span = plan.am if part == DayPart.AM else plan.pm
+        if not plan.has_half_days:
+            raise InvalidInput(
+                _l("Half days are not offered on that day."), field="part"
+            )
+    assert span is not None
+    return Window(span[0], span[1], day, part, day_slots(day, part, plan))
+
+
+def hour_window(
+    location: Location, resource: Resource, starts_at: datetime, ends_at: datetime
+) -> Window:
+    if resource.is_day_bookable:
+        raise InvalidInput(
+            _l("Desks are booked by the day or half day: give a date."), field="date"
+        )
+    if ends_at <= starts_at:
+        raise InvalidInput(_l("The end must be after the start."), field="end")
+    if starts_at.timestamp() % ROOM_STEP_S or ends_at.timestamp() % ROOM_STEP_S:
+        raise InvalidInput(
+            _l("Rooms are booked in steps of 30 minutes."), field="start"
+        )
+    tz = ZoneInfo(location.timezone)
+    day = starts_at.astimezone(tz).date()
+    plan = plan_for(location, day)
+    if not any(start <= starts_at and ends_at <= end for start, end in plan.windows):
+        raise InvalidInput(
+            _l("That time is outside the opening hours."), field="start"
+        )
+    return Window(starts_at, ends_at, day, DayPart.HOURS, room_slots(starts_at, ends_at))
+
+
+def check_bookable_time(location: Location, window: Window, now: datetime) -> None:
+    """Not in the past, not beyond the booking horizon."""
+    if window.ends_at <= now:
+        raise InvalidInput(_l("That time is already over."), field="date")
+    today = now.astimezone(ZoneInfo(location.timezone)).date()
+    if window.booked_on > today + timedelta(days=location.horizon_days):
+        raise InvalidInput(
+            _l(
+                "Bookings are possible at most %(days)d days ahead.",
+                days=location.horizon_days,
+            ),
+            field="date",
+        )

@@ -1,0 +1,290 @@
+"""Creating and cancelling bookings: the one place their rules are enforced."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import delete, exists, insert, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..auth.models import User
+from ..db import unit_of_work, utcnow
+from ..errors import BookingConflict, Forbidden, InvalidInput, NotFound
+from ..spaces.models import Closure, Location, Resource, ResourceKind
+from ..spaces.services import can_manage
+from . import rules
+from .models import ACTIVE_STATUSES, Booking, BookingSlot, BookingStatus, DayPart
+
+
+@dataclass(frozen=True)
+class BookingRequest:
+    """What someone asks for: a day or half day of a desk, or hours of a room."""
+
+    resource_id: int
+    on: date | None = None
+    part: DayPart = DayPart.FULL
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    holder_id: int | None = None  # an operator booking for a member
+
+    @classmethod
+    def from_values(cls, values: dict, *, holder_id: int | None = None) -> BookingRequest:
+        """Parse API/form values; raises InvalidInput with the offending field."""
+        resource_id = values.get("resource_id")
+        if isinstance(resource_id, str) and resource_id.isdigit():
+            resource_id = int(resource_id)
+        if not isinstance(resource_id, int) or isinstance(resource_id, bool):
+            raise InvalidInput(_l("Choose a desk or room."), field="resource_id")
+        has_day = values.get("date") not in (None, "")
+        has_hours = values.get("start") not in (None, "") or values.get("end") not in (
+            None,
+            "",
+        )
+        if has_day == has_hours:
+            raise InvalidInput(
+                _l("Give either a date (desks) or a start and an end (rooms)."),
+                field="date",
+            )
+        if has_day:
+            part = values.get("part") or DayPart.FULL
+            if part not in (DayPart.FULL, DayPart.AM, DayPart.PM):
+                raise InvalidInput(
+                    _l("The part of a day is am or pm (or none for the full day)."),
+                    field="part",
+                )
+            return cls(
+                resource_id,
+                on=rules.parse_date(values["date"]),
+                part=DayPart(part),
+                holder_id=holder_id,
+            )
+        if values.get("start") in (None, "") or values.get("end") in (None, ""):
+            raise InvalidInput(_l("Give a start and an end."), field="end")
+        return cls(
+            resource_id,
+            part=DayPart.HOURS,
+            starts_at=rules.parse_instant(values["start"], "start"),
+            ends_at=rules.parse_instant(values["end"], "end"),
+            holder_id=holder_id,
+        )
+
+
+def _load_resource_for_update(db: Session, resource_id: int) -> tuple[Resource, Location]:
+    query = (
+        select(Resource, Location)
+        .join(Location, Location.id == Resource.location_id)
+        .where(Resource.id == resource_id)
+    )
+    if db.get_bind().dialect.name == "postgresql":
+        # Serialises bookings of one resource; SQLite's BEGIN IMMEDIATE
+        # (see db.unit_of_work) already serialises all writers.
+        query = query.with_for_update(of=Resource)
+    row = db.execute(query).first()
+    if row is None or not row[0].is_active:
+        raise NotFound(_l("There is no such desk or room."))
+    resource, location = row
+    if not location.is_active:
+        raise InvalidInput(_l("This location takes no bookings at the moment."))
+    return resource, location
+
+
+def _holder(db: Session, actor: User, holder_id: int | None, location: Location) -> User:
+    if holder_id is None or holder_id == actor.id:
+        return actor
+    if not can_manage(db, actor, location.id):
+        raise Forbidden(_l("Only the location's operators can book for others."))
+    query = select(User).where(User.id == holder_id)
+    if db.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    holder = db.scalar(query)
+    if holder is None or not holder.is_active:
+        raise InvalidInput(_l("There is no such member."), field="member")
+    return holder
+
+
+def _check_not_closed(db: Session, location: Location, resource: Resource, day: date) -> None:
+    closed = db.scalar(
+        select(
+            exists().where(
+                Closure.location_id == location.id,
+                or_(Closure.resource_id.is_(None), Closure.resource_id == resource.id),
+                Closure.starts_on <= day,
+                Closure.ends_on >= day,
+            )
+        )
+    )
+    if closed:
+        raise InvalidInput(_l("Closed on that day."), field="date")
+
+
+def _check_person_free(
+    db: Session, holder: User, kind: ResourceKind, window: rules.Window
+) -> None:
+    clash = db.scalar(
+        select(Booking.id)
+        .join(Resource, Resource.id == Booking.resource_id)
+        .where(
+            Booking.user_id == holder.id,
+            Booking.status.in_(ACTIVE_STATUSES),
+            Booking.starts_at >= window.starts_at - rules.MAX_BOOKING_LENGTH,
+            rules.overlaps(Booking.starts_at, Booking.ends_at, window.starts_at, window.ends_at),
+            Resource.kind.in_(rules.same_category_kinds(kind)),
+        )
+        .limit(1)
+    )
+    if clash is not None:
+        if kind in rules.WORKPLACE_KINDS:
+            message = _l("You already have a desk booked at that time.")
+        else:
+            message = _l("You already have a room booked at that time.")
+        raise BookingConflict(message, booking_id=clash)
+
+
+def _free_seat(db: Session, resource: Resource, slots: tuple[int, ...]) -> int:
+    taken = set(
+        db.scalars(
+            select(BookingSlot.seat).where(
+                BookingSlot.resource_id == resource.id, BookingSlot.slot.in_(slots)
+            )
+        )
+    )
+    for seat in range(resource.seat_count):
+        if seat not in taken:
+            return seat
+    if resource.kind == ResourceKind.FLEX:
+        raise BookingConflict(_l("All seats of this area are booked at that time."))
+    raise BookingConflict(_l("This is already booked for that time."))
+
+
+def create_booking(
+    db: Session, actor: User, request: BookingRequest, *, now: datetime | None = None
+) -> Booking:
+    """Book a desk, seat or room.
+
+    Raises NotFound (no such resource), InvalidInput (outside the opening
+    hours, closed, past, beyond the horizon), Forbidden (booking for someone
+    else without running the location) and BookingConflict (taken, or the
+    person already holds an overlapping booking).
+    """
+    now = now or utcnow()
+    with unit_of_work(db):
+        resource, location = _load_resource_for_update(db, request.resource_id)
+        holder = _holder(db, actor, request.holder_id, location)
+        if request.on is not None:
+            window = rules.day_window(location, resource, request.on, request.part)
+        else:
+            window = rules.hour_window(location, resource, request.starts_at, request.ends_at)
+        rules.check_bookable_time(location, window, now)
+        _check_not_closed(db, location, resource, window.booked_on)
+        _check_person_free(db, holder, resource.kind, window)
+        seat = _free_seat(db, resource, window.slots)
+        booking = Booking(
+            user_id=holder.id,
+            resource_id=resource.id,
+            location_id=location.id,
+            seat=seat,
+            starts_at=window.starts_at,
+            ends_at=window.ends_at,
+            booked_on=window.booked_on,
+            part=window.part,
+            status=BookingStatus.CONFIRMED,
+            created_at=now,
+            created_by_id=actor.id,
+        )
+        db.add(booking)
+        try:
+            db.flush()
+            db.execute(
+                insert(BookingSlot),
+                [
+                    {"resource_id": resource.id, "seat": seat, "slot": slot, "booking_id": booking.id}
+                    for slot in window.slots
+                ],
+            )
+        except IntegrityError:
+            # Another process won the race past our checks: the database
+            # constraint is the real guarantee.
+            raise BookingConflict(_l("This is already booked for that time.")) from None
+    return booking
+
+
+def get_booking_for(db: Session, actor: User, booking_id: int) -> Booking:
+    """The booking if the actor holds it or runs its location; else 404."""
+    booking = db.get(Booking, booking_id)
+    if booking is None or (
+        booking.user_id != actor.id and not can_manage(db, actor, booking.location_id)
+    ):
+        raise NotFound(_l("There is no such booking."))
+    return booking
+
+
+def cancel_booking(
+    db: Session, actor: User, booking_id: int, *, now: datetime | None = None
+) -> Booking:
+    """Cancel a live booking and free its slots.
+
+    Members may cancel their own until the location's cut-off; operators
+    cancel any in their locations. Raises NotFound, Forbidden, BookingConflict.
+    """
+    now = now or utcnow()
+    with unit_of_work(db):
+        booking = get_booking_for(db, actor, booking_id)
+        if not booking.is_active:
+            raise BookingConflict(_l("This booking is already cancelled."))
+        if booking.ends_at <= now:
+            raise BookingConflict(_l("This booking is over and cannot be cancelled."))
+        if not can_manage(db, actor, booking.location_id):
+            cutoff = booking.starts_at - timedelta(hours=booking.location.cancel_cutoff_hours)
+            if now > cutoff and booking.location.cancel_cutoff_hours:
+                raise Forbidden(
+                    _l(
+                        "Bookings can be cancelled up to %(hours)d hours before they start.",
+                        hours=booking.location.cancel_cutoff_hours,
+                    )
+                )
+        db.execute(delete(BookingSlot).where(BookingSlot.booking_id == booking.id))
+        booking.status = BookingStatus.CANCELLED
+        booking.cancelled_at = now
+        booking.cancelled_by_id = actor.id
+        booking.sequence += 1
+    return booking
+
+
+def can_cancel(booking: Booking, *, now: datetime, is_operator: bool) -> bool:
+    if not booking.is_active or booking.ends_at <= now:
+        return False
+    if is_operator:
+        return True
+    cutoff_hours = booking.location.cancel_cutoff_hours
+    return not cutoff_hours or now <= booking.starts_at - timedelta(hours=cutoff_hours)
+
+
+def bookings_of(db: Session, user: User, *, upcoming: bool, now: datetime | None = None, limit: int = 200) -> list[Booking]:
+    now = now or utcnow()
+    query = select(Booking).where(Booking.user_id == user.id)
+    if upcoming:
+        query = query.where(Booking.ends_at > now).order_by(Booking.starts_at)
+    else:
+        query = query.where(Booking.ends_at <= now).order_by(Booking.starts_at.desc())
+    return list(db.scalars(query.limit(limit)))
+
+
+def all_bookings_of(db: Session, user: User, limit: int = 500) -> list[Booking]:
+    return list(
+        db.scalars(
+            select(Booking)
+            .where(Booking.user_id == user.id)
+            .order_by(Booking.starts_at.desc())
+            .limit(limit)
+        )
+    )
+
+
+def holder_for_email(db: Session, email: str) -> int:
+    user = db.scalar(select(User).where(User.email == (email or "").strip().lower()))
+    if user is None:
+        raise InvalidInput(_l("There is no member with this e-mail address."), field="member")
+    return user.id

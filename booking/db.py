@@ -1,0 +1,162 @@
+"""Engine, declarative base, request-scoped sessions and units of work."""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from flask import Flask, current_app
+from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC instants on every backend.
+
+    SQLite has no time zones, so values are stored as naive UTC there and made
+    aware again on the way out; PostgreSQL stores ``timestamptz``.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where a UTC instant is expected")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# Set while a unit of work runs, so that SQLite starts its transaction with
+# BEGIN IMMEDIATE: the write lock is taken before the conflict check reads, which
+# is SQLite's equivalent of SELECT ... FOR UPDATE.
+_write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "landdesk_write_intent", default=False
+)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Let SQLAlchemy (below) decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=20000")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        mode = "IMMEDIATE" if _write_intent.get() else "DEFERRED"
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 20})
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+class Database:
+    """Holds the engine and the request-scoped session of one app."""
+
+    def __init__(self, url: str):
+        self.engine = make_engine(url)
+        self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self.session = scoped_session(self.session_factory)
+
+    def dispose(self) -> None:
+        self.session.remove()
+        self.engine.dispose()
+
+
+def init_app(app: Flask) -> None:
+    database = Database(app.config["DATABASE_URL"])
+    app.extensions["landdesk_db"] = database
+
+    @app.teardown_appcontext
+    def _remove_session(_exc):
+        database.session.remove()
+
+
+def get_database() -> Database:
+    return current_app.extensions["landdesk_db"]
+
+
+def get_db() -> Session:
+    return get_database().session()
+
+
+@contextmanager
+def unit_of_work(db: Session) -> Iterator[Session]:
+    """One atomic business operation: commit on success, roll back on error.
+
+    Nested calls join the outer unit. Callbacks registered with ``on_commit``
+    run only after the outermost commit succeeded.
+    """
+    if db.info.get("in_unit_of_work"):
+        yield db
+        return
+    if db.in_transaction():
+        # End the read transaction of this request so the write transaction
+        # starts fresh (and on SQLite takes the write lock up front).
+        db.commit()
+    token = _write_intent.set(True)
+    db.info["in_unit_of_work"] = True
+    db.info["after_commit"] = []
+    try:
+        yield db
+        db.commit()
+    except BaseException:
+        db.rollback()
+        db.info["after_commit"] = []
+        raise
+    finally:
+        db.info["in_unit_of_work"] = False
+        _write_intent.reset(token)
+    callbacks, db.info["after_commit"] = db.info["after_commit"], []
+    for callback in callbacks:
+        callback()
+
+
+def on_commit(db: Session, callback: Callable[[], None]) -> None:
+    """Run ``callback`` after the current unit of work commits (never on rollback)."""
+    if not db.info.get("in_unit_of_work"):
+        raise RuntimeError("on_commit needs a unit of work")
+    db.info["after_commit"].append(callback)

@@ -1,0 +1,104 @@
+"""A demo network: three village spaces in the Leipziger Muldenland."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .auth.models import Role, User
+from .auth.services import create_user
+from .db import unit_of_work
+from .spaces.models import NetworkSettings
+from .spaces.services import create_location, create_resource
+
+DEMO_PASSWORD = "landdesk-demo"
+
+LOCATIONS = [
+    {
+        "name": "Bahnhof Eilenburg",
+        "slug": "eilenburg",
+        "village": "Eilenburg",
+        "address": "Bahnhofstraße 1, 04838 Eilenburg",
+        "lat": 51.4596,
+        "lon": 12.6253,
+        "operator_model": "commuter_hub",
+        "description": "Pendlerhafen am Bahnhof: S-Bahn nach Leipzig in 25 Minuten.",
+        "opening_hours": {d: [["07:00", "20:00"]] for d in ("mon", "tue", "wed", "thu", "fri")},
+        "resources": [
+            *({"name": f"Desk {n}", "kind": "desk", "tags": ["monitor"]} for n in range(1, 7)),
+            {"name": "Pendler-Lounge", "kind": "flex", "capacity": 8, "tags": ["quiet"]},
+            {"name": "Besprechungsraum Mulde", "kind": "room", "capacity": 6, "tags": ["screen"]},
+            {"name": "Telefonbox", "kind": "booth", "capacity": 1},
+        ],
+    },
+    {
+        "name": "Dorfmitte Thallwitz",
+        "slug": "thallwitz",
+        "village": "Thallwitz",
+        "address": "Schloßstraße 4, 04808 Thallwitz",
+        "lat": 51.4330,
+        "lon": 12.6810,
+        "operator_model": "village_centre",
+        "description": "Coworking im Dorfcafé, mit Raum für Veranstaltungen.",
+        "opening_hours": {
+            **{d: [["09:00", "12:30"], ["13:30", "18:00"]] for d in ("mon", "tue", "wed", "thu")},
+            "fri": [["09:00", "16:00"]],
+            "sat": [["10:00", "14:00"]],
+        },
+        "resources": [
+            {"name": "Fensterplatz", "kind": "desk", "tags": ["standing desk"]},
+            {"name": "Café-Tisch", "kind": "desk"},
+            {"name": "Werkbank-Tisch", "kind": "desk", "tags": ["monitor"]},
+            {"name": "Saal", "kind": "room", "capacity": 20},
+        ],
+    },
+    {
+        "name": "Alte Schule Naunhof",
+        "slug": "naunhof",
+        "village": "Naunhof",
+        "address": "Markt 3, 04683 Naunhof",
+        "lat": 51.2776,
+        "lon": 12.5886,
+        "operator_model": "classic",
+        "description": "Klassisches Coworking in der alten Dorfschule.",
+        "resources": [
+            *({"name": f"Platz {n}", "kind": "desk", "tags": ["quiet"] if n < 3 else []} for n in range(1, 5)),
+            {"name": "Klassenzimmer", "kind": "flex", "capacity": 6},
+            {"name": "Lehrerzimmer", "kind": "room", "capacity": 8, "tags": ["screen"]},
+        ],
+    },
+]
+
+
+def create_demo(db: Session, *, password: str | None = None) -> list[tuple[str, str, str]]:
+    """Create the demo network; refuses when the database holds accounts already."""
+    if db.scalar(select(func.count(User.id))):
+        raise RuntimeError("The database has accounts already; demo data not added.")
+    password = password or DEMO_PASSWORD
+    admin = create_user(db, email="admin@example.org", password=password, name="Netzwerk-Admin", role=Role.ADMIN)
+    operator = create_user(db, email="betrieb@example.org", password=password, name="Betreiberin Anke", role=Role.OPERATOR)
+    members = [
+        create_user(db, email=f"{name.lower()}@example.org", password=password, name=name, locale=locale)
+        for name, locale in (("Jana", "de"), ("Tom", "en"))
+    ]
+    with unit_of_work(db):
+        db.merge(
+            NetworkSettings(
+                id=1,
+                name="Coworking Muldenland",
+                contact_email="hallo@example.org",
+                imprint="Coworking Muldenland (Demo)\nMusterstraße 1, 04838 Eilenburg\nVertreten durch: Demo e. V.",
+                privacy="Wir speichern nur, was für Buchungen und den Türzugang nötig ist. (Demo-Text)",
+            )
+        )
+    for spec in LOCATIONS:
+        spec = dict(spec)
+        resources = spec.pop("resources")
+        location = create_location(db, operator, spec)
+        for resource in resources:
+            create_resource(db, operator, location.id, resource)
+    return [
+        ("admin", admin.email, password),
+        ("operator", operator.email, password),
+        *(("member", m.email, password) for m in members),
+    ]

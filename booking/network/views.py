@@ -1,0 +1,85 @@
+"""Public pages: the network, a location's day, legal pages."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, render_template, request
+from flask_login import current_user
+
+from ..bookings import queries as booking_queries
+from ..bookings.rules import parse_date
+from ..db import get_db, utcnow
+from ..errors import InvalidInput
+from ..spaces import services as space_services
+from ..spaces.hours import WEEKDAYS, local_date
+
+bp = Blueprint("network", __name__)
+
+
+@bp.app_context_processor
+def _inject_network():
+    return {"network": space_services.get_network(get_db())}
+
+
+@bp.record_once
+def _template_globals(state):
+    # Global, because macros imported without context use it.
+    state.app.jinja_env.globals["weekdays"] = WEEKDAYS
+
+
+@bp.get("/")
+def index():
+    db = get_db()
+    locations = space_services.list_locations(db)
+    now = utcnow()
+    free = booking_queries.free_desks_today(db, locations, now=now)
+    return render_template(
+        "network/index.html",
+        locations=locations,
+        free=free,
+        today_for=lambda loc: local_date(now, loc.timezone),
+    )
+
+
+@bp.get("/l/<slug>")
+def location(slug: str):
+    db = get_db()
+    location = space_services.get_location_by_slug(db, slug)
+    now = utcnow()
+    today = now.astimezone(ZoneInfo(location.timezone)).date()
+    try:
+        day = parse_date(request.args["date"]) if request.args.get("date") else today
+    except InvalidInput:
+        day = today
+    last_day = today + timedelta(days=location.horizon_days)
+    if day < today or day > last_day:
+        day = min(max(day, today), last_day)
+    availability = booking_queries.location_day(db, location, day, now=now)
+    is_operator = current_user.is_authenticated and space_services.can_manage(db, current_user, location.id)
+    return render_template(
+        "network/location.html",
+        location=location,
+        day=day,
+        today=today,
+        last_day=last_day,
+        next_days=[today + timedelta(days=i) for i in range(0, 7)],
+        availability=availability,
+        is_operator=is_operator,
+    )
+
+
+@bp.get("/imprint")
+def imprint():
+    return render_template("network/legal.html", page="imprint")
+
+
+@bp.get("/privacy")
+def privacy():
+    return render_template("network/legal.html", page="privacy")
+
+
+@bp.get("/healthz")
+def healthz():
+    return {"status": "ok"}
