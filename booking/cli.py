@@ -49,7 +49,9 @@ def register_cli(app: Flask) -> None:
     @click.option("--autogenerate", is_flag=True)
     def db_revision(message, autogenerate):
         """Draft a migration; review it before committing."""
-        alembic_command.revision(alembic_config(), message=message, autogenerate=autogenerate)
+        alembic_command.revision(
+            alembic_config(), message=message, autogenerate=autogenerate
+        )
 
     @app.cli.command("create-user")
     @click.option("--email", required=True)
@@ -66,7 +68,9 @@ def register_cli(app: Flask) -> None:
         from .errors import DomainError
 
         try:
-            user = create_user(get_db(), email=email, password=password, name=name, role=Role(role))
+            user = create_user(
+                get_db(), email=email, password=password, name=name, role=Role(role)
+            )
         except DomainError as error:
             click.echo(f"Error: {error.message}", err=True)
             sys.exit(2)

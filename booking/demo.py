@@ -23,11 +23,26 @@ LOCATIONS = [
         "lon": 12.6253,
         "operator_model": "commuter_hub",
         "description": "Pendlerhafen am Bahnhof: S-Bahn nach Leipzig in 25 Minuten.",
-        "opening_hours": {d: [["07:00", "20:00"]] for d in ("mon", "tue", "wed", "thu", "fri")},
+        "opening_hours": {
+            d: [["07:00", "20:00"]] for d in ("mon", "tue", "wed", "thu", "fri")
+        },
         "resources": [
-            *({"name": f"Desk {n}", "kind": "desk", "tags": ["monitor"]} for n in range(1, 7)),
-            {"name": "Pendler-Lounge", "kind": "flex", "capacity": 8, "tags": ["quiet"]},
-            {"name": "Besprechungsraum Mulde", "kind": "room", "capacity": 6, "tags": ["screen"]},
+            *(
+                {"name": f"Desk {n}", "kind": "desk", "tags": ["monitor"]}
+                for n in range(1, 7)
+            ),
+            {
+                "name": "Pendler-Lounge",
+                "kind": "flex",
+                "capacity": 8,
+                "tags": ["quiet"],
+            },
+            {
+                "name": "Besprechungsraum Mulde",
+                "kind": "room",
+                "capacity": 6,
+                "tags": ["screen"],
+            },
             {"name": "Telefonbox", "kind": "booth", "capacity": 1},
         ],
     },
@@ -41,7 +56,10 @@ LOCATIONS = [
         "operator_model": "village_centre",
         "description": "Coworking im Dorfcafé, mit Raum für Veranstaltungen.",
         "opening_hours": {
-            **{d: [["09:00", "12:30"], ["13:30", "18:00"]] for d in ("mon", "tue", "wed", "thu")},
+            **{
+                d: [["09:00", "12:30"], ["13:30", "18:00"]]
+                for d in ("mon", "tue", "wed", "thu")
+            },
             "fri": [["09:00", "16:00"]],
             "sat": [["10:00", "14:00"]],
         },
@@ -62,7 +80,14 @@ LOCATIONS = [
         "operator_model": "classic",
         "description": "Klassisches Coworking in der alten Dorfschule.",
         "resources": [
-            *({"name": f"Platz {n}", "kind": "desk", "tags": ["quiet"] if n < 3 else []} for n in range(1, 5)),
+            *(
+                {
+                    "name": f"Platz {n}",
+                    "kind": "desk",
+                    "tags": ["quiet"] if n < 3 else [],
+                }
+                for n in range(1, 5)
+            ),
             {"name": "Klassenzimmer", "kind": "flex", "capacity": 6},
             {"name": "Lehrerzimmer", "kind": "room", "capacity": 8, "tags": ["screen"]},
         ],
@@ -70,15 +95,35 @@ LOCATIONS = [
 ]
 
 
-def create_demo(db: Session, *, password: str | None = None) -> list[tuple[str, str, str]]:
+def create_demo(
+    db: Session, *, password: str | None = None
+) -> list[tuple[str, str, str]]:
     """Create the demo network; refuses when the database holds accounts already."""
     if db.scalar(select(func.count(User.id))):
         raise RuntimeError("The database has accounts already; demo data not added.")
     password = password or DEMO_PASSWORD
-    admin = create_user(db, email="admin@example.org", password=password, name="Netzwerk-Admin", role=Role.ADMIN)
-    operator = create_user(db, email="betrieb@example.org", password=password, name="Betreiberin Anke", role=Role.OPERATOR)
+    admin = create_user(
+        db,
+        email="admin@example.org",
+        password=password,
+        name="Netzwerk-Admin",
+        role=Role.ADMIN,
+    )
+    operator = create_user(
+        db,
+        email="betrieb@example.org",
+        password=password,
+        name="Betreiberin Anke",
+        role=Role.OPERATOR,
+    )
     members = [
-        create_user(db, email=f"{name.lower()}@example.org", password=password, name=name, locale=locale)
+        create_user(
+            db,
+            email=f"{name.lower()}@example.org",
+            password=password,
+            name=name,
+            locale=locale,
+        )
         for name, locale in (("Jana", "de"), ("Tom", "en"))
     ]
     with unit_of_work(db):
@@ -87,8 +132,14 @@ def create_demo(db: Session, *, password: str | None = None) -> list[tuple[str, 
                 id=1,
                 name="Coworking Muldenland",
                 contact_email="hallo@example.org",
-                imprint="Coworking Muldenland (Demo)\nMusterstraße 1, 04838 Eilenburg\nVertreten durch: Demo e. V.",
-                privacy="Wir speichern nur, was für Buchungen und den Türzugang nötig ist. (Demo-Text)",
+                imprint=(
+                    "Coworking Muldenland (Demo)\nMusterstraße 1, 04838 Eilenburg\n"
+                    "Vertreten durch: Demo e. V."
+                ),
+                privacy=(
+                    "Wir speichern nur, was für Buchungen und den Türzugang "
+                    "nötig ist. (Demo-Text)"
+                ),
             )
         )
     for spec in LOCATIONS:

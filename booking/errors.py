@@ -73,7 +73,9 @@ def error_response(status: int, code: str, message, details: dict | None = None)
         if details:
             body.update(details)
         return jsonify(body), status
-    template = f"errors/{status}.html" if status in (403, 404, 429) else "errors/generic.html"
+    template = (
+        f"errors/{status}.html" if status in (403, 404, 429) else "errors/generic.html"
+    )
     return render_template(template, status=status, message=message), status
 
 

@@ -25,9 +25,10 @@ def select_locale() -> str:
     user = current_user
     if user and user.is_authenticated and user.locale in languages:
         return user.locale
-    return request.accept_languages.best_match(languages) or current_app.config[
-        "BABEL_DEFAULT_LOCALE"
-    ]
+    return (
+        request.accept_languages.best_match(languages)
+        or current_app.config["BABEL_DEFAULT_LOCALE"]
+    )
 
 
 def localtime(instant: datetime, tz_name: str, fmt: str = "short") -> str:
@@ -38,10 +39,14 @@ def localtime(instant: datetime, tz_name: str, fmt: str = "short") -> str:
 
 def localdatetime(instant: datetime, tz_name: str, fmt: str = "medium") -> str:
     local = instant.astimezone(ZoneInfo(tz_name))
-    return babel_dates.format_datetime(local, fmt, tzinfo=ZoneInfo(tz_name), locale=str(get_locale()))
+    return babel_dates.format_datetime(
+        local, fmt, tzinfo=ZoneInfo(tz_name), locale=str(get_locale())
+    )
 
 
-def localdate(value: date | datetime, tz_name: str | None = None, fmt: str = "full") -> str:
+def localdate(
+    value: date | datetime, tz_name: str | None = None, fmt: str = "full"
+) -> str:
     if isinstance(value, datetime):
         value = value.astimezone(ZoneInfo(tz_name or "UTC")).date()
     return babel_dates.format_date(value, fmt, locale=str(get_locale()))

@@ -23,7 +23,9 @@ def send_mail(to: str, subject: str, text: str, html: str | None = None) -> None
         message.add_alternative(html, subtype="html")
     url = config["MAIL_URL"]
     if url == "console":
-        log.warning("mail (MAIL_URL=console, not sent) to %s: %s\n%s", to, subject, text)
+        log.warning(
+            "mail (MAIL_URL=console, not sent) to %s: %s\n%s", to, subject, text
+        )
         return
     parts = urlsplit(url)
     if parts.scheme not in ("smtp", "smtps", "smtp+starttls"):

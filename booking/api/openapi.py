@@ -22,20 +22,35 @@ SCHEMAS = {
         "type": "object",
         "required": ["error", "message"],
         "properties": {
-            "error": {"type": "string", "description": "machine-readable code, e.g. conflict"},
-            "message": {"type": "string", "description": "for people, in the caller's language"},
-            "field": {"type": "string", "description": "the input field at fault, when there is one"},
+            "error": {
+                "type": "string",
+                "description": "machine-readable code, e.g. conflict",
+            },
+            "message": {
+                "type": "string",
+                "description": "for people, in the caller's language",
+            },
+            "field": {
+                "type": "string",
+                "description": "the input field at fault, when there is one",
+            },
         },
     },
     "Token": {
         "type": "object",
         "required": ["token"],
-        "properties": {"token": {"type": "string"}, "token_type": {"type": "string", "enum": ["Bearer"]}},
+        "properties": {
+            "token": {"type": "string"},
+            "token_type": {"type": "string", "enum": ["Bearer"]},
+        },
     },
     "Credentials": {
         "type": "object",
         "required": ["email", "password"],
-        "properties": {"email": {"type": "string", "format": "email"}, "password": {"type": "string"}},
+        "properties": {
+            "email": {"type": "string", "format": "email"},
+            "password": {"type": "string"},
+        },
     },
     "Me": {
         "type": "object",
@@ -44,15 +59,22 @@ SCHEMAS = {
             "id": {"type": "integer"},
             "email": {"type": "string"},
             "name": {"type": "string"},
-            "roles": {"type": "array", "items": {"type": "string", "enum": ["member", "operator", "admin"]}},
+            "roles": {
+                "type": "array",
+                "items": {"type": "string", "enum": ["member", "operator", "admin"]},
+            },
             "locale": {"type": "string", "nullable": True},
         },
     },
     "OpeningHours": {
         "type": "object",
-        "description": "Intervals of local time per weekday; 24:00 ends a day at midnight; "
+        "description": "Intervals of local time per weekday; "
+        "24:00 ends a day at midnight; "
         "an empty or missing day is closed.",
-        "properties": {day: DAY_INTERVALS for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+        "properties": {
+            day: DAY_INTERVALS
+            for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+        },
         "additionalProperties": False,
     },
     "LocationInput": {
@@ -65,12 +87,19 @@ SCHEMAS = {
             "lat": {"type": "number", "minimum": -90, "maximum": 90},
             "lon": {"type": "number", "minimum": -180, "maximum": 180},
             "timezone": {"type": "string", "default": "Europe/Berlin"},
-            "operator_model": {"type": "string", "enum": ["classic", "commuter_hub", "village_centre", "retreat"]},
+            "operator_model": {
+                "type": "string",
+                "enum": ["classic", "commuter_hub", "village_centre", "retreat"],
+            },
             "description": {"type": "string"},
             "opening_hours": {"$ref": "#/components/schemas/OpeningHours"},
             "horizon_days": {"type": "integer", "minimum": 1, "default": 30},
             "cancel_cutoff_hours": {"type": "integer", "minimum": 0, "default": 0},
-            "midday": {"type": "string", "default": "13:00", "description": "where morning ends"},
+            "midday": {
+                "type": "string",
+                "default": "13:00",
+                "description": "where morning ends",
+            },
             "is_active": {"type": "boolean"},
         },
         "additionalProperties": False,
@@ -86,7 +115,8 @@ SCHEMAS = {
                     "free_desks_today": {
                         "type": "integer",
                         "nullable": True,
-                        "description": "desk and flex seats free for the rest of today; null when closed",
+                        "description": "desk and flex seats free for the rest of today; "
+                        "null when closed",
                     },
                 },
             },
@@ -97,7 +127,11 @@ SCHEMAS = {
         "properties": {
             "name": {"type": "string"},
             "kind": {"type": "string", "enum": ["desk", "room", "booth", "flex"]},
-            "capacity": {"type": "integer", "minimum": 1, "description": "seats of a flex area, people of a room"},
+            "capacity": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "seats of a flex area, people of a room",
+            },
             "tags": {"type": "array", "items": {"type": "string"}},
             "description": {"type": "string"},
             "position": {"type": "integer"},
@@ -111,7 +145,10 @@ SCHEMAS = {
             {
                 "type": "object",
                 "required": ["id", "location_id", "name", "kind", "capacity"],
-                "properties": {"id": {"type": "integer"}, "location_id": {"type": "integer"}},
+                "properties": {
+                    "id": {"type": "integer"},
+                    "location_id": {"type": "integer"},
+                },
             },
         ]
     },
@@ -120,20 +157,37 @@ SCHEMAS = {
         "required": ["starts_on"],
         "properties": {
             "starts_on": {"type": "string", "format": "date"},
-            "ends_on": {"type": "string", "format": "date", "description": "inclusive; defaults to starts_on"},
-            "resource_id": {"type": "integer", "nullable": True, "description": "omit to close the whole location"},
+            "ends_on": {
+                "type": "string",
+                "format": "date",
+                "description": "inclusive; defaults to starts_on",
+            },
+            "resource_id": {
+                "type": "integer",
+                "nullable": True,
+                "description": "omit to close the whole location",
+            },
             "reason": {"type": "string"},
         },
     },
     "Closure": {
         "allOf": [
             {"$ref": "#/components/schemas/ClosureInput"},
-            {"type": "object", "properties": {"id": {"type": "integer"}, "location_id": {"type": "integer"}}},
+            {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "integer"},
+                    "location_id": {"type": "integer"},
+                },
+            },
         ]
     },
     "Period": {
         "type": "object",
-        "properties": {"start": {"type": "string", "format": "date-time"}, "end": {"type": "string", "format": "date-time"}},
+        "properties": {
+            "start": {"type": "string", "format": "date-time"},
+            "end": {"type": "string", "format": "date-time"},
+        },
     },
     "Availability": {
         "type": "object",
@@ -144,7 +198,10 @@ SCHEMAS = {
             "open": {"type": "boolean"},
             "closed_reason": {"type": "string", "nullable": True},
             "half_days": {"type": "boolean"},
-            "opening": {"type": "array", "items": {"$ref": "#/components/schemas/Period"}},
+            "opening": {
+                "type": "array",
+                "items": {"$ref": "#/components/schemas/Period"},
+            },
             "resources": {
                 "type": "array",
                 "items": {
@@ -160,16 +217,23 @@ SCHEMAS = {
                         "free_seats": {
                             "type": "object",
                             "nullable": True,
-                            "description": "desks and flex areas: free seats for full, am, pm (parts still ahead)",
+                            "description": "desks and flex areas: free seats for full, "
+                            "am, pm (parts still ahead)",
                             "additionalProperties": {"type": "integer"},
                         },
-                        "free": {"type": "array", "items": {"$ref": "#/components/schemas/Period"}},
+                        "free": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Period"},
+                        },
                         "booked": {
                             "type": "array",
                             "items": {
                                 "allOf": [
                                     {"$ref": "#/components/schemas/Period"},
-                                    {"type": "object", "properties": {"seats": {"type": "integer"}}},
+                                    {
+                                        "type": "object",
+                                        "properties": {"seats": {"type": "integer"}},
+                                    },
                                 ]
                             },
                         },
@@ -181,8 +245,9 @@ SCHEMAS = {
     "BookingInput": {
         "type": "object",
         "required": ["resource_id"],
-        "description": "A desk or flex seat for a date (full day, or part am/pm), or a room "
-        "or booth from start to end (ISO 8601 with offset, 30-minute steps). Operators may "
+        "description": "A desk or flex seat for a date (full day, or part am/pm), "
+        "or a room or booth from start to end (ISO 8601 with offset, "
+        "30-minute steps). Operators may "
         "book for a member of their location with user_id or member_email.",
         "properties": {
             "resource_id": {"type": "integer"},
@@ -207,7 +272,10 @@ SCHEMAS = {
             "seat": {"type": "integer"},
             "start": {"type": "string", "format": "date-time"},
             "end": {"type": "string", "format": "date-time"},
-            "status": {"type": "string", "enum": ["pending_payment", "confirmed", "cancelled", "expired"]},
+            "status": {
+                "type": "string",
+                "enum": ["pending_payment", "confirmed", "cancelled", "expired"],
+            },
             "created_at": {"type": "string", "format": "date-time"},
             "cancelled_at": {"type": "string", "format": "date-time", "nullable": True},
         },
@@ -218,7 +286,9 @@ SCHEMAS = {
 def _error(description: str) -> dict:
     return {
         "description": description,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+        },
     }
 
 
@@ -226,13 +296,20 @@ def _json(schema_ref: str, description: str = "OK", many: bool = False) -> dict:
     schema = {"$ref": f"#/components/schemas/{schema_ref}"}
     if many:
         schema = {"type": "array", "items": schema}
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": schema}},
+    }
 
 
 def _body(schema_ref: str) -> dict:
     return {
         "required": True,
-        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}},
+        "content": {
+            "application/json": {
+                "schema": {"$ref": f"#/components/schemas/{schema_ref}"}
+            }
+        },
     }
 
 
@@ -261,17 +338,25 @@ def build_openapi() -> dict:
                 "responses": {
                     "200": _json("Token"),
                     "401": _error("Wrong e-mail or password"),
-                    "429": _error("Too many failed attempts for this account or address"),
+                    "429": _error(
+                        "Too many failed attempts for this account or address"
+                    ),
                 },
             }
         },
         "/auth/logout": {
             "post": {
-                "summary": "End the login used by this request; the token stops working",
+                "summary": "End the login used by this request; "
+                "the token stops working",
                 "responses": {"204": {"description": "Logged out"}, "401": E401},
             }
         },
-        "/me": {"get": {"summary": "The caller", "responses": {"200": _json("Me"), "401": E401}}},
+        "/me": {
+            "get": {
+                "summary": "The caller",
+                "responses": {"200": _json("Me"), "401": E401},
+            }
+        },
         "/locations": {
             "get": {
                 "summary": "All active locations of the network",
@@ -281,16 +366,31 @@ def build_openapi() -> dict:
             "post": {
                 "summary": "Create a location (operators; the creator runs it)",
                 "requestBody": _body("LocationInput"),
-                "responses": {"201": _json("Location", "Created"), "400": E400, "401": E401, "403": E403},
+                "responses": {
+                    "201": _json("Location", "Created"),
+                    "400": E400,
+                    "401": E401,
+                    "403": E403,
+                },
             },
         },
         "/locations/{location_id}": {
             "parameters": [_id("location_id")],
-            "get": {"summary": "One location", "security": PUBLIC, "responses": {"200": _json("Location"), "404": E404}},
+            "get": {
+                "summary": "One location",
+                "security": PUBLIC,
+                "responses": {"200": _json("Location"), "404": E404},
+            },
             "patch": {
                 "summary": "Change a location you run",
                 "requestBody": _body("LocationInput"),
-                "responses": {"200": _json("Location"), "400": E400, "401": E401, "403": E403, "404": E404},
+                "responses": {
+                    "200": _json("Location"),
+                    "400": E400,
+                    "401": E401,
+                    "403": E403,
+                    "404": E404,
+                },
             },
         },
         "/locations/{location_id}/resources": {
@@ -303,7 +403,13 @@ def build_openapi() -> dict:
             "post": {
                 "summary": "Add a resource to a location you run",
                 "requestBody": _body("ResourceInput"),
-                "responses": {"201": _json("Resource", "Created"), "400": E400, "401": E401, "403": E403, "404": E404},
+                "responses": {
+                    "201": _json("Resource", "Created"),
+                    "400": E400,
+                    "401": E401,
+                    "403": E403,
+                    "404": E404,
+                },
             },
         },
         "/resources/{resource_id}": {
@@ -311,7 +417,13 @@ def build_openapi() -> dict:
             "patch": {
                 "summary": "Change a resource (its kind is fixed)",
                 "requestBody": _body("ResourceInput"),
-                "responses": {"200": _json("Resource"), "400": E400, "401": E401, "403": E403, "404": E404},
+                "responses": {
+                    "200": _json("Resource"),
+                    "400": E400,
+                    "401": E401,
+                    "403": E403,
+                    "404": E404,
+                },
             },
         },
         "/locations/{location_id}/closures": {
@@ -324,23 +436,40 @@ def build_openapi() -> dict:
             "post": {
                 "summary": "Close the location or one resource for whole days",
                 "requestBody": _body("ClosureInput"),
-                "responses": {"201": _json("Closure", "Created"), "400": E400, "401": E401, "403": E403, "404": E404},
+                "responses": {
+                    "201": _json("Closure", "Created"),
+                    "400": E400,
+                    "401": E401,
+                    "403": E403,
+                    "404": E404,
+                },
             },
         },
         "/closures/{closure_id}": {
             "parameters": [_id("closure_id")],
             "delete": {
                 "summary": "Remove a closure",
-                "responses": {"204": {"description": "Removed"}, "401": E401, "403": E403, "404": E404},
+                "responses": {
+                    "204": {"description": "Removed"},
+                    "401": E401,
+                    "403": E403,
+                    "404": E404,
+                },
             },
         },
         "/locations/{location_id}/availability": {
             "parameters": [
                 _id("location_id"),
-                {"name": "date", "in": "query", "required": True, "schema": {"type": "string", "format": "date"}},
+                {
+                    "name": "date",
+                    "in": "query",
+                    "required": True,
+                    "schema": {"type": "string", "format": "date"},
+                },
             ],
             "get": {
-                "summary": "Every resource with its free and booked periods on a local date",
+                "summary": "Every resource with its free and booked "
+                "periods on a local date",
                 "security": PUBLIC,
                 "responses": {"200": _json("Availability"), "400": E400, "404": E404},
             },
@@ -348,18 +477,35 @@ def build_openapi() -> dict:
         "/locations/{location_id}/bookings": {
             "parameters": [
                 _id("location_id"),
-                {"name": "date", "in": "query", "schema": {"type": "string", "format": "date"}},
+                {
+                    "name": "date",
+                    "in": "query",
+                    "schema": {"type": "string", "format": "date"},
+                },
             ],
             "get": {
-                "summary": "All bookings of a day at a location you run, with the members",
-                "responses": {"200": _json("Booking", many=True), "401": E401, "403": E403, "404": E404},
+                "summary": "All bookings of a day at a location you run, "
+                "with the members",
+                "responses": {
+                    "200": _json("Booking", many=True),
+                    "401": E401,
+                    "403": E403,
+                    "404": E404,
+                },
             },
         },
         "/bookings": {
             "get": {
                 "summary": "The caller's bookings",
                 "parameters": [
-                    {"name": "scope", "in": "query", "schema": {"type": "string", "enum": ["all", "upcoming", "past"]}}
+                    {
+                        "name": "scope",
+                        "in": "query",
+                        "schema": {
+                            "type": "string",
+                            "enum": ["all", "upcoming", "past"],
+                        },
+                    }
                 ],
                 "responses": {"200": _json("Booking", many=True), "401": E401},
             },
@@ -372,13 +518,18 @@ def build_openapi() -> dict:
                     "401": E401,
                     "403": E403,
                     "404": E404,
-                    "409": _error("Taken, or the person already has a booking at that time"),
+                    "409": _error(
+                        "Taken, or the person already has a booking at that time"
+                    ),
                 },
             },
         },
         "/bookings/{booking_id}": {
             "parameters": [_id("booking_id")],
-            "get": {"summary": "One of the caller's bookings", "responses": {"200": _json("Booking"), "401": E401, "404": E404}},
+            "get": {
+                "summary": "One of the caller's bookings",
+                "responses": {"200": _json("Booking"), "401": E401, "404": E404},
+            },
             "delete": {
                 "summary": "Cancel a booking (yours, or any in a location you run)",
                 "responses": {

@@ -15,10 +15,18 @@ def instant(value: datetime | None) -> str | None:
 
 
 def user_json(user: User) -> dict:
-    return {"id": user.id, "email": user.email, "name": user.name, "roles": user.roles, "locale": user.locale}
+    return {
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "roles": user.roles,
+        "locale": user.locale,
+    }
 
 
-def location_json(location: Location, *, free_desks_today: int | None = None, detail: bool = True) -> dict:
+def location_json(
+    location: Location, *, free_desks_today: int | None = None, detail: bool = True
+) -> dict:
     data = {
         "id": location.id,
         "slug": location.slug,
@@ -89,7 +97,9 @@ def availability_json(day: LocationDay) -> dict:
         "timezone": day.location.timezone,
         "open": day.plan.is_open and day.closed_reason is None,
         "closed_reason": day.closed_reason,
-        "opening": [{"start": instant(s), "end": instant(e)} for s, e in day.plan.windows],
+        "opening": [
+            {"start": instant(s), "end": instant(e)} for s, e in day.plan.windows
+        ],
         "half_days": day.plan.has_half_days,
         "resources": [
             {
@@ -101,9 +111,15 @@ def availability_json(day: LocationDay) -> dict:
                 "closed": entry.closed,
                 "seats": entry.seats,
                 "free_seats": entry.parts or None,
-                "free": [{"start": instant(s), "end": instant(e)} for s, e in entry.free],
+                "free": [
+                    {"start": instant(s), "end": instant(e)} for s, e in entry.free
+                ],
                 "booked": [
-                    {"start": instant(b["start"]), "end": instant(b["end"]), "seats": b["seats"]}
+                    {
+                        "start": instant(b["start"]),
+                        "end": instant(b["end"]),
+                        "seats": b["seats"],
+                    }
                     for b in entry.booked
                 ],
             }

@@ -47,7 +47,9 @@ def _login_failed(_response) -> bool:
 def create_token():
     data = _body()
     db = get_db()
-    user = auth_services.authenticate(db, str(data.get("email", "")), str(data.get("password", "")))
+    user = auth_services.authenticate(
+        db, str(data.get("email", "")), str(data.get("password", ""))
+    )
     if user is None:
         g.login_failed = True
         raise Unauthorized(_l("E-mail address or password is wrong."))
@@ -83,7 +85,10 @@ def list_locations():
     locations = space_services.list_locations(db)
     free = booking_queries.free_desks_today(db, locations)
     return jsonify(
-        [serialize.location_json(loc, free_desks_today=free.get(loc.id)) for loc in locations]
+        [
+            serialize.location_json(loc, free_desks_today=free.get(loc.id))
+            for loc in locations
+        ]
     )
 
 
@@ -103,27 +108,35 @@ def get_location(location_id: int):
 @bp.patch("/locations/<int:location_id>")
 @login_required
 def update_location(location_id: int):
-    location = space_services.update_location(get_db(), current_user, location_id, _body())
+    location = space_services.update_location(
+        get_db(), current_user, location_id, _body()
+    )
     return jsonify(serialize.location_json(location))
 
 
 @bp.get("/locations/<int:location_id>/resources")
 def list_resources(location_id: int):
     location = space_services.get_location(get_db(), location_id)
-    return jsonify([serialize.resource_json(r) for r in location.resources if r.is_active])
+    return jsonify(
+        [serialize.resource_json(r) for r in location.resources if r.is_active]
+    )
 
 
 @bp.post("/locations/<int:location_id>/resources")
 @login_required
 def create_resource(location_id: int):
-    resource = space_services.create_resource(get_db(), current_user, location_id, _body())
+    resource = space_services.create_resource(
+        get_db(), current_user, location_id, _body()
+    )
     return jsonify(serialize.resource_json(resource)), 201
 
 
 @bp.patch("/resources/<int:resource_id>")
 @login_required
 def update_resource(resource_id: int):
-    resource = space_services.update_resource(get_db(), current_user, resource_id, _body())
+    resource = space_services.update_resource(
+        get_db(), current_user, resource_id, _body()
+    )
     return jsonify(serialize.resource_json(resource))
 
 
@@ -132,7 +145,9 @@ def list_closures(location_id: int):
     db = get_db()
     location = space_services.get_location(db, location_id)
     today = utcnow().date()
-    closures = space_services.closures_between(db, location.id, today, today.replace(year=today.year + 5))
+    closures = space_services.closures_between(
+        db, location.id, today, today.replace(year=today.year + 5)
+    )
     return jsonify([serialize.closure_json(c) for c in closures])
 
 
@@ -166,7 +181,9 @@ def availability(location_id: int):
     if "date" not in request.args:
         raise InvalidInput(_l("Give the date as ?date=YYYY-MM-DD."), field="date")
     day = parse_date(request.args["date"])
-    return jsonify(serialize.availability_json(booking_queries.location_day(db, location, day)))
+    return jsonify(
+        serialize.availability_json(booking_queries.location_day(db, location, day))
+    )
 
 
 @bp.get("/locations/<int:location_id>/bookings")
@@ -178,7 +195,8 @@ def location_bookings(location_id: int):
     bookings = booking_queries.day_bookings(db, location, day)
     return jsonify(
         [
-            serialize.booking_json(b) | {"member": {"id": b.user.id, "name": b.user.name, "email": b.user.email}}
+            serialize.booking_json(b)
+            | {"member": {"id": b.user.id, "name": b.user.name, "email": b.user.email}}
             for b in bookings
         ]
     )
@@ -192,9 +210,13 @@ def create_booking():
     holder_id = data.get("user_id")
     if holder_id is None and data.get("member_email"):
         holder_id = booking_services.holder_for_email(db, data["member_email"])
-    if holder_id is not None and (not isinstance(holder_id, int) or isinstance(holder_id, bool)):
+    if holder_id is not None and (
+        not isinstance(holder_id, int) or isinstance(holder_id, bool)
+    ):
         raise InvalidInput(_l("user_id must be a number."), field="user_id")
-    booking_request = booking_services.BookingRequest.from_values(data, holder_id=holder_id)
+    booking_request = booking_services.BookingRequest.from_values(
+        data, holder_id=holder_id
+    )
     booking = booking_services.create_booking(db, current_user, booking_request)
     return jsonify(serialize.booking_json(booking)), 201
 
@@ -207,7 +229,9 @@ def list_bookings():
     if scope == "all":
         bookings = booking_services.all_bookings_of(db, current_user)
     elif scope in ("upcoming", "past"):
-        bookings = booking_services.bookings_of(db, current_user, upcoming=scope == "upcoming")
+        bookings = booking_services.bookings_of(
+            db, current_user, upcoming=scope == "upcoming"
+        )
     else:
         raise InvalidInput(_l("scope is all, upcoming or past."), field="scope")
     return jsonify([serialize.booking_json(b) for b in bookings])

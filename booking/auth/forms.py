@@ -11,8 +11,12 @@ class LoginForm(FlaskForm):
 
 class RegisterForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
-    email = EmailField(_l("E-mail"), validators=[DataRequired(), Email(check_deliverability=False)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=8, max=1024)])
+    email = EmailField(
+        _l("E-mail"), validators=[DataRequired(), Email(check_deliverability=False)]
+    )
+    password = PasswordField(
+        _l("Password"), validators=[DataRequired(), Length(min=8, max=1024)]
+    )
 
 
 class ForgotForm(FlaskForm):
@@ -20,8 +24,13 @@ class ForgotForm(FlaskForm):
 
 
 class ResetForm(FlaskForm):
-    password = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=8, max=1024)])
+    password = PasswordField(
+        _l("New password"), validators=[DataRequired(), Length(min=8, max=1024)]
+    )
     confirm = PasswordField(
         _l("Repeat the new password"),
-        validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
+        validators=[
+            DataRequired(),
+            EqualTo("password", message=_l("The passwords differ.")),
+        ],
     )

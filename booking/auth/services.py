@@ -23,15 +23,31 @@ from ..errors import InvalidInput
 from ..mail import send_mail
 from .models import Role, SessionKind, User, UserSession
 
-_hasher = PasswordHasher()
-# Verified when the e-mail is unknown, so both cases take the same time.
-_DUMMY_HASH = _hasher.hash("landdesk-timing-equaliser")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 SESSION_LIFETIME = {SessionKind.WEB: timedelta(days=30)}
+_hashers: dict[tuple[int, int], tuple[PasswordHasher, str]] = {}
+
+
+def _hasher_and_dummy() -> tuple[PasswordHasher, str]:
+    """Argon2id with the configured cost (tests lower it to stay fast).
+
+    The dummy hash is verified when an e-mail is unknown, so that both cases
+    take the same time.
+    """
+    config = current_app.config
+    key = (config.get("ARGON2_TIME_COST", 3), config.get("ARGON2_MEMORY_COST", 65536))
+    if key not in _hashers:
+        hasher = PasswordHasher(time_cost=key[0], memory_cost=key[1])
+        _hashers[key] = (hasher, hasher.hash("landdesk-timing-equaliser"))
+    return _hashers[key]
+
+
+def _hasher() -> PasswordHasher:
+    return _hasher_and_dummy()[0]
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def normalise_email(email: str) -> str:
@@ -101,11 +117,11 @@ def authenticate(db: Session, email: str, password: str) -> User | None:
         return None
     user = db.scalar(select(User).where(User.email == email))
     if user is None or not user.is_active:
-        _safe_verify(_DUMMY_HASH, password or "")
+        _safe_verify(_hasher_and_dummy()[1], password or "")
         return None
     if not _safe_verify(user.password_hash, password or ""):
         return None
-    if _hasher.check_needs_rehash(user.password_hash):
+    if _hasher().check_needs_rehash(user.password_hash):
         with unit_of_work(db):
             user.password_hash = hash_password(password)
     return user
@@ -113,7 +129,7 @@ def authenticate(db: Session, email: str, password: str) -> User | None:
 
 def _safe_verify(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -193,7 +209,9 @@ def _password_stamp(user: User) -> str:
     return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
 
 
-def request_password_reset(db: Session, email: str, reset_url: Callable[[str], str]) -> None:
+def request_password_reset(
+    db: Session, email: str, reset_url: Callable[[str], str]
+) -> None:
     """Mail a reset link if the account exists; say nothing either way."""
     email = normalise_email(email)
     user = db.scalar(select(User).where(User.email == email, User.is_active))

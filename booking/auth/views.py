@@ -39,7 +39,9 @@ def _safe_next(target: str | None) -> str:
 
 
 def _begin_web_session(user) -> None:
-    raw = services.start_session(get_db(), user, SessionKind.WEB, request.headers.get("User-Agent"))
+    raw = services.start_session(
+        get_db(), user, SessionKind.WEB, request.headers.get("User-Agent")
+    )
     lang = session.get("lang")
     session.clear()  # no session fixation
     session[SESSION_KEY] = raw
@@ -104,7 +106,10 @@ def register():
             getattr(form, error.field or "email").errors.append(str(error.message))
             return render_template("auth/register.html", form=form), 400
         _begin_web_session(user)
-        flash(gettext("Welcome, %(name)s! Your account is ready.", name=user.name), "success")
+        flash(
+            gettext("Welcome, %(name)s! Your account is ready.", name=user.name),
+            "success",
+        )
         return redirect(url_for("network.index"))
     status = 400 if request.method == "POST" else 200
     return render_template("auth/register.html", form=form), status
@@ -119,7 +124,9 @@ def forgot_password():
             services.request_password_reset(
                 get_db(),
                 form.email.data,
-                lambda token: url_for("auth.reset_password", token=token, _external=True),
+                lambda token: url_for(
+                    "auth.reset_password", token=token, _external=True
+                ),
             )
         except InvalidInput as error:
             form.email.errors.append(str(error.message))
@@ -158,5 +165,7 @@ def set_language():
     if current_user.is_authenticated:
         services.set_locale(get_db(), current_user, lang)
     response = make_response(redirect(_safe_next(request.form.get("next"))))
-    response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+    response.set_cookie(
+        LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="Lax", httponly=True
+    )
     return response

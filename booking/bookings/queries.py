@@ -148,7 +148,9 @@ def _booked_periods(rows) -> list[dict]:
     ]
 
 
-def _free_parts(resource: Resource, rows, plan: DayPlan, day: date, now: datetime) -> dict:
+def _free_parts(
+    resource: Resource, rows, plan: DayPlan, day: date, now: datetime
+) -> dict:
     seats = resource.seat_count
     am_slot, pm_slot = day.toordinal() * 2, day.toordinal() * 2 + 1
     taken = {am_slot: set(), pm_slot: set()}
@@ -177,7 +179,9 @@ def _free_day_periods(parts: dict, plan: DayPlan) -> list[Interval]:
     return [getattr(plan, p) for p in ("am", "pm") if parts.get(p, 0) > 0]
 
 
-def free_desks_today(db: Session, locations: list[Location], *, now: datetime | None = None) -> dict[int, int | None]:
+def free_desks_today(
+    db: Session, locations: list[Location], *, now: datetime | None = None
+) -> dict[int, int | None]:
     """Desk and flex seats with nothing booked for the rest of today.
 
     None for a location that is closed today. Two queries for the whole
@@ -216,7 +220,12 @@ def free_desks_today(db: Session, locations: list[Location], *, now: datetime | 
     taken: dict[int, set] = defaultdict(set)
     if all_slots:
         rows = db.execute(
-            select(Resource.location_id, BookingSlot.resource_id, BookingSlot.seat, BookingSlot.slot)
+            select(
+                Resource.location_id,
+                BookingSlot.resource_id,
+                BookingSlot.seat,
+                BookingSlot.slot,
+            )
             .join(Resource, Resource.id == BookingSlot.resource_id)
             .where(
                 BookingSlot.slot.in_(all_slots),
@@ -232,7 +241,9 @@ def free_desks_today(db: Session, locations: list[Location], *, now: datetime | 
         if location.id in closed_today:
             result[location.id] = None
         else:
-            result[location.id] = max(0, int(seats.get(location.id) or 0) - len(taken[location.id]))
+            result[location.id] = max(
+                0, int(seats.get(location.id) or 0) - len(taken[location.id])
+            )
     return result
 
 

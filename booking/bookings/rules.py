@@ -143,10 +143,10 @@ def hour_window(
     day = starts_at.astimezone(tz).date()
     plan = plan_for(location, day)
     if not any(start <= starts_at and ends_at <= end for start, end in plan.windows):
-        raise InvalidInput(
-            _l("That time is outside the opening hours."), field="start"
-        )
-    return Window(starts_at, ends_at, day, DayPart.HOURS, room_slots(starts_at, ends_at))
+        raise InvalidInput(_l("That time is outside the opening hours."), field="start")
+    return Window(
+        starts_at, ends_at, day, DayPart.HOURS, room_slots(starts_at, ends_at)
+    )
 
 
 def check_bookable_time(location: Location, window: Window, now: datetime) -> None:

@@ -31,7 +31,9 @@ class BookingRequest:
     holder_id: int | None = None  # an operator booking for a member
 
     @classmethod
-    def from_values(cls, values: dict, *, holder_id: int | None = None) -> BookingRequest:
+    def from_values(
+        cls, values: dict, *, holder_id: int | None = None
+    ) -> BookingRequest:
         """Parse API/form values; raises InvalidInput with the offending field."""
         resource_id = values.get("resource_id")
         if isinstance(resource_id, str) and resource_id.isdigit():
@@ -72,7 +74,9 @@ class BookingRequest:
         )
 
 
-def _load_resource_for_update(db: Session, resource_id: int) -> tuple[Resource, Location]:
+def _load_resource_for_update(
+    db: Session, resource_id: int
+) -> tuple[Resource, Location]:
     query = (
         select(Resource, Location)
         .join(Location, Location.id == Resource.location_id)
@@ -91,7 +95,9 @@ def _load_resource_for_update(db: Session, resource_id: int) -> tuple[Resource, 
     return resource, location
 
 
-def _holder(db: Session, actor: User, holder_id: int | None, location: Location) -> User:
+def _holder(
+    db: Session, actor: User, holder_id: int | None, location: Location
+) -> User:
     if holder_id is None or holder_id == actor.id:
         return actor
     if not can_manage(db, actor, location.id):
@@ -105,7 +111,9 @@ def _holder(db: Session, actor: User, holder_id: int | None, location: Location)
     return holder
 
 
-def _check_not_closed(db: Session, location: Location, resource: Resource, day: date) -> None:
+def _check_not_closed(
+    db: Session, location: Location, resource: Resource, day: date
+) -> None:
     closed = db.scalar(
         select(
             exists().where(
@@ -130,7 +138,9 @@ def _check_person_free(
             Booking.user_id == holder.id,
             Booking.status.in_(ACTIVE_STATUSES),
             Booking.starts_at >= window.starts_at - rules.MAX_BOOKING_LENGTH,
-            rules.overlaps(Booking.starts_at, Booking.ends_at, window.starts_at, window.ends_at),
+            rules.overlaps(
+                Booking.starts_at, Booking.ends_at, window.starts_at, window.ends_at
+            ),
             Resource.kind.in_(rules.same_category_kinds(kind)),
         )
         .limit(1)
@@ -176,7 +186,9 @@ def create_booking(
         if request.on is not None:
             window = rules.day_window(location, resource, request.on, request.part)
         else:
-            window = rules.hour_window(location, resource, request.starts_at, request.ends_at)
+            window = rules.hour_window(
+                location, resource, request.starts_at, request.ends_at
+            )
         rules.check_bookable_time(location, window, now)
         _check_not_closed(db, location, resource, window.booked_on)
         _check_person_free(db, holder, resource.kind, window)
@@ -200,7 +212,12 @@ def create_booking(
             db.execute(
                 insert(BookingSlot),
                 [
-                    {"resource_id": resource.id, "seat": seat, "slot": slot, "booking_id": booking.id}
+                    {
+                        "resource_id": resource.id,
+                        "seat": seat,
+                        "slot": slot,
+                        "booking_id": booking.id,
+                    }
                     for slot in window.slots
                 ],
             )
@@ -237,11 +254,14 @@ def cancel_booking(
         if booking.ends_at <= now:
             raise BookingConflict(_l("This booking is over and cannot be cancelled."))
         if not can_manage(db, actor, booking.location_id):
-            cutoff = booking.starts_at - timedelta(hours=booking.location.cancel_cutoff_hours)
+            cutoff = booking.starts_at - timedelta(
+                hours=booking.location.cancel_cutoff_hours
+            )
             if now > cutoff and booking.location.cancel_cutoff_hours:
                 raise Forbidden(
                     _l(
-                        "Bookings can be cancelled up to %(hours)d hours before they start.",
+                        "Bookings can be cancelled up to %(hours)d hours "
+                        "before they start.",
                         hours=booking.location.cancel_cutoff_hours,
                     )
                 )
@@ -262,7 +282,14 @@ def can_cancel(booking: Booking, *, now: datetime, is_operator: bool) -> bool:
     return not cutoff_hours or now <= booking.starts_at - timedelta(hours=cutoff_hours)
 
 
-def bookings_of(db: Session, user: User, *, upcoming: bool, now: datetime | None = None, limit: int = 200) -> list[Booking]:
+def bookings_of(
+    db: Session,
+    user: User,
+    *,
+    upcoming: bool,
+    now: datetime | None = None,
+    limit: int = 200,
+) -> list[Booking]:
     now = now or utcnow()
     query = select(Booking).where(Booking.user_id == user.id)
     if upcoming:
@@ -286,5 +313,7 @@ def all_bookings_of(db: Session, user: User, limit: int = 500) -> list[Booking]:
 def holder_for_email(db: Session, email: str) -> int:
     user = db.scalar(select(User).where(User.email == (email or "").strip().lower()))
     if user is None:
-        raise InvalidInput(_l("There is no member with this e-mail address."), field="member")
+        raise InvalidInput(
+            _l("There is no member with this e-mail address."), field="member"
+        )
     return user.id

@@ -29,7 +29,9 @@ def create():
     try:
         if form.get("member_email"):
             holder_id = services.holder_for_email(db, form["member_email"])
-        booking_request = services.BookingRequest.from_values(values, holder_id=holder_id)
+        booking_request = services.BookingRequest.from_values(
+            values, holder_id=holder_id
+        )
         booking = services.create_booking(db, current_user, booking_request)
     except DomainError as error:
         flash(str(error.message), "error")
@@ -57,13 +59,17 @@ def mine():
     now = utcnow()
     upcoming = services.bookings_of(db, current_user, upcoming=True, now=now)
     past = services.bookings_of(db, current_user, upcoming=False, now=now, limit=50)
-    managed = {b.location_id: can_manage(db, current_user, b.location_id) for b in upcoming}
+    managed = {
+        b.location_id: can_manage(db, current_user, b.location_id) for b in upcoming
+    }
     return render_template(
         "bookings/mine.html",
         upcoming=upcoming,
         past=past,
         now=now,
-        can_cancel=lambda b: services.can_cancel(b, now=now, is_operator=managed.get(b.location_id, False)),
+        can_cancel=lambda b: services.can_cancel(
+            b, now=now, is_operator=managed.get(b.location_id, False)
+        ),
     )
 
 

@@ -57,7 +57,9 @@ def location(slug: str):
     if day < today or day > last_day:
         day = min(max(day, today), last_day)
     availability = booking_queries.location_day(db, location, day, now=now)
-    is_operator = current_user.is_authenticated and space_services.can_manage(db, current_user, location.id)
+    is_operator = current_user.is_authenticated and space_services.can_manage(
+        db, current_user, location.id
+    )
     return render_template(
         "network/location.html",
         location=location,

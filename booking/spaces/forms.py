@@ -19,7 +19,9 @@ def parse_hours_field(text: str) -> list[list[str]]:
         start, sep, end = chunk.partition("-")
         if not sep:
             raise InvalidInput(
-                _l("Write opening hours like 08:00-18:00, several separated by commas."),
+                _l(
+                    "Write opening hours like 08:00-18:00, several separated by commas."
+                ),
                 field="opening_hours",
             )
         intervals.append([start.strip(), end.strip()])
@@ -48,7 +50,9 @@ def location_values(form: MultiDict) -> dict:
             "midday",
         )
     }
-    values["opening_hours"] = {day: parse_hours_field(form.get(f"hours_{day}", "")) for day in WEEKDAYS}
+    values["opening_hours"] = {
+        day: parse_hours_field(form.get(f"hours_{day}", "")) for day in WEEKDAYS
+    }
     values["is_active"] = form.get("is_active") == "on"
     return values
 

@@ -40,8 +40,10 @@ def parse_minutes(value: str, *, allow_midnight_end: bool = False) -> int:
             _l("Times are written as HH:MM."), field="opening_hours"
         ) from None
     total = hours * 60 + minutes
-    if minutes >= 60 or total > DAY_MINUTES or (
-        total == DAY_MINUTES and not allow_midnight_end
+    if (
+        minutes >= 60
+        or total > DAY_MINUTES
+        or (total == DAY_MINUTES and not allow_midnight_end)
     ):
         raise InvalidInput(
             _l("%(value)s is not a time of day.", value=value), field="opening_hours"

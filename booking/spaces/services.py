@@ -13,8 +13,12 @@ from sqlalchemy.orm import Session
 from ..auth.models import Role, User
 from ..db import unit_of_work, utcnow
 from ..errors import Forbidden, InvalidInput, NotFound
-from .hours import default_opening_hours, parse_minutes, validate_opening_hours
-from .hours import validate_timezone
+from .hours import (
+    default_opening_hours,
+    parse_minutes,
+    validate_opening_hours,
+    validate_timezone,
+)
 from .models import (
     Closure,
     Location,
@@ -125,9 +129,7 @@ def _text(value, field: str, *, max_len: int, required: bool = False) -> str:
     if required and not value:
         raise InvalidInput(_l("This field is required."), field=field)
     if len(value) > max_len:
-        raise InvalidInput(
-            _l("At most %(n)d characters.", n=max_len), field=field
-        )
+        raise InvalidInput(_l("At most %(n)d characters.", n=max_len), field=field)
     return value
 
 
@@ -186,7 +188,9 @@ def _clean_location_values(values: dict, *, creating: bool) -> dict:
     if "village" in values:
         clean["village"] = _text(values["village"], "village", max_len=120)
     if "address" in values:
-        clean["address"] = _text(values["address"], "address", max_len=300, required=True)
+        clean["address"] = _text(
+            values["address"], "address", max_len=300, required=True
+        )
     if "description" in values:
         clean["description"] = _text(values["description"], "description", max_len=5000)
     if "lat" in values:
@@ -219,7 +223,9 @@ def _clean_location_values(values: dict, *, creating: bool) -> dict:
         try:
             parse_minutes(midday)
         except InvalidInput:
-            raise InvalidInput(_l("Times are written as HH:MM."), field="midday") from None
+            raise InvalidInput(
+                _l("Times are written as HH:MM."), field="midday"
+            ) from None
         clean["midday"] = midday
     if "is_active" in values:
         clean["is_active"] = bool(values["is_active"])
@@ -245,7 +251,9 @@ def create_location(db: Session, actor: User, values: dict) -> Location:
     return location
 
 
-def update_location(db: Session, actor: User, location_id: int, values: dict) -> Location:
+def update_location(
+    db: Session, actor: User, location_id: int, values: dict
+) -> Location:
     with unit_of_work(db):
         location = get_managed_location(db, actor, location_id)
         clean = _clean_location_values(values, creating=False)
@@ -292,7 +300,15 @@ def set_location_operators(
 
 # --- resources -------------------------------------------------------------
 
-RESOURCE_FIELDS = ("name", "kind", "capacity", "tags", "description", "position", "is_active")
+RESOURCE_FIELDS = (
+    "name",
+    "kind",
+    "capacity",
+    "tags",
+    "description",
+    "position",
+    "is_active",
+)
 
 
 def _clean_resource_values(values: dict, *, creating: bool, current_kind=None) -> dict:
@@ -344,7 +360,9 @@ def _clean_resource_values(values: dict, *, creating: bool, current_kind=None) -
     return clean
 
 
-def create_resource(db: Session, actor: User, location_id: int, values: dict) -> Resource:
+def create_resource(
+    db: Session, actor: User, location_id: int, values: dict
+) -> Resource:
     """Add a desk, room, booth or flex area. Raises Forbidden, InvalidInput."""
     with unit_of_work(db):
         location = get_managed_location(db, actor, location_id)
@@ -362,7 +380,9 @@ def get_resource(db: Session, resource_id: int) -> Resource:
     return resource
 
 
-def update_resource(db: Session, actor: User, resource_id: int, values: dict) -> Resource:
+def update_resource(
+    db: Session, actor: User, resource_id: int, values: dict
+) -> Resource:
     with unit_of_work(db):
         resource = get_resource(db, resource_id)
         get_managed_location(db, actor, resource.location_id)
@@ -382,9 +402,11 @@ def _ensure_no_seat_in_use(db: Session, resource: Resource, capacity: int) -> No
     if resource.kind != ResourceKind.FLEX:
         return
     used = db.scalar(
-        select(exists().where(
-            BookingSlot.resource_id == resource.id, BookingSlot.seat >= capacity
-        ))
+        select(
+            exists().where(
+                BookingSlot.resource_id == resource.id, BookingSlot.seat >= capacity
+            )
+        )
     )
     if used:
         raise InvalidInput(
@@ -411,7 +433,9 @@ def add_closure(
     Existing bookings stay; the operator sees them on the day view and decides.
     """
     if ends_on < starts_on:
-        raise InvalidInput(_l("The last day must not be before the first."), field="ends_on")
+        raise InvalidInput(
+            _l("The last day must not be before the first."), field="ends_on"
+        )
     with unit_of_work(db):
         location = get_managed_location(db, actor, location_id)
         if resource_id is not None:
@@ -472,8 +496,12 @@ def update_network(db: Session, actor: User, values: dict) -> NetworkSettings:
             settings = NetworkSettings(id=1)
             db.add(settings)
         settings.name = _text(values.get("name"), "name", max_len=120, required=True)
-        settings.contact_email = _text(values.get("contact_email"), "contact_email", max_len=254)
-        settings.contact_phone = _text(values.get("contact_phone"), "contact_phone", max_len=60)
+        settings.contact_email = _text(
+            values.get("contact_email"), "contact_email", max_len=254
+        )
+        settings.contact_phone = _text(
+            values.get("contact_phone"), "contact_phone", max_len=60
+        )
         settings.imprint = _text(values.get("imprint"), "imprint", max_len=20000)
         settings.privacy = _text(values.get("privacy"), "privacy", max_len=50000)
         settings.updated_at = utcnow()

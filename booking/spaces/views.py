@@ -23,7 +23,11 @@ bp = Blueprint("spaces", __name__, url_prefix="/manage")
 
 @bp.app_context_processor
 def _helpers():
-    return {"hours_field": hours_field, "operator_models": list(OperatorModel), "resource_kinds": list(ResourceKind)}
+    return {
+        "hours_field": hours_field,
+        "operator_models": list(OperatorModel),
+        "resource_kinds": list(ResourceKind),
+    }
 
 
 @bp.get("/")
@@ -32,7 +36,9 @@ def console():
     db = get_db()
     ids = services.managed_location_ids(db, current_user)
     locations = [
-        loc for loc in services.list_locations(db, include_inactive=True) if ids is None or loc.id in ids
+        loc
+        for loc in services.list_locations(db, include_inactive=True)
+        if ids is None or loc.id in ids
     ]
     return render_template("operator/console.html", locations=locations)
 
@@ -58,7 +64,9 @@ def edit_location(location_id: int):
     location = services.get_managed_location(db, current_user, location_id)
     if request.method == "POST":
         try:
-            services.update_location(db, current_user, location_id, location_values(request.form))
+            services.update_location(
+                db, current_user, location_id, location_values(request.form)
+            )
         except InvalidInput as error:
             db.rollback()
             return _render_location_form(location, error), 400
@@ -73,7 +81,9 @@ def _render_location_form(location: Location | None, error: InvalidInput | None 
     closures = []
     if location is not None:
         today = utcnow().astimezone(ZoneInfo(location.timezone)).date()
-        closures = services.closures_between(get_db(), location.id, today, today.replace(year=today.year + 5))
+        closures = services.closures_between(
+            get_db(), location.id, today, today.replace(year=today.year + 5)
+        )
     return render_template(
         "operator/location_form.html",
         location=location,
@@ -88,11 +98,18 @@ def _render_location_form(location: Location | None, error: InvalidInput | None 
 @operator_required
 def add_resource(location_id: int):
     try:
-        services.create_resource(get_db(), current_user, location_id, resource_values(request.form, creating=True))
+        services.create_resource(
+            get_db(),
+            current_user,
+            location_id,
+            resource_values(request.form, creating=True),
+        )
         flash(gettext("Added."), "success")
     except InvalidInput as error:
         flash(str(error.message), "error")
-    return redirect(url_for("spaces.edit_location", location_id=location_id) + "#resources", 303)
+    return redirect(
+        url_for("spaces.edit_location", location_id=location_id) + "#resources", 303
+    )
 
 
 @bp.post("/resources/<int:resource_id>")
@@ -101,11 +118,17 @@ def edit_resource(resource_id: int):
     db = get_db()
     resource = services.get_resource(db, resource_id)
     try:
-        services.update_resource(db, current_user, resource_id, resource_values(request.form, creating=False))
+        services.update_resource(
+            db, current_user, resource_id, resource_values(request.form, creating=False)
+        )
         flash(gettext("Saved."), "success")
     except InvalidInput as error:
         flash(str(error.message), "error")
-    return redirect(url_for("spaces.edit_location", location_id=resource.location_id) + "#resources", 303)
+    return redirect(
+        url_for("spaces.edit_location", location_id=resource.location_id)
+        + "#resources",
+        303,
+    )
 
 
 @bp.post("/locations/<int:location_id>/closures")
@@ -113,7 +136,9 @@ def edit_resource(resource_id: int):
 def add_closure(location_id: int):
     try:
         starts_on = parse_date(request.form.get("starts_on"))
-        ends_on = parse_date(request.form.get("ends_on") or request.form.get("starts_on"))
+        ends_on = parse_date(
+            request.form.get("ends_on") or request.form.get("starts_on")
+        )
         resource_id = request.form.get("resource_id")
         services.add_closure(
             get_db(),
@@ -127,7 +152,9 @@ def add_closure(location_id: int):
         flash(gettext("Closure added."), "success")
     except InvalidInput as error:
         flash(str(error.message), "error")
-    return redirect(url_for("spaces.edit_location", location_id=location_id) + "#closures", 303)
+    return redirect(
+        url_for("spaces.edit_location", location_id=location_id) + "#closures", 303
+    )
 
 
 @bp.post("/closures/<int:closure_id>/delete")
@@ -140,7 +167,9 @@ def delete_closure(closure_id: int):
     location_id = closure.location_id if closure else None
     services.delete_closure(db, current_user, closure_id)
     flash(gettext("Closure removed."), "success")
-    return redirect(url_for("spaces.edit_location", location_id=location_id) + "#closures", 303)
+    return redirect(
+        url_for("spaces.edit_location", location_id=location_id) + "#closures", 303
+    )
 
 
 @bp.get("/locations/<int:location_id>/day")

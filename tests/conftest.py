@@ -1,0 +1,225 @@
+"""Fixtures shared by the whole suite.
+
+The database is SQLite (a file) unless LANDDESK_TEST_DATABASE_URL points at
+PostgreSQL; the schema comes from the Alembic migrations, never create_all.
+Every test starts with empty tables.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from booking import create_app
+from booking.db import Base
+
+TEST_CONFIG = {
+    "TESTING": True,
+    "SECRET_KEY": "test-secret-not-for-production",
+    "ARGON2_TIME_COST": 1,
+    "ARGON2_MEMORY_COST": 1024,
+    "MAIL_URL": "console",
+    "PUBLIC_URL": "http://localhost",
+    "SERVER_NAME": None,
+}
+
+
+def _reset_postgres(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    url = os.environ.get("LANDDESK_TEST_DATABASE_URL")
+    if url:
+        _reset_postgres(url)
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
+    app = create_app({**TEST_CONFIG, "DATABASE_URL": url})
+    with app.app_context():
+        from booking.cli import upgrade_database
+
+        upgrade_database()
+    app.extensions["landdesk_db"].dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def is_postgres(database_url) -> bool:
+    return database_url.startswith("postgresql")
+
+
+def _empty_tables(app) -> None:
+    database = app.extensions["landdesk_db"]
+    database.session.remove()
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with database.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+def app_config(database_url) -> dict:
+    """Override in a test module to change the app's configuration."""
+    return {**TEST_CONFIG, "DATABASE_URL": database_url}
+
+
+@pytest.fixture
+def app(app_config):
+    app = create_app(app_config)
+    _empty_tables(app)
+    with app.app_context():
+        yield app
+    _empty_tables(app)
+    app.extensions["landdesk_db"].dispose()
+
+
+@pytest.fixture
+def db(app):
+    from booking.db import get_db
+
+    return get_db()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_token(client, path: str = "/login") -> str:
+    page = client.get(path).get_data(as_text=True)
+    match = CSRF_RE.search(page)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+class Auth:
+    """Log in and out through the real forms (CSRF included)."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, email: str, password: str = "password123"):
+        token = csrf_token(self.client, "/login")
+        return self.client.post(
+            "/login", data={"email": email, "password": password, "csrf_token": token}
+        )
+
+    def logout(self):
+        token = csrf_token(self.client, "/")
+        return self.client.post("/logout", data={"csrf_token": token})
+
+    def csrf(self, path: str = "/") -> str:
+        return csrf_token(self.client, path)
+
+
+@pytest.fixture
+def auth(client) -> Auth:
+    return Auth(client)
+
+
+# --- factories ---------------------------------------------------------------
+
+
+@pytest.fixture
+def create_user(db):
+    from booking.auth.models import Role
+    from booking.auth.services import create_user as _create
+
+    counter = iter(range(1, 100000))
+
+    def make(
+        email: str | None = None,
+        *,
+        role: str = "member",
+        password: str = "password123",
+        name: str = "",
+        locale=None,
+    ):
+        email = email or f"user{next(counter)}@example.org"
+        return _create(
+            db,
+            email=email,
+            password=password,
+            name=name,
+            role=Role(role),
+            locale=locale,
+        )
+
+    return make
+
+
+@pytest.fixture
+def create_location(db, create_user):
+    from booking.spaces.services import create_location as _create
+
+    counter = iter(range(1, 100000))
+
+    def make(operator=None, **values):
+        operator = operator or create_user(role="operator")
+        n = next(counter)
+        values = {
+            "name": f"Space {n}",
+            "slug": f"space-{n}",
+            "address": "Markt 1, 04838 Eilenburg",
+            "lat": 51.46,
+            "lon": 12.63,
+            **values,
+        }
+        return _create(db, operator, values)
+
+    return make
+
+
+@pytest.fixture
+def create_resource(db):
+    from booking.spaces.services import create_resource as _create
+
+    def make(location, kind: str = "desk", name: str | None = None, **values):
+        operator = location.operators[0]
+        return _create(
+            db,
+            operator,
+            location.id,
+            {"name": name or f"{kind} {kind}", "kind": kind, **values},
+        )
+
+    return make
+
+
+@pytest.fixture
+def api(app, db):
+    """A test client for a user, authenticated with a bearer token."""
+    from booking.auth.models import SessionKind
+    from booking.auth.services import start_session
+
+    def make(user=None):
+        client = app.test_client()
+        if user is not None:
+            token = start_session(db, user, SessionKind.API)
+            client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        return client
+
+    return make
+
+
+def next_weekday(weekday: int, *, after: date | None = None, min_days: int = 1) -> date:
+    """The next Monday (0) ... Sunday (6) at least ``min_days`` ahead."""
+    day = (after or date.today()) + timedelta(days=min_days)
+    while day.weekday() != weekday:
+        day += timedelta(days=1)
+    return day
