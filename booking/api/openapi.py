@@ -115,7 +115,8 @@ SCHEMAS = {
                     "free_desks_today": {
                         "type": "integer",
                         "nullable": True,
-                        "description": "desk and flex seats free for the rest of today; "
+                        "description": "desk and flex seats free for the rest of "
+                        "today; "
                         "null when closed",
                     },
                 },
