@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from flask import Flask, current_app
+from flask.globals import _cv_app
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
@@ -93,13 +94,19 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
 
+def _app_context():
+    return _cv_app.get(None)
+
+
 class Database:
     """Holds the engine and the request-scoped session of one app."""
 
     def __init__(self, url: str):
         self.engine = make_engine(url)
         self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
-        self.session = scoped_session(self.session_factory)
+        # One session per application context (that is, per request or CLI
+        # command), not per thread.
+        self.session = scoped_session(self.session_factory, scopefunc=_app_context)
 
     def dispose(self) -> None:
         self.session.remove()

@@ -12,6 +12,7 @@ import re
 from datetime import date, timedelta
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
 from booking import create_app
@@ -69,15 +70,47 @@ def _empty_tables(app) -> None:
                 conn.execute(text(f"DELETE FROM {table}"))
 
 
+@pytest.fixture(scope="session")
+def mail_server():
+    from tests.support.mail_server import MailServer
+
+    server = MailServer().start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def app_config(database_url) -> dict:
+def smtp(mail_server):
+    """A real SMTP server; the app sends its mail there in this test."""
+    mail_server.clear()
+    return mail_server
+
+
+@pytest.fixture
+def app_config(database_url, request) -> dict:
     """Override in a test module to change the app's configuration."""
-    return {**TEST_CONFIG, "DATABASE_URL": database_url}
+    config = {**TEST_CONFIG, "DATABASE_URL": database_url}
+    if "smtp" in request.fixturenames:
+        config["MAIL_URL"] = request.getfixturevalue("smtp").url
+    return config
+
+
+class IsolatedClient(FlaskClient):
+    """Each request in its own application context, as in production.
+
+    Tests hold an app context for services and factories; without this, the
+    requests would share its ``g`` (and the cached login) with each other.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
 
 
 @pytest.fixture
 def app(app_config):
     app = create_app(app_config)
+    app.test_client_class = IsolatedClient
     _empty_tables(app)
     with app.app_context():
         yield app
@@ -94,7 +127,10 @@ def db(app):
 
 @pytest.fixture
 def client(app):
-    return app.test_client()
+    client = app.test_client()
+    # Tests read English text unless they ask for German (tests/booking/test_i18n.py).
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
 
 
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -209,6 +245,7 @@ def api(app, db):
 
     def make(user=None):
         client = app.test_client()
+        client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
         if user is not None:
             token = start_session(db, user, SessionKind.API)
             client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"

@@ -12,7 +12,14 @@ class LoginForm(FlaskForm):
 class RegisterForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     email = EmailField(
-        _l("E-mail"), validators=[DataRequired(), Email(check_deliverability=False)]
+        _l("E-mail"),
+        validators=[
+            DataRequired(),
+            Email(
+                message=_l("Please enter a valid e-mail address."),
+                check_deliverability=False,
+            ),
+        ],
     )
     password = PasswordField(
         _l("Password"), validators=[DataRequired(), Length(min=8, max=1024)]
