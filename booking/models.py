@@ -2,6 +2,10 @@
 
 from .auth.models import Role, SessionKind, User, UserSession  # noqa: F401
 from .bookings.models import Booking, BookingSlot, BookingStatus, DayPart  # noqa: F401
+from .calendars.models import CalendarFeed, CalendarImport, RoomBlock  # noqa: F401
+from .checkin.models import CheckinPolicy, WaitlistEntry  # noqa: F401
+from .insight.models import MemberProfile  # noqa: F401
+from .notifications.models import NotificationOptOut, SentNotification  # noqa: F401
 from .spaces.models import (  # noqa: F401
     Closure,
     Location,

@@ -72,6 +72,8 @@ class Booking(Base):
     cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # Bumped on every change, for calendar clients (iCalendar SEQUENCE).
     sequence: Mapped[int] = mapped_column(Integer, default=0)
+    # Set when the holder opens the door or taps "check in" (booking.checkin).
+    checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
     resource: Mapped[Resource] = relationship()
