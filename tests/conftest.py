@@ -114,7 +114,6 @@ def app(app_config):
     _empty_tables(app)
     with app.app_context():
         yield app
-    _empty_tables(app)
     app.extensions["landdesk_db"].dispose()
 
 
