@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,18 @@ _HTTP_CODES = {
     429: "rate_limited",
 }
 
+# Werkzeug's and Flask-WTF's descriptions are English only; these are translated.
+_HTTP_MESSAGES = {
+    400: _l("The request could not be processed."),
+    401: _l("Please log in."),
+    403: _l("You are not allowed to do that."),
+    404: _l("Not found."),
+    405: _l("This action is not possible here."),
+    413: _l("The request is too large."),
+    415: _l("Send the request body as application/json."),
+}
+_CSRF_MESSAGE = _l("The form has expired. Please reload the page and try again.")
+
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
@@ -108,7 +121,12 @@ def register_error_handlers(app: Flask) -> None:
             return error_response(
                 429, code, gettext("Too many attempts. Please wait and try again.")
             )
-        return error_response(error.code or 500, code, error.description)
+        message = error.description
+        if isinstance(error, CSRFError):
+            message = _CSRF_MESSAGE
+        elif error.description == type(error).description:
+            message = _HTTP_MESSAGES.get(error.code or 500, message)
+        return error_response(error.code or 500, code, message)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
@@ -116,4 +134,8 @@ def register_error_handlers(app: Flask) -> None:
         from .db import get_db
 
         get_db().rollback()
-        return error_response(500, "internal_error", "Internal server error")
+        return error_response(
+            500,
+            "internal_error",
+            _l("Something went wrong on our side. Please try again later."),
+        )

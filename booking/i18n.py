@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel import dates as babel_dates
 from flask import Flask, current_app, has_request_context, request
 from flask_babel import get_locale
@@ -45,11 +46,35 @@ def localdatetime(instant: datetime, tz_name: str, fmt: str = "medium") -> str:
 
 
 def localdate(
-    value: date | datetime, tz_name: str | None = None, fmt: str = "full"
+    value: date | datetime,
+    tz_name: str | None = None,
+    fmt: str = "full",
+    skeleton: str | None = None,
 ) -> str:
+    """A date in the reader's language.
+
+    ``fmt`` is a CLDR width ("full", "medium", ...) or pattern; a ``skeleton``
+    such as ``"MEd"`` names the fields only and lets the locale order them
+    ("Mi., 25.11." in German, "Wed, 11/25" in English).
+    """
     if isinstance(value, datetime):
         value = value.astimezone(ZoneInfo(tz_name or "UTC")).date()
-    return babel_dates.format_date(value, fmt, locale=str(get_locale()))
+    locale = Locale.parse(str(get_locale()))
+    if skeleton is not None:
+        fmt = locale.datetime_skeletons[skeleton].pattern
+    return babel_dates.format_date(value, fmt, locale=locale)
+
+
+def clock(value: str, fmt: str = "short") -> str:
+    """A wall time stored as ``"HH:MM"`` (opening hours) in the reader's style."""
+    hours, minutes = int(value[:2]), int(value[3:5])
+    text = babel_dates.format_time(
+        time(hours % 24, minutes), fmt, locale=str(get_locale())
+    )
+    if hours == 24 and text.startswith("00"):
+        # "24:00" closes a day at midnight: keep it in 24-hour styles.
+        text = "24" + text[2:]
+    return text
 
 
 def init_app(app: Flask) -> None:
@@ -61,4 +86,5 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["localdatetime"] = localdatetime
     app.jinja_env.filters["localdate"] = localdate
+    app.jinja_env.filters["clock"] = clock
     app.jinja_env.policies["ext.i18n.trimmed"] = True
