@@ -250,8 +250,9 @@ class Tasmota:
 NUKI_UNLATCH = 3
 # nuki/<id>/state values (Nuki MQTT API): 1 locked, 2 unlocking, 3 unlocked,
 # 4 locking, 5 unlatched, 6 unlocked (lock'n'go), 7 unlatching, 254 motor blocked.
+# "open" means the latch is pulled (5, 7); after unlatching the lock reports 3.
 NUKI_OPEN_STATES = {5, 7}
-NUKI_CLOSED_STATES = {1, 4}
+NUKI_CLOSED_STATES = {1, 3, 4, 6}
 
 
 class Nuki:

@@ -110,7 +110,7 @@ class MqttProbe:
         self.client.on_message = self._on_message
         self.client.on_publish = self._on_publish
         self.client.on_subscribe = self._on_subscribe
-        self.client.connect(self.broker.host, self.broker.port, keepalive=30)
+        self.client.connect_async(self.broker.host, self.broker.port, keepalive=30)
         self.client.loop_start()
         assert self.connected.wait(5), "probe could not connect"
 
