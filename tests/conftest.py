@@ -21,6 +21,8 @@ from booking.db import Base
 TEST_CONFIG = {
     "TESTING": True,
     "SECRET_KEY": "test-secret-not-for-production",
+    # Assertions read English; tests/booking/test_i18n.py checks German.
+    "BABEL_DEFAULT_LOCALE": "en",
     "ARGON2_TIME_COST": 1,
     "ARGON2_MEMORY_COST": 1024,
     "MAIL_URL": "console",

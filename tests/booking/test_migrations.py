@@ -19,9 +19,10 @@ def test_models_and_migrations_agree(app, database_url):
 
 
 def test_upgrade_builds_an_empty_database_and_downgrade_removes_it(tmp_path):
+    from alembic import command
+
     from booking import create_app
     from booking.cli import alembic_config, upgrade_database
-    from alembic import command
 
     url = f"sqlite:///{tmp_path}/fresh.sqlite"
     app = create_app({"TESTING": True, "SECRET_KEY": "x", "DATABASE_URL": url})
@@ -29,7 +30,13 @@ def test_upgrade_builds_an_empty_database_and_downgrade_removes_it(tmp_path):
         upgrade_database()
         engine = create_engine(url)
         tables = set(inspect(engine).get_table_names())
-        assert {"users", "locations", "resources", "bookings", "booking_slots"} <= tables
+        assert {
+            "users",
+            "locations",
+            "resources",
+            "bookings",
+            "booking_slots",
+        } <= tables
         command.downgrade(alembic_config(), "base")
         assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
         upgrade_database()
@@ -41,7 +48,16 @@ def test_cli_db_upgrade_and_demo(tmp_path):
     from booking import create_app
 
     url = f"sqlite:///{tmp_path}/cli.sqlite"
-    app = create_app({"TESTING": True, "SECRET_KEY": "x", "DATABASE_URL": url, "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "x",
+            "DATABASE_URL": url,
+            "ARGON2_TIME_COST": 1,
+            "ARGON2_MEMORY_COST": 1024,
+            "BABEL_DEFAULT_LOCALE": "en",
+        }
+    )
     runner = app.test_cli_runner()
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
     result = runner.invoke(args=["demo"])
@@ -54,9 +70,31 @@ def test_cli_db_upgrade_and_demo(tmp_path):
         from booking.spaces.models import Location
 
         assert get_db().query(Location).count() == 3
-    bad = runner.invoke(args=["create-user", "--email", "nope", "--password", "secret-123"])
+    bad = runner.invoke(
+        args=["create-user", "--email", "nope", "--password", "secret-123"]
+    )
     assert bad.exit_code == 2 and "valid e-mail" in bad.output
-    good = runner.invoke(args=["create-user", "--email", "op@example.org", "--password", "secret-123", "--role", "operator"])
+    good = runner.invoke(
+        args=[
+            "create-user",
+            "--email",
+            "op@example.org",
+            "--password",
+            "secret-123",
+            "--role",
+            "operator",
+        ]
+    )
     assert good.exit_code == 0 and "operator" in good.output
-    bad_role = runner.invoke(args=["create-user", "--email", "x@example.org", "--password", "secret-123", "--role", "king"])
+    bad_role = runner.invoke(
+        args=[
+            "create-user",
+            "--email",
+            "x@example.org",
+            "--password",
+            "secret-123",
+            "--role",
+            "king",
+        ]
+    )
     assert bad_role.exit_code == 2

@@ -11,7 +11,12 @@ def test_register_logs_in_and_hashes_the_password(client, db):
     token = csrf_token(client, "/register")
     response = client.post(
         "/register",
-        data={"name": "Jana", "email": "Jana@Example.org", "password": "geheim-123", "csrf_token": token},
+        data={
+            "name": "Jana",
+            "email": "Jana@Example.org",
+            "password": "geheim-123",
+            "csrf_token": token,
+        },
     )
     assert response.status_code == 302
     user = db.query(User).one()
@@ -24,7 +29,10 @@ def test_register_logs_in_and_hashes_the_password(client, db):
 def test_register_without_csrf_token_is_refused(client, db):
     from booking.auth.models import User
 
-    response = client.post("/register", data={"name": "X", "email": "x@example.org", "password": "geheim-123"})
+    response = client.post(
+        "/register",
+        data={"name": "X", "email": "x@example.org", "password": "geheim-123"},
+    )
     assert response.status_code == 400
     assert db.query(User).count() == 0
 
@@ -32,7 +40,10 @@ def test_register_without_csrf_token_is_refused(client, db):
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"name": "A", "email": "not-an-email", "password": "geheim-123"}, "valid e-mail"),
+        (
+            {"name": "A", "email": "not-an-email", "password": "geheim-123"},
+            "valid e-mail",
+        ),
         ({"name": "A", "email": "a@example.org", "password": "short"}, "8"),
         ({"name": "", "email": "a@example.org", "password": "geheim-123"}, "required"),
     ],
@@ -40,7 +51,9 @@ def test_register_without_csrf_token_is_refused(client, db):
 def test_register_shows_errors_next_to_the_field(client, db, data, message):
     from booking.auth.models import User
 
-    response = client.post("/register", data={**data, "csrf_token": csrf_token(client, "/register")})
+    response = client.post(
+        "/register", data={**data, "csrf_token": csrf_token(client, "/register")}
+    )
     page = response.get_data(as_text=True)
     assert response.status_code == 400
     assert "field-error" in page and message in page
@@ -51,7 +64,12 @@ def test_duplicate_registration_is_refused(client, create_user):
     create_user("taken@example.org")
     response = client.post(
         "/register",
-        data={"name": "B", "email": "TAKEN@example.org", "password": "geheim-123", "csrf_token": csrf_token(client, "/register")},
+        data={
+            "name": "B",
+            "email": "TAKEN@example.org",
+            "password": "geheim-123",
+            "csrf_token": csrf_token(client, "/register"),
+        },
     )
     assert response.status_code == 400
     assert "exists already" in response.get_data(as_text=True)
@@ -73,7 +91,9 @@ def test_wrong_password_gets_401_and_message(auth, create_user):
     assert "wrong" in response.get_data(as_text=True)
 
 
-def test_session_cookie_captured_before_logout_is_dead_after_it(app, client, auth, create_user):
+def test_session_cookie_captured_before_logout_is_dead_after_it(
+    app, client, auth, create_user
+):
     create_user("m@example.org")
     auth.login("m@example.org")
     stolen = client.get_cookie("session").value
@@ -97,7 +117,11 @@ def test_login_redirect_stays_on_site(client, create_user):
 
 @pytest.fixture
 def app_config(app_config):
-    return {**app_config, "LOGIN_RATE_LIMIT_ACCOUNT": "3/hour", "LOGIN_RATE_LIMIT_ADDRESS": "6/hour"}
+    return {
+        **app_config,
+        "LOGIN_RATE_LIMIT_ACCOUNT": "3/hour",
+        "LOGIN_RATE_LIMIT_ADDRESS": "6/hour",
+    }
 
 
 def test_failed_logins_are_throttled_per_account(auth, create_user):
@@ -123,15 +147,29 @@ def test_successful_logins_are_not_throttled(app, create_user):
     for _ in range(10):
         client = app.test_client()
         token = csrf_token(client, "/login")
-        response = client.post("/login", data={"email": "m@example.org", "password": "password123", "csrf_token": token})
+        response = client.post(
+            "/login",
+            data={
+                "email": "m@example.org",
+                "password": "password123",
+                "csrf_token": token,
+            },
+        )
         assert response.status_code == 302
 
 
 def test_api_token_login_is_throttled_too(client, create_user):
     create_user("m@example.org")
     for _ in range(3):
-        assert client.post("/api/v1/auth/token", json={"email": "m@example.org", "password": "x"}).status_code == 401
-    response = client.post("/api/v1/auth/token", json={"email": "m@example.org", "password": "password123"})
+        assert (
+            client.post(
+                "/api/v1/auth/token", json={"email": "m@example.org", "password": "x"}
+            ).status_code
+            == 401
+        )
+    response = client.post(
+        "/api/v1/auth/token", json={"email": "m@example.org", "password": "password123"}
+    )
     assert response.status_code == 429
     assert response.get_json()["error"] == "rate_limited"
 
@@ -141,9 +179,12 @@ def test_language_switch_sets_cookie_and_user_locale(client, auth, db, create_us
 
     user = create_user("m@example.org")
     auth.login("m@example.org")
-    response = client.post("/language", data={"lang": "en", "next": "/bookings", "csrf_token": auth.csrf()})
+    response = client.post(
+        "/language", data={"lang": "en", "next": "/bookings", "csrf_token": auth.csrf()}
+    )
     assert response.status_code == 302 and response.headers["Location"] == "/bookings"
     assert client.get_cookie("lang").value == "en"
+    db.rollback()  # end the read snapshot
     db.expire_all()
     assert db.get(User, user.id).locale == "en"
 
@@ -154,14 +195,22 @@ def test_language_switch_refuses_unknown_language(client, auth):
 
 
 class TestPasswordReset:
-    def test_reset_mail_link_sets_new_password_and_ends_sessions(self, app, client, auth, db, create_user, smtp):
+    def test_reset_mail_link_sets_new_password_and_ends_sessions(
+        self, app, client, auth, db, create_user, smtp
+    ):
         user = create_user("m@example.org")
         other_device = app.test_client()
         Auth = type(auth)
         Auth(other_device).login("m@example.org")
         assert other_device.get("/bookings").status_code == 200
 
-        response = client.post("/password/forgot", data={"email": "m@example.org", "csrf_token": csrf_token(client, "/password/forgot")})
+        response = client.post(
+            "/password/forgot",
+            data={
+                "email": "m@example.org",
+                "csrf_token": csrf_token(client, "/password/forgot"),
+            },
+        )
         assert response.status_code == 302
         mail = smtp.wait_for_message()
         assert mail["To"] == "m@example.org"
@@ -169,24 +218,47 @@ class TestPasswordReset:
         path = link.split("localhost", 1)[1]
 
         token = csrf_token(client, path)
-        response = client.post(path, data={"password": "new-secret-1", "confirm": "new-secret-1", "csrf_token": token})
+        response = client.post(
+            path,
+            data={
+                "password": "new-secret-1",
+                "confirm": "new-secret-1",
+                "csrf_token": token,
+            },
+        )
         assert response.status_code == 302
         assert auth.login("m@example.org", "new-secret-1").status_code == 302
         # the login on the other device ended with the reset
         assert other_device.get("/bookings").status_code == 302
         # and the link works only once
-        response = client.post(path, data={"password": "another-1", "confirm": "another-1", "csrf_token": token})
+        response = client.post(
+            path,
+            data={"password": "another-1", "confirm": "another-1", "csrf_token": token},
+        )
         assert response.status_code == 400
         assert user.id
 
     def test_unknown_address_sends_nothing_but_says_the_same(self, client, smtp):
-        response = client.post("/password/forgot", data={"email": "ghost@example.org", "csrf_token": csrf_token(client, "/password/forgot")})
+        response = client.post(
+            "/password/forgot",
+            data={
+                "email": "ghost@example.org",
+                "csrf_token": csrf_token(client, "/password/forgot"),
+            },
+        )
         assert response.status_code == 302
         assert smtp.messages == []
 
     def test_forged_token_is_refused(self, client):
         path = "/password/reset/forged.token.value"
         token = csrf_token(client, path)
-        response = client.post(path, data={"password": "new-secret-1", "confirm": "new-secret-1", "csrf_token": token})
+        response = client.post(
+            path,
+            data={
+                "password": "new-secret-1",
+                "confirm": "new-secret-1",
+                "csrf_token": token,
+            },
+        )
         assert response.status_code == 400
         assert "not valid" in response.get_data(as_text=True)

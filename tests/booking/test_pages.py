@@ -1,0 +1,351 @@
+"""The server-rendered pages: booking by form, operator console, legal pages."""
+
+import re
+
+import pytest
+
+from tests.conftest import next_weekday
+
+
+@pytest.fixture
+def space(create_location, create_resource, create_user):
+    operator = create_user("op@example.org", role="operator")
+    location = create_location(operator, name="Alte Schule", slug="alte-schule")
+    desk = create_resource(location, "desk", "Fensterplatz")
+    room = create_resource(location, "room", "Lehrerzimmer")
+    return location, desk, room
+
+
+def test_network_page_lists_locations_with_free_desks(client, space):
+    page = client.get("/").get_data(as_text=True)
+    assert "Alte Schule" in page
+    assert 'href="/l/alte-schule"' in page
+
+
+def test_location_page_offers_one_tap_booking(client, auth, create_user, space, db):
+    from booking.bookings.models import Booking
+
+    _, desk, _ = space
+    create_user("m@example.org")
+    auth.login("m@example.org")
+    day = next_weekday(1)
+    page = client.get(f"/l/alte-schule?date={day.isoformat()}").get_data(as_text=True)
+    assert "Fensterplatz" in page and "Full day" in page and "Morning" in page
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    response = client.post(
+        "/bookings",
+        data={
+            "resource_id": desk.id,
+            "date": day.isoformat(),
+            "csrf_token": token,
+            "back": f"/l/alte-schule?date={day}",
+        },
+    )
+    assert response.status_code == 303 and response.headers["Location"] == "/bookings"
+    booking = db.query(Booking).one()
+    assert booking.resource_id == desk.id
+    mine = client.get("/bookings").get_data(as_text=True)
+    assert "Fensterplatz" in mine and "confirmed" in mine
+    # the desk now shows as booked
+    page = client.get(f"/l/alte-schule?date={day.isoformat()}").get_data(as_text=True)
+    assert "booked" in page
+
+
+def test_room_booking_by_form_with_duration(client, auth, create_user, space, db):
+    from booking.bookings.models import Booking
+
+    _, _, room = space
+    create_user("m@example.org")
+    auth.login("m@example.org")
+    day = next_weekday(2)
+    page = client.get(f"/l/alte-schule?date={day.isoformat()}").get_data(as_text=True)
+    start = re.search(r'<option value="([^"]+T10:00:00[^"]*)"', page).group(1)
+    response = client.post(
+        "/bookings",
+        data={
+            "resource_id": room.id,
+            "start": start,
+            "duration": "90",
+            "csrf_token": auth.csrf(),
+        },
+    )
+    assert response.status_code == 303
+    booking = db.query(Booking).one()
+    assert (booking.ends_at - booking.starts_at).total_seconds() == 90 * 60
+
+
+def test_booking_form_conflict_shows_message_and_books_nothing(
+    client, auth, create_user, space, db
+):
+    from booking.bookings.models import Booking
+    from booking.bookings.services import BookingRequest, create_booking
+
+    _, desk, _ = space
+    day = next_weekday(1)
+    create_booking(db, create_user(), BookingRequest(desk.id, on=day))
+    create_user("m@example.org")
+    auth.login("m@example.org")
+    back = f"/l/alte-schule?date={day.isoformat()}"
+    response = client.post(
+        "/bookings",
+        data={
+            "resource_id": desk.id,
+            "date": day.isoformat(),
+            "csrf_token": auth.csrf(),
+            "back": back,
+        },
+    )
+    assert response.status_code == 303 and response.headers["Location"] == back
+    page = client.get(back).get_data(as_text=True)
+    assert "already booked" in page
+    assert db.query(Booking).count() == 1
+
+
+def test_booking_form_without_csrf_is_refused(client, auth, create_user, space, db):
+    from booking.bookings.models import Booking
+
+    _, desk, _ = space
+    create_user("m@example.org")
+    auth.login("m@example.org")
+    response = client.post(
+        "/bookings", data={"resource_id": desk.id, "date": next_weekday(1).isoformat()}
+    )
+    assert response.status_code == 400
+    assert db.query(Booking).count() == 0
+
+
+def test_booking_needs_login(client, space):
+    _, desk, _ = space
+    response = client.post("/bookings", data={"resource_id": desk.id})
+    # CSRF is checked first for anonymous posts too; either way nothing is booked
+    assert response.status_code in (302, 400)
+
+
+def test_cancel_from_my_bookings(client, auth, create_user, space, db):
+    from booking.bookings.models import Booking, BookingStatus
+    from booking.bookings.services import BookingRequest, create_booking
+
+    _, desk, _ = space
+    member = create_user("m@example.org")
+    booking = create_booking(db, member, BookingRequest(desk.id, on=next_weekday(1)))
+    auth.login("m@example.org")
+    page = client.get("/bookings").get_data(as_text=True)
+    assert f"/bookings/{booking.id}/cancel" in page
+    response = client.post(
+        f"/bookings/{booking.id}/cancel", data={"csrf_token": auth.csrf()}
+    )
+    assert response.status_code == 303
+    db.rollback()  # end the read snapshot
+    db.expire_all()
+    assert db.get(Booking, booking.id).status == BookingStatus.CANCELLED
+
+
+def test_cannot_cancel_someone_elses_booking_from_the_page(
+    client, auth, create_user, space, db
+):
+    from booking.bookings.models import Booking, BookingStatus
+    from booking.bookings.services import BookingRequest, create_booking
+
+    _, desk, _ = space
+    booking = create_booking(
+        db, create_user(), BookingRequest(desk.id, on=next_weekday(1))
+    )
+    create_user("m@example.org")
+    auth.login("m@example.org")
+    response = client.post(
+        f"/bookings/{booking.id}/cancel", data={"csrf_token": auth.csrf()}
+    )
+    assert response.status_code == 404
+    db.rollback()  # end the read snapshot
+    db.expire_all()
+    assert db.get(Booking, booking.id).status == BookingStatus.CONFIRMED
+
+
+def test_every_page_links_imprint_and_privacy(client, space):
+    for path in (
+        "/",
+        "/l/alte-schule",
+        "/login",
+        "/register",
+        "/imprint",
+        "/privacy",
+        "/nowhere",
+    ):
+        page = client.get(path).get_data(as_text=True)
+        assert 'href="/imprint"' in page and 'href="/privacy"' in page, path
+
+
+def test_admin_sets_network_name_and_legal_pages(client, auth, create_user):
+    create_user("admin@example.org", role="admin")
+    auth.login("admin@example.org")
+    response = client.post(
+        "/manage/network",
+        data={
+            "name": "Muldenland",
+            "contact_email": "hallo@example.org",
+            "imprint": "Demo e. V.\nMarkt 1",
+            "privacy": "Wir speichern wenig.",
+            "csrf_token": auth.csrf(),
+        },
+    )
+    assert response.status_code == 303
+    assert "Demo e. V.<br>Markt 1" in client.get("/imprint").get_data(as_text=True)
+    assert "Muldenland" in client.get("/").get_data(as_text=True)
+
+
+def test_operators_cannot_change_network_settings(client, auth, create_user):
+    create_user("op@example.org", role="operator")
+    auth.login("op@example.org")
+    assert client.get("/manage/network").status_code == 403
+
+
+def test_operator_console_shows_only_own_locations(
+    client, auth, create_user, create_location, space
+):
+    location, _, _ = space
+    rival = create_user("rival@example.org", role="operator")
+    other = create_location(rival, name="Rivalen-Raum", slug="rival")
+    auth.login("op@example.org")
+    page = client.get("/manage/").get_data(as_text=True)
+    assert "Alte Schule" in page and "Rivalen-Raum" not in page
+    assert client.get(f"/manage/locations/{other.id}").status_code == 403
+    assert client.get(f"/manage/locations/{other.id}/day").status_code == 403
+    assert client.get(f"/manage/locations/{location.id}/day").status_code == 200
+
+
+def test_members_cannot_open_the_console(client, auth, create_user):
+    create_user("m@example.org")
+    auth.login("m@example.org")
+    assert client.get("/manage/").status_code == 403
+
+
+def test_operator_creates_location_and_resources_by_form(client, auth, create_user, db):
+    from booking.spaces.models import Location
+
+    create_user("op@example.org", role="operator")
+    auth.login("op@example.org")
+    token = auth.csrf("/manage/locations/new")
+    form = {
+        "name": "Dorfladen",
+        "slug": "dorfladen",
+        "village": "Thallwitz",
+        "address": "Hauptstr. 2",
+        "lat": "51.43",
+        "lon": "12.68",
+        "timezone": "Europe/Berlin",
+        "operator_model": "village_centre",
+        "hours_mon": "08:00-12:00, 13:00-18:00",
+        "hours_sat": "10:00-14:00",
+        "horizon_days": "45",
+        "cancel_cutoff_hours": "2",
+        "midday": "12:30",
+        "is_active": "on",
+        "csrf_token": token,
+    }
+    response = client.post("/manage/locations/new", data=form)
+    assert response.status_code == 303
+    location = db.query(Location).one()
+    assert location.opening_hours["mon"] == [["08:00", "12:00"], ["13:00", "18:00"]]
+    assert location.opening_hours["tue"] == []
+    assert location.horizon_days == 45 and location.midday == "12:30"
+    response = client.post(
+        f"/manage/locations/{location.id}/resources",
+        data={
+            "name": "Ecke",
+            "kind": "flex",
+            "capacity": "4",
+            "tags": "quiet, monitor",
+            "csrf_token": token,
+        },
+    )
+    assert response.status_code == 303
+    assert "Added" in client.get(response.headers["Location"]).get_data(as_text=True)
+    db.rollback()  # end the read snapshot
+    db.expire_all()
+    assert [
+        (r.kind, r.capacity, r.tags) for r in db.get(Location, location.id).resources
+    ] == [("flex", 4, ["monitor", "quiet"])]
+
+
+def test_location_form_shows_error_next_to_field_and_keeps_input(
+    client, auth, create_user, db
+):
+    from booking.spaces.models import Location
+
+    create_user("op@example.org", role="operator")
+    auth.login("op@example.org")
+    token = auth.csrf("/manage/locations/new")
+    response = client.post(
+        "/manage/locations/new",
+        data={
+            "name": "Dorfladen",
+            "slug": "dorfladen",
+            "address": "A",
+            "lat": "99",
+            "lon": "12",
+            "hours_mon": "8-18",
+            "csrf_token": token,
+        },
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "field-error" in page and 'value="Dorfladen"' in page
+    assert db.query(Location).count() == 0
+
+
+def test_operator_day_view_and_book_for_member(client, auth, create_user, space, db):
+    from booking.bookings.models import Booking
+
+    location, desk, _ = space
+    member = create_user("guest@example.org", name="Gast")
+    auth.login("op@example.org")
+    day = next_weekday(1)
+    back = f"/manage/locations/{location.id}/day?date={day.isoformat()}"
+    response = client.post(
+        "/bookings",
+        data={
+            "resource_id": desk.id,
+            "date": day.isoformat(),
+            "member_email": "guest@example.org",
+            "back": back,
+            "csrf_token": auth.csrf(),
+        },
+    )
+    assert response.status_code == 303 and response.headers["Location"] == back
+    assert db.query(Booking).one().user_id == member.id
+    page = client.get(back).get_data(as_text=True)
+    assert "Gast" in page and "guest@example.org" in page
+
+
+def test_closure_by_form_blocks_the_day(client, auth, space, db):
+    location, _, _ = space
+    auth.login("op@example.org")
+    day = next_weekday(1)
+    response = client.post(
+        f"/manage/locations/{location.id}/closures",
+        data={
+            "starts_on": day.isoformat(),
+            "ends_on": day.isoformat(),
+            "reason": "Dorffest",
+            "csrf_token": auth.csrf(),
+        },
+    )
+    assert response.status_code == 303
+    page = client.get(f"/l/alte-schule?date={day.isoformat()}").get_data(as_text=True)
+    assert "Dorffest" in page and "Full day" not in page
+
+
+def test_location_page_is_small(client, space, create_resource):
+    location, _, _ = space
+    for n in range(20):
+        create_resource(location, "desk", f"Desk {n}", tags=["monitor", "quiet"])
+    response = client.get(f"/l/alte-schule?date={next_weekday(1).isoformat()}")
+    css = client.get("/static/app.css")
+    size = len(response.data) + len(css.data)
+    css.close()
+    assert size < 100_000
+    assert "<script" not in response.get_data(as_text=True)
+
+
+def test_unknown_location_page_is_404(client):
+    assert client.get("/l/nowhere").status_code == 404
