@@ -123,7 +123,7 @@ def start_app_server(
     port = free_port()
     log_dir = Path(log_dir or tempfile.mkdtemp(prefix="landdesk-server-"))
     log_path = log_dir / f"gunicorn-{port}.log"
-    log_file = open(log_path, "ab")  # noqa: SIM115 - closed by stop()
+    log_file = open(log_path, "ab")  # closed by stop()
     process_env = {
         **os.environ,
         **BASE_ENV,

@@ -1,0 +1,381 @@
+"""Booking creation over HTTP under gunicorn, against a trivial endpoint.
+
+    .venv/bin/python bench/http_load.py --db /tmp/lbench/1m.sqlite
+    .venv/bin/python bench/http_load.py --db postgresql+psycopg2://... \
+        --workers 4 --worker-class sync
+
+On a database made by bench/generate.py this
+
+1. adds a bench location (open every day, booking horizon 400 days) with
+   400 desks and 400 members with API tokens (a new one every run);
+2. starts the app under gunicorn;
+3. measures ``GET /healthz`` with wrk (16 connections): the ceiling of this
+   server on this machine;
+4. measures ``POST /api/v1/bookings`` with wrk (16 connections, a Lua
+   script in which member *i* books desk *i* on ever later days, so every
+   request must succeed with 201 and any other status is counted and
+   reported), sampling the workers' VmRSS meanwhile;
+5. measures one client booking one desk after the other (p50/p99);
+6. fetches the phone page ``/l/<slug>`` of a generated location and reports
+   its size and whether it carries any script.
+
+wrk (Debian package ``wrk``) is the load generator: it is written in C and
+needs far less CPU than the server, which matters on two cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from common import database_url, fmt, make_app, percentiles, rss_mb
+from sqlalchemy import insert
+
+from tests.support.servers import start_app_server
+
+DESKS = 400
+HORIZON_DAYS = 400
+WRK_THREADS = 2
+PASSWORD_HASH = "$argon2id$v=19$m=1024,t=1,p=4$YmVuY2hiZW5jaA$bench"
+
+LUA = r"""
+local tokens = {%(tokens)s}
+local desks = {%(desks)s}
+local days = {%(days)s}
+local offset = %(offset)d
+local nthreads = %(threads)d
+local threads = {}
+local counter = 0
+
+setup = function(thread)
+  thread:set("tid", #threads)
+  table.insert(threads, thread)
+end
+
+init = function(args)
+  statuses = {}
+end
+
+request = function()
+  local n = offset + counter * nthreads + tid
+  counter = counter + 1
+  local i = n %% #desks
+  local day = days[math.floor(n / #desks) + 1]
+  local body = '{"resource_id": ' .. desks[i + 1] .. ', "date": "' .. day .. '"}'
+  return wrk.format("POST", "/api/v1/bookings", {
+    ["Authorization"] = "Bearer " .. tokens[i + 1],
+    ["Content-Type"] = "application/json",
+  }, body)
+end
+
+response = function(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+
+done = function(summary, latency, requests)
+  local merged = {}
+  for _, thread in ipairs(threads) do
+    for status, count in pairs(thread:get("statuses")) do
+      merged[status] = (merged[status] or 0) + count
+    end
+  end
+  for status, count in pairs(merged) do
+    io.write(string.format("status %%d %%d\n", status, count))
+  end
+end
+"""
+
+
+def seed_bench_location(url: str) -> dict:
+    """A fresh location with DESKS desks and members holding API tokens."""
+    from booking.auth.models import SessionKind, User
+    from booking.auth.services import start_session
+    from booking.db import get_db
+    from booking.spaces.models import Location, Resource
+
+    app = make_app(url)
+    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
+    now = datetime.now(UTC)
+    with app.app_context():
+        db = get_db()
+        engine = db.get_bind()
+        every_day = {
+            day: [["08:00", "18:00"]]
+            for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+        }
+        with engine.begin() as conn:
+            location_id = conn.execute(
+                insert(Location.__table__).returning(Location.__table__.c.id),
+                {
+                    "slug": f"bench-{stamp}",
+                    "name": "Bench location",
+                    "village": "Bench",
+                    "address": "Markt 1, 04838 Eilenburg",
+                    "lat": 51.46,
+                    "lon": 12.63,
+                    "timezone": "Europe/Berlin",
+                    "operator_model": "classic",
+                    "description": "",
+                    "opening_hours": every_day,
+                    "horizon_days": HORIZON_DAYS,
+                    "cancel_cutoff_hours": 0,
+                    "midday": "13:00",
+                    "is_active": True,
+                    "created_at": now,
+                },
+            ).scalar_one()
+            desk_ids = list(
+                conn.execute(
+                    insert(Resource.__table__).returning(
+                        Resource.__table__.c.id, sort_by_parameter_order=True
+                    ),
+                    [
+                        {
+                            "location_id": location_id,
+                            "name": f"Bench desk {n}",
+                            "kind": "desk",
+                            "capacity": 1,
+                            "tags": [],
+                            "description": "",
+                            "position": n,
+                            "is_active": True,
+                            "created_at": now,
+                        }
+                        for n in range(DESKS)
+                    ],
+                ).scalars()
+            )
+            user_ids = list(
+                conn.execute(
+                    insert(User.__table__).returning(
+                        User.__table__.c.id, sort_by_parameter_order=True
+                    ),
+                    [
+                        {
+                            "email": f"writer{n}-{stamp}@bench.invalid",
+                            "name": f"Writer {n}",
+                            "password_hash": PASSWORD_HASH,
+                            "role": "member",
+                            "is_active": True,
+                            "created_at": now,
+                            "password_changed_at": now,
+                        }
+                        for n in range(DESKS)
+                    ],
+                ).scalars()
+            )
+        users = {user.id: user for user in db.query(User).filter(User.id.in_(user_ids))}
+        tokens = [start_session(db, users[uid], SessionKind.API) for uid in user_ids]
+        slug = db.get(Location, 1).slug if db.get(Location, 1) else f"bench-{stamp}"
+        app.extensions["landdesk_db"].dispose()
+    first = date.today() + timedelta(days=1)
+    days = [(first + timedelta(days=n)).isoformat() for n in range(HORIZON_DAYS - 2)]
+    return {"desks": desk_ids, "tokens": tokens, "days": days, "page_slug": slug}
+
+
+def write_lua(seed: dict, offset: int, directory: Path) -> Path:
+    path = directory / f"bookings-{offset}.lua"
+    path.write_text(
+        LUA
+        % {
+            "tokens": ", ".join(json.dumps(t) for t in seed["tokens"]),
+            "desks": ", ".join(str(d) for d in seed["desks"]),
+            "days": ", ".join(json.dumps(d) for d in seed["days"]),
+            "offset": offset,
+            "threads": WRK_THREADS,
+        }
+    )
+    return path
+
+
+def run_wrk(url: str, connections: int, duration: int, script=None) -> dict:
+    command = [
+        "wrk",
+        f"-t{WRK_THREADS}",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--latency",
+        "--timeout",
+        "10s",
+    ]
+    if script:
+        command += ["-s", str(script)]
+    output = subprocess.run(
+        [*command, url], capture_output=True, text=True, check=True
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    total = int(re.search(r"(\d+) requests in", output).group(1))
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", output, re.MULTILINE))
+    statuses = {
+        int(code): int(count)
+        for code, count in re.findall(r"^status (\d+) (\d+)$", output, re.MULTILINE)
+    }
+    errors = re.search(r"Socket errors:.*", output)
+    return {
+        "rps": rps,
+        "requests": total,
+        "p50": latency.get("50"),
+        "p99": latency.get("99"),
+        "statuses": statuses,
+        "socket_errors": errors.group(0) if errors else None,
+    }
+
+
+class RssSampler(threading.Thread):
+    def __init__(self, server):
+        super().__init__(daemon=True)
+        self.server = server
+        self.peak: dict[int, float] = {}
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            for pid in self.server.worker_pids():
+                try:
+                    self.peak[pid] = max(self.peak.get(pid, 0.0), rss_mb(pid))
+                except FileNotFoundError:
+                    pass
+            time.sleep(0.2)
+
+    def stop(self) -> dict[int, float]:
+        self.stopping.set()
+        self.join()
+        return self.peak
+
+
+def single_client(server, seed: dict, offset: int, count: int) -> dict:
+    samples = []
+    for n in range(offset, offset + count):
+        i = n % DESKS
+        body = json.dumps(
+            {"resource_id": seed["desks"][i], "date": seed["days"][n // DESKS]}
+        )
+        start = time.perf_counter()
+        conn = http.client.HTTPConnection(server.host, server.port)
+        conn.request(
+            "POST",
+            "/api/v1/bookings",
+            body=body,
+            headers={
+                "Authorization": f"Bearer {seed['tokens'][i]}",
+                "Content-Type": "application/json",
+            },
+        )
+        response = conn.getresponse()
+        payload = response.read()
+        samples.append(time.perf_counter() - start)
+        conn.close()
+        assert response.status == 201, (response.status, payload[:300])
+    return percentiles(samples)
+
+
+def phone_page(server, slug: str) -> dict:
+    conn = http.client.HTTPConnection(server.host, server.port)
+    conn.request("GET", f"/l/{slug}", headers={"Accept-Language": "de"})
+    response = conn.getresponse()
+    body = response.read()
+    headers = sum(len(k) + len(v) + 4 for k, v in response.getheaders())
+    conn.close()
+    assert response.status == 200, response.status
+    html = body.decode()
+    assets = re.findall(r'<link[^>]+href="([^"]+\.css[^"]*)"', html)
+    asset_bytes = 0
+    for asset in assets:
+        conn = http.client.HTTPConnection(server.host, server.port)
+        conn.request("GET", asset)
+        asset_bytes += len(conn.getresponse().read())
+        conn.close()
+    return {
+        "html_bytes": len(body),
+        "header_bytes": headers,
+        "css_bytes": asset_bytes,
+        "scripts": len(re.findall(r"<script", html, re.IGNORECASE)),
+        "images": len(re.findall(r"<img", html, re.IGNORECASE)),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--worker-class", default="sync")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--single", type=int, default=500)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is missing: apt-get install wrk")
+
+    url = database_url(args.db)
+    seed = seed_bench_location(url)
+    workdir = Path(tempfile.mkdtemp(prefix="landdesk-bench-"))
+    server = start_app_server(
+        url,
+        workers=args.workers,
+        worker_class=args.worker_class,
+        threads=args.threads,
+        log_dir=workdir,
+    )
+    print(
+        f"gunicorn: {args.workers} x {args.worker_class} workers, "
+        f"{args.threads} threads; {args.connections} connections, "
+        f"{args.duration} s per run; database {url.split('@')[-1]}"
+    )
+    offset = 0
+    try:
+        run_wrk(server.url + "/healthz", args.connections, 2)  # warm-up
+        for round_no in range(1, args.rounds + 1):
+            health = run_wrk(server.url + "/healthz", args.connections, args.duration)
+            sampler = RssSampler(server)
+            sampler.start()
+            script = write_lua(seed, offset, workdir)
+            booking = run_wrk(
+                server.url + "/api/v1/bookings",
+                args.connections,
+                args.duration,
+                script,
+            )
+            peak = sampler.stop()
+            offset += booking["requests"] + 1000
+            ok = booking["statuses"].get(201, 0)
+            ratio = booking["rps"] / health["rps"]
+            print(
+                f"round {round_no}: healthz {health['rps']:.0f} req/s "
+                f"(p50 {health['p50']}, p99 {health['p99']}); bookings "
+                f"{booking['rps']:.0f} req/s (p50 {booking['p50']}, p99 "
+                f"{booking['p99']}) statuses {booking['statuses']} -> "
+                f"{ratio:.0%} of healthz; worker RSS peak "
+                f"{max(peak.values()):.0f} MB "
+                f"({', '.join(f'{v:.0f}' for v in sorted(peak.values()))})"
+            )
+            if ok != booking["requests"]:
+                print(f"  WARNING: {booking['requests'] - ok} bookings were not 201")
+            if booking["socket_errors"]:
+                print(f"  {booking['socket_errors']}")
+        stats = single_client(server, seed, offset, args.single)
+        print(f"one client, one booking after the other: {fmt(stats)}")
+        page = phone_page(server, seed["page_slug"])
+        print(
+            f"/l/{seed['page_slug']}: {page['html_bytes']} bytes HTML + "
+            f"{page['header_bytes']} bytes headers + {page['css_bytes']} bytes CSS "
+            f"= {(page['html_bytes'] + page['header_bytes'] + page['css_bytes'])}"
+            f" bytes; {page['scripts']} scripts, {page['images']} images"
+        )
+    finally:
+        server.stop()
+    print(f"gunicorn log: {server.log_path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""Where a booking request spends its time, in one process.
+
+    .venv/bin/python bench/profile_booking.py --db /tmp/lbench/1m.sqlite
+    .venv/bin/python bench/profile_booking.py --db ... --sql   # count statements
+
+Runs ``POST /api/v1/bookings`` through the Flask test client (the whole
+stack but the HTTP server) for fresh desk/day pairs under cProfile, then
+prints the mean time per request, the statements each request sends, and
+the top functions by cumulative time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import time
+
+from common import database_url
+from http_load import seed_bench_location
+from sqlalchemy import event
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--sql", action="store_true", help="print the statements")
+    parser.add_argument("--top", type=int, default=35)
+    args = parser.parse_args()
+    url = database_url(args.db)
+    seed = seed_bench_location(url)
+    from common import make_app
+
+    app = make_app(url)
+    client = app.test_client()
+    desks, tokens, days = seed["desks"], seed["tokens"], seed["days"]
+    statements: list[str] = []
+
+    def call(n: int) -> None:
+        i = n % len(desks)
+        response = client.post(
+            "/api/v1/bookings",
+            json={"resource_id": desks[i], "date": days[n // len(desks)]},
+            headers={"Authorization": f"Bearer {tokens[i]}"},
+        )
+        assert response.status_code == 201, response.get_json()
+
+    for n in range(50):  # warm-up
+        call(n)
+    engine = app.extensions["landdesk_db"].engine
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _count(conn, cursor, statement, *rest):
+        statements.append(statement)
+
+    call(50)
+    print(f"{len(statements)} statements per booking:")
+    for statement in statements:
+        print("  " + " ".join(statement.split())[: 160 if not args.sql else 2000])
+    event.remove(engine, "before_cursor_execute", _count)
+
+    profiler = cProfile.Profile()
+    start = time.perf_counter()
+    profiler.enable()
+    for n in range(51, 51 + args.requests):
+        call(n)
+    profiler.disable()
+    elapsed = time.perf_counter() - start
+    print(f"{elapsed / args.requests * 1000:.2f} ms per booking (profiled)")
+    start = time.perf_counter()
+    for n in range(51 + args.requests, 51 + 2 * args.requests):
+        call(n)
+    elapsed = time.perf_counter() - start
+    print(f"{elapsed / args.requests * 1000:.2f} ms per booking (not profiled)")
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.top)
+
+
+if __name__ == "__main__":
+    main()
