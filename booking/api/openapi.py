@@ -394,6 +394,36 @@ def build_openapi() -> dict:
                 },
             },
         },
+        "/locations/{location_id}/operators": {
+            "parameters": [_id("location_id")],
+            "put": {
+                "summary": "Set who runs a location (network admins only)",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["emails"],
+                                "properties": {
+                                    "emails": {
+                                        "type": "array",
+                                        "items": {"type": "string", "format": "email"},
+                                    }
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {"description": "The operators now running the location"},
+                    "400": E400,
+                    "401": E401,
+                    "403": E403,
+                    "404": E404,
+                },
+            },
+        },
         "/locations/{location_id}/resources": {
             "parameters": [_id("location_id")],
             "get": {

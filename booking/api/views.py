@@ -114,6 +114,18 @@ def update_location(location_id: int):
     return jsonify(serialize.location_json(location))
 
 
+@bp.put("/locations/<int:location_id>/operators")
+@login_required
+def set_operators(location_id: int):
+    emails = _body().get("emails")
+    if not isinstance(emails, list) or not all(isinstance(e, str) for e in emails):
+        raise InvalidInput(_l("emails must be a list of e-mail addresses."), field="emails")
+    location = space_services.set_location_operators(
+        get_db(), current_user, location_id, emails
+    )
+    return jsonify({"emails": [user.email for user in location.operators]})
+
+
 @bp.get("/locations/<int:location_id>/resources")
 def list_resources(location_id: int):
     location = space_services.get_location(get_db(), location_id)

@@ -282,7 +282,7 @@ def set_location_operators(
 ) -> Location:
     """Admins decide who runs a location."""
     if not actor.is_admin:
-        raise Forbidden()
+        raise Forbidden(_l("Only network admins decide who runs a location."))
     with unit_of_work(db):
         location = get_location(db, location_id)
         users = []

@@ -666,3 +666,37 @@ def test_past_date(api, create_user, space):
         400,
     )
     assert body["field"] == "date"
+
+
+def test_admin_assigns_operators(api, create_user, space):
+    location, _, _ = space
+    admin = create_user(role="admin")
+    newcomer = create_user("new-op@example.org", role="operator")
+    url = f"/api/v1/locations/{location.id}/operators"
+    response = api(admin).put(url, json={"emails": ["new-op@example.org"]})
+    assert response.status_code == 200
+    assert response.get_json()["emails"] == ["new-op@example.org"]
+    # the newcomer runs it now, the former operator no longer does
+    assert (
+        api(newcomer)
+        .patch(f"/api/v1/locations/{location.id}", json={"horizon_days": 40})
+        .status_code
+        == 200
+    )
+    assert_error(
+        api(location.operators[0]).patch(
+            f"/api/v1/locations/{location.id}", json={"horizon_days": 41}
+        ),
+        403,
+    )
+
+
+def test_only_admins_assign_operators(api, create_user, operator, space):
+    location, _, _ = space
+    url = f"/api/v1/locations/{location.id}/operators"
+    assert_error(api(operator).put(url, json={"emails": [operator.email]}), 403)
+    admin = create_user(role="admin")
+    member = create_user("member@example.org")
+    body = assert_error(api(admin).put(url, json={"emails": [member.email]}), 400)
+    assert body["field"] == "operators"
+    assert_error(api(admin).put(url, json={"emails": "op@example.org"}), 400)
