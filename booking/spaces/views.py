@@ -67,6 +67,13 @@ def edit_location(location_id: int):
             services.update_location(
                 db, current_user, location_id, location_values(request.form)
             )
+            if current_user.is_admin and "operators" in request.form:
+                emails = [
+                    e
+                    for e in request.form["operators"].replace(";", ",").split(",")
+                    if e.strip()
+                ]
+                services.set_location_operators(db, current_user, location_id, emails)
         except InvalidInput as error:
             db.rollback()
             return _render_location_form(location, error), 400

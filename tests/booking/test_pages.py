@@ -349,3 +349,37 @@ def test_location_page_is_small(client, space, create_resource):
 
 def test_unknown_location_page_is_404(client):
     assert client.get("/l/nowhere").status_code == 404
+
+
+def test_admin_sets_operators_in_the_location_form(
+    client, auth, create_user, space, db
+):
+    from booking.spaces.models import Location
+
+    location, _, _ = space
+    create_user("admin@example.org", role="admin")
+    create_user("second@example.org", role="operator")
+    auth.login("admin@example.org")
+    page = client.get(f"/manage/locations/{location.id}").get_data(as_text=True)
+    assert 'value="op@example.org"' in page
+    form = {
+        "name": location.name,
+        "slug": location.slug,
+        "address": location.address,
+        "lat": "51.46",
+        "lon": "12.63",
+        "timezone": "Europe/Berlin",
+        "operator_model": "classic",
+        "hours_mon": "08:00-18:00",
+        "horizon_days": "30",
+        "cancel_cutoff_hours": "0",
+        "midday": "13:00",
+        "is_active": "on",
+        "operators": "op@example.org, second@example.org",
+        "csrf_token": auth.csrf(f"/manage/locations/{location.id}"),
+    }
+    assert client.post(f"/manage/locations/{location.id}", data=form).status_code == 303
+    db.rollback()
+    db.expire_all()
+    emails = sorted(u.email for u in db.get(Location, location.id).operators)
+    assert emails == ["op@example.org", "second@example.org"]
