@@ -36,7 +36,7 @@ import threading
 import time
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -116,7 +116,7 @@ class MqttUrl:
 class BridgeConfig:
     kind: str
     device_id: str
-    url: str
+    url: str = field(repr=False)
     ack_timeout_s: float = 5.0
     ca_file: str | None = None
 
@@ -124,8 +124,8 @@ class BridgeConfig:
 @dataclass(frozen=True)
 class ControllerConfig:
     door_id: str
-    secret: str
-    mqtt_url: str
+    secret: str = field(repr=False)
+    mqtt_url: str = field(repr=False)
     prefix: str = "landdesk"
     ca_file: str | None = None
     keepalive: int = 30

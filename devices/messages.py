@@ -522,6 +522,9 @@ class DoorState:
         )
 
 
+State = DoorState
+
+
 def make_state(
     door_id: str,
     secret: str | bytes | None,
@@ -764,6 +767,7 @@ __all__ = [
     "MessageRejected",
     "PinRejected",
     "Rejected",
+    "State",
     "UnlockCommand",
     "canonical",
     "check_command",

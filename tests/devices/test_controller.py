@@ -216,3 +216,43 @@ def test_stop_publishes_retained_offline_and_will_covers_crashes(
         ),
         timeout=10,
     )
+
+
+def test_held_open_and_tamper_inputs_raise_events(
+    broker, server, make_door, make_controller
+):
+    door = make_door(broker)
+    controller = make_controller(broker, door, held_open_alert_s=0.3)
+    controller.set_door_open(True)
+    held = server.wait_event(door, "held_open")
+    assert "0.3" in held.reason
+    controller.set_door_open(False)
+    controller.set_door_open(True)
+    controller.set_door_open(False)  # closed in time: no second alert
+    controller.report_tamper("enclosure opened")
+    assert server.wait_event(door, "tamper").reason == "enclosure opened"
+    time.sleep(0.5)
+    assert [e.type for e in server.events(door)].count("held_open") == 1
+
+
+def test_config_from_toml_and_no_secret_in_repr(tmp_path):
+    from devices.controller import ControllerConfig
+
+    secret = m.new_secret()
+    path = tmp_path / "door.toml"
+    (tmp_path / "door.secret").write_text(secret + "\n")
+    path.write_text(
+        '[mqtt]\nurl = "mqtts://7:pw@broker.example:8883"\n'
+        '[door]\nid = 7\nsecret_file = "door.secret"\nstate_file = "s.json"\n'
+        '[bridge]\nkind = "nuki"\ndevice_id = "3A1B2C4D"\n'
+        'url = "mqtt://landdesk:pw@10.0.0.2"\n'
+    )
+    config = ControllerConfig.from_toml(path)
+    assert config.door_id == "7" and config.secret == secret
+    assert config.state_file == str(tmp_path / "s.json")
+    assert config.bridge.kind == "nuki"
+    assert secret not in repr(config) and "pw" not in repr(config)
+    with pytest.raises(ValueError):
+        ControllerConfig(door_id="7", secret=secret, mqtt_url="http://x")
+    with pytest.raises(ValueError):
+        ControllerConfig(door_id="7", secret=secret, mqtt_url="mqtt://x", open_s=99)
