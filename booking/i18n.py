@@ -27,9 +27,23 @@ def select_locale() -> str:
     if user and user.is_authenticated and user.locale in languages:
         return user.locale
     return (
-        request.accept_languages.best_match(languages)
+        browser_language(request.accept_languages, languages)
         or current_app.config["BABEL_DEFAULT_LOCALE"]
     )
+
+
+def browser_language(accepted, languages) -> str | None:
+    """The supported language the browser prefers most, by primary subtag.
+
+    Werkzeug's ``best_match`` takes an exact "en;q=0.5" over "de-AT;q=1", so an
+    Austrian or Swiss browser would get English; here the higher quality wins.
+    """
+    for value, _quality in accepted:  # highest quality first
+        tag = value.replace("_", "-").lower()
+        for candidate in (tag, tag.split("-")[0]):
+            if candidate in languages:
+                return candidate
+    return None
 
 
 def localtime(instant: datetime, tz_name: str, fmt: str = "short") -> str:
