@@ -44,6 +44,27 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(spaces_bp)
     app.register_blueprint(api_bp)
 
+    from .calendars.views import api_bp as calendars_api_bp
+    from .calendars.views import bp as calendars_bp
+    from .checkin.views import api_bp as checkin_api_bp
+    from .checkin.views import bp as checkin_bp
+    from .insight.views import api_bp as insight_api_bp
+    from .insight.views import bp as insight_bp
+    from .privacy.views import api_bp as account_api_bp
+    from .privacy.views import bp as account_bp
+
+    for blueprint in (
+        calendars_bp,
+        calendars_api_bp,
+        checkin_bp,
+        checkin_api_bp,
+        insight_bp,
+        insight_api_bp,
+        account_bp,
+        account_api_bp,
+    ):
+        app.register_blueprint(blueprint)
+
     from .cli import register_cli
 
     register_cli(app)

@@ -25,6 +25,10 @@ def upgrade_database(revision: str = "heads") -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from .cron import register_cron_commands
+
+    register_cron_commands(app)
+
     @app.cli.group("db")
     def db_group():
         """Schema migrations (Alembic, in migrations/)."""

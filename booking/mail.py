@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
@@ -12,7 +13,23 @@ from flask import current_app
 log = logging.getLogger(__name__)
 
 
-def send_mail(to: str, subject: str, text: str, html: str | None = None) -> None:
+@dataclass(frozen=True)
+class Attachment:
+    """A file for a mail; ``params`` go on its Content-Type (method=REQUEST)."""
+
+    filename: str
+    data: bytes
+    mimetype: str = "application/octet-stream"
+    params: dict[str, str] = field(default_factory=dict)
+
+
+def send_mail(
+    to: str,
+    subject: str,
+    text: str,
+    html: str | None = None,
+    attachments: list[Attachment] | None = None,
+) -> None:
     config = current_app.config
     message = EmailMessage()
     message["From"] = config["MAIL_FROM"]
@@ -21,6 +38,15 @@ def send_mail(to: str, subject: str, text: str, html: str | None = None) -> None
     message.set_content(text)
     if html:
         message.add_alternative(html, subtype="html")
+    for attachment in attachments or ():
+        maintype, _, subtype = attachment.mimetype.partition("/")
+        message.add_attachment(
+            attachment.data,
+            maintype=maintype,
+            subtype=subtype,
+            filename=attachment.filename,
+            params=dict(attachment.params),
+        )
     url = config["MAIL_URL"]
     if url == "console":
         log.warning(

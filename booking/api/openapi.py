@@ -64,6 +64,12 @@ SCHEMAS = {
                 "items": {"type": "string", "enum": ["member", "operator", "admin"]},
             },
             "locale": {"type": "string", "nullable": True},
+            "calendar_url": {
+                "type": "string",
+                "format": "uri",
+                "description": "secret iCalendar feed of your bookings; "
+                "POST /me/calendar/revoke replaces it",
+            },
         },
     },
     "OpeningHours": {
@@ -580,6 +586,8 @@ def build_openapi() -> dict:
             }
         },
     }
+    for path, item in _more_paths().items():
+        paths.setdefault(path, {}).update(item)
     return {
         "openapi": "3.0.3",
         "info": {
@@ -599,4 +607,155 @@ def build_openapi() -> dict:
             "schemas": SCHEMAS,
         },
         "paths": paths,
+    }
+
+
+def _obj(description: str = "OK") -> dict:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+
+
+def _more_paths() -> dict:
+    """Calendars, check-in, waitlist, notifications, GeoJSON, personal data."""
+    date_param = {
+        "name": "date",
+        "in": "query",
+        "required": True,
+        "schema": {"type": "string", "format": "date"},
+    }
+    imports = {
+        "parameters": [_id("resource_id")],
+        "get": {
+            "summary": "External calendars blocking a room you run",
+            "responses": {"200": _obj(), "401": E401, "403": E403, "404": E404},
+        },
+        "post": {
+            "summary": "Block a room from an external calendar: "
+            '{"name", "url"} (an .ics address) or {"name", "ics"} (file text); '
+            "recurring events are expanded",
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            },
+            "responses": {
+                "201": _obj("Imported, with counts and conflicting bookings"),
+                "400": E400,
+                "401": E401,
+                "403": E403,
+                "404": E404,
+            },
+        },
+    }
+    return {
+        "/me/calendar/revoke": {
+            "post": {
+                "summary": "Replace your calendar feed address (the old one stops "
+                "working)",
+                "responses": {"200": _obj('{"calendar_url": ...}'), "401": E401},
+            }
+        },
+        "/me/notifications": {
+            "get": {
+                "summary": "Which e-mails you get",
+                "responses": {"200": _obj(), "401": E401},
+            },
+            "put": {
+                "summary": 'Choose your e-mails: {"<kind>": true|false, ...}',
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                "responses": {"200": _obj(), "400": E400, "401": E401},
+            },
+        },
+        "/me/export": {
+            "get": {
+                "summary": "Everything the service holds about you (GDPR art. 15/20)",
+                "responses": {"200": _obj(), "401": E401},
+            }
+        },
+        "/me": {
+            "delete": {
+                "summary": 'Delete your account ({"password": ...}): bookings are '
+                "anonymised, invoices kept",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                "responses": {
+                    "204": {"description": "Deleted"},
+                    "400": E400,
+                    "401": E401,
+                    "403": _error("Wrong password"),
+                },
+            },
+        },
+        "/resources/{resource_id}/calendar-imports": imports,
+        "/resources/{resource_id}/calendar-imports/refresh": {
+            "parameters": [_id("resource_id")],
+            "post": {
+                "summary": "Import the room's calendars again (URLs are fetched; "
+                '{"import_id", "ics"} replaces an uploaded file); '
+                "never duplicates blocks",
+                "responses": {"200": _obj(), "401": E401, "403": E403, "404": E404},
+            },
+        },
+        "/locations.geojson": {
+            "get": {
+                "summary": "The network's locations as a GeoJSON FeatureCollection "
+                "(Point [lon, lat]; name, address, opening hours, operator model, "
+                "free desks today)",
+                "security": PUBLIC,
+                "responses": {
+                    "200": {
+                        "description": "GeoJSON",
+                        "content": {
+                            "application/geo+json": {"schema": {"type": "object"}}
+                        },
+                    }
+                },
+            }
+        },
+        "/bookings/{booking_id}/check-in": {
+            "parameters": [_id("booking_id")],
+            "post": {
+                "summary": "Check in to your booking (from 30 minutes before)",
+                "responses": {
+                    "200": _json("Booking"),
+                    "401": E401,
+                    "404": E404,
+                    "409": _error("Cancelled, or not the time to check in"),
+                },
+            },
+        },
+        "/locations/{location_id}/waitlist": {
+            "parameters": [_id("location_id"), date_param],
+            "post": {
+                "summary": "Wait for a desk on a full day; you get an e-mail when "
+                "one frees up (first to book gets it)",
+                "responses": {"201": _obj(), "400": E400, "401": E401, "404": E404},
+            },
+            "delete": {
+                "summary": "Leave the waitlist of a day",
+                "responses": {"204": {"description": "Left"}, "401": E401},
+            },
+        },
+        "/locations/{location_id}/members": {
+            "parameters": [
+                _id("location_id"),
+                {
+                    "name": "email",
+                    "in": "query",
+                    "required": True,
+                    "schema": {"type": "string"},
+                },
+            ],
+            "get": {
+                "summary": "A member's data as far as it concerns a location you "
+                "run (nothing from other locations)",
+                "responses": {"200": _obj(), "401": E401, "403": E403, "404": E404},
+            },
+        },
     }

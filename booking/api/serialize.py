@@ -7,6 +7,8 @@ from datetime import datetime
 from ..auth.models import User
 from ..bookings.models import Booking
 from ..bookings.queries import LocationDay
+from ..calendars.services import personal_feed_url
+from ..db import get_db
 from ..spaces.models import Closure, Location, Resource
 
 
@@ -21,6 +23,7 @@ def user_json(user: User) -> dict:
         "name": user.name,
         "roles": user.roles,
         "locale": user.locale,
+        "calendar_url": personal_feed_url(get_db(), user),
     }
 
 

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, joinedload
 
+from ..calendars.services import blocks_between
 from ..db import utcnow
 from ..spaces.hours import DayPlan, local_date
 from ..spaces.models import DAY_KINDS, Closure, Location, Resource
@@ -110,6 +111,9 @@ def location_day(
         )
         for row in rows:
             bookings_by_resource[row.resource_id].append(row)
+        # Rooms held by an imported calendar (booking.calendars) are taken too.
+        for block in blocks_between(db, location.id, day_start, day_end):
+            bookings_by_resource[block.resource_id].append(block)
 
     result = []
     for resource in resources:

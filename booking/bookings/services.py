@@ -11,8 +11,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..auth.models import User
+from ..calendars.services import check_not_blocked
 from ..db import unit_of_work, utcnow
 from ..errors import BookingConflict, Forbidden, InvalidInput, NotFound
+from ..notifications.services import notify_booking_cancelled, notify_booking_confirmed
 from ..spaces.models import Closure, Location, Resource, ResourceKind
 from ..spaces.services import can_manage
 from . import rules
@@ -191,6 +193,7 @@ def create_booking(
             )
         rules.check_bookable_time(location, window, now)
         _check_not_closed(db, location, resource, window.booked_on)
+        check_not_blocked(db, resource, window.starts_at, window.ends_at)
         _check_person_free(db, holder, resource.kind, window)
         seat = _free_seat(db, resource, window.slots)
         booking = Booking(
@@ -225,6 +228,7 @@ def create_booking(
             # Another process won the race past our checks: the database
             # constraint is the real guarantee.
             raise BookingConflict(_l("This is already booked for that time.")) from None
+        notify_booking_confirmed(db, booking)
     return booking
 
 
@@ -270,6 +274,7 @@ def cancel_booking(
         booking.cancelled_at = now
         booking.cancelled_by_id = actor.id
         booking.sequence += 1
+        notify_booking_cancelled(db, booking)
     return booking
 
 

@@ -1,0 +1,277 @@
+"""Check-in, release of unchecked flex bookings, and the waitlist of full days."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from ..auth.models import User
+from ..bookings.models import ACTIVE_STATUSES, Booking, BookingSlot, BookingStatus
+from ..bookings.queries import location_day
+from ..db import unit_of_work, utcnow
+from ..errors import BookingConflict, InvalidInput, NotFound
+from ..spaces.hours import local_date, parse_minutes
+from ..spaces.models import DAY_KINDS, Location, Resource, ResourceKind
+from ..spaces.services import get_location, get_managed_location
+from .models import CheckinPolicy, WaitlistEntry
+
+# A holder may check in this long before the booking starts.
+EARLY_CHECKIN = timedelta(minutes=30)
+
+
+# --- check-in --------------------------------------------------------------
+
+
+def can_check_in(booking: Booking, *, now: datetime) -> bool:
+    return (
+        booking.is_active
+        and booking.checked_in_at is None
+        and booking.starts_at - EARLY_CHECKIN <= now < booking.ends_at
+    )
+
+
+def check_in(
+    db: Session, actor: User, booking_id: int, *, now: datetime | None = None
+) -> Booking:
+    """The holder taps "check in". Raises NotFound, BookingConflict."""
+    now = now or utcnow()
+    with unit_of_work(db):
+        booking = db.get(Booking, booking_id)
+        if booking is None or booking.user_id != actor.id:
+            raise NotFound(_l("There is no such booking."))
+        if not booking.is_active:
+            raise BookingConflict(_l("This booking is cancelled."))
+        if booking.checked_in_at is not None:
+            return booking
+        if not booking.starts_at - EARLY_CHECKIN <= now < booking.ends_at:
+            raise BookingConflict(
+                _l("You can check in from 30 minutes before your booking starts.")
+            )
+        booking.checked_in_at = now
+    return booking
+
+
+def record_door_entry(
+    db: Session, user_id: int, location_id: int, *, at: datetime | None = None
+) -> Booking | None:
+    """For the door side: an opened door checks in the holder's current booking.
+
+    Joins the caller's unit of work when there is one.
+    """
+    at = at or utcnow()
+    with unit_of_work(db):
+        booking = db.scalar(
+            select(Booking)
+            .where(
+                Booking.user_id == user_id,
+                Booking.location_id == location_id,
+                Booking.status.in_(ACTIVE_STATUSES),
+                Booking.starts_at - EARLY_CHECKIN <= at,
+                Booking.ends_at > at,
+                Booking.checked_in_at.is_(None),
+            )
+            .order_by(Booking.starts_at)
+            .limit(1)
+        )
+        if booking is not None:
+            booking.checked_in_at = at
+    return booking
+
+
+# --- release ---------------------------------------------------------------
+
+
+def get_policy(db: Session, location_id: int) -> CheckinPolicy | None:
+    return db.get(CheckinPolicy, location_id)
+
+
+def set_release_time(
+    db: Session, actor: User, location_id: int, release_after: str | None
+) -> CheckinPolicy:
+    """Set (or clear, with None/"") the local time for releasing no-shows."""
+    value = (release_after or "").strip() or None
+    if value is not None:
+        try:
+            minutes = parse_minutes(value)
+        except InvalidInput:
+            raise InvalidInput(
+                _l("Give the time as HH:MM, e.g. 11:00."), field="release_after"
+            ) from None
+        value = f"{minutes // 60:02d}:{minutes % 60:02d}"
+    with unit_of_work(db):
+        get_managed_location(db, actor, location_id)
+        policy = db.get(CheckinPolicy, location_id)
+        if policy is None:
+            policy = CheckinPolicy(location_id=location_id)
+            db.add(policy)
+        policy.release_after = value
+    return policy
+
+
+def release_unchecked(db: Session, *, now: datetime | None = None) -> list[int]:
+    """Cancel today's flex bookings nobody checked in for after each location's
+    release time, free their seats and tell the waitlist. Safe to repeat.
+    Returns the released booking ids.
+    """
+    from ..notifications.services import notify_booking_cancelled
+
+    now = now or utcnow()
+    released: list[int] = []
+    policies = list(
+        db.execute(
+            select(CheckinPolicy, Location)
+            .join(Location, Location.id == CheckinPolicy.location_id)
+            .where(CheckinPolicy.release_after.is_not(None), Location.is_active)
+        )
+    )
+    for policy, location in policies:
+        tz = ZoneInfo(location.timezone)
+        local_now = now.astimezone(tz)
+        minute = parse_minutes(policy.release_after)
+        if local_now.hour * 60 + local_now.minute < minute:
+            continue
+        with unit_of_work(db):
+            bookings = list(
+                db.scalars(
+                    select(Booking)
+                    .join(Resource, Resource.id == Booking.resource_id)
+                    .where(
+                        Booking.location_id == location.id,
+                        Booking.booked_on == local_now.date(),
+                        Booking.status == BookingStatus.CONFIRMED,
+                        Booking.checked_in_at.is_(None),
+                        Booking.starts_at <= now,
+                        Booking.ends_at > now,
+                        Resource.kind == ResourceKind.FLEX,
+                    )
+                )
+            )
+            for booking in bookings:
+                # The same state change as bookings.services.cancel_booking,
+                # done by the system rather than a person.
+                db.execute(
+                    delete(BookingSlot).where(BookingSlot.booking_id == booking.id)
+                )
+                booking.status = BookingStatus.CANCELLED
+                booking.cancelled_at = now
+                booking.cancelled_by_id = None
+                booking.sequence += 1
+                notify_booking_cancelled(db, booking)
+                released.append(booking.id)
+    return released
+
+
+# --- waitlist --------------------------------------------------------------
+
+
+def is_day_full(db: Session, location: Location, day: date, now: datetime) -> bool:
+    availability = location_day(db, location, day, now=now)
+    desks = [
+        entry
+        for entry in availability.resources
+        if entry.resource.kind in DAY_KINDS and not entry.closed
+    ]
+    if not desks:
+        return False
+    return all(not any(n > 0 for n in entry.parts.values()) for entry in desks)
+
+
+def join_waitlist(
+    db: Session,
+    user: User,
+    location_id: int,
+    day: date,
+    *,
+    now: datetime | None = None,
+) -> WaitlistEntry:
+    """Wait for a desk on a full day. Raises InvalidInput when desks are free."""
+    now = now or utcnow()
+    location = get_location(db, location_id)
+    if day < local_date(now, location.timezone):
+        raise InvalidInput(_l("That day is over."), field="date")
+    if not is_day_full(db, location, day, now):
+        raise InvalidInput(_l("There are free desks that day: book one."), field="date")
+    with unit_of_work(db):
+        entry = db.scalar(
+            select(WaitlistEntry).where(
+                WaitlistEntry.user_id == user.id,
+                WaitlistEntry.location_id == location.id,
+                WaitlistEntry.day == day,
+            )
+        )
+        if entry is None:
+            entry = WaitlistEntry(user_id=user.id, location_id=location.id, day=day)
+            db.add(entry)
+        entry.notified_at = None
+    return entry
+
+
+def leave_waitlist(db: Session, user: User, location_id: int, day: date) -> None:
+    with unit_of_work(db):
+        db.execute(
+            delete(WaitlistEntry).where(
+                WaitlistEntry.user_id == user.id,
+                WaitlistEntry.location_id == location_id,
+                WaitlistEntry.day == day,
+            )
+        )
+
+
+def waitlists_of(db: Session, user: User, *, today: date) -> list[WaitlistEntry]:
+    return list(
+        db.scalars(
+            select(WaitlistEntry)
+            .where(WaitlistEntry.user_id == user.id, WaitlistEntry.day >= today)
+            .order_by(WaitlistEntry.day)
+        )
+    )
+
+
+def desk_freed(db: Session, location_id: int, day: date) -> int:
+    """Tell everyone waiting for that day who has no desk there yet.
+
+    Runs after the commit that freed the desk. Returns the mails sent.
+    """
+    from ..notifications.services import notify_waitlist_free
+
+    entries = list(
+        db.scalars(
+            select(WaitlistEntry).where(
+                WaitlistEntry.location_id == location_id,
+                WaitlistEntry.day == day,
+                WaitlistEntry.notified_at.is_(None),
+            )
+        )
+    )
+    if not entries:
+        return 0
+    location = db.get(Location, location_id)
+    holders = set(
+        db.scalars(
+            select(Booking.user_id)
+            .join(Resource, Resource.id == Booking.resource_id)
+            .where(
+                Booking.location_id == location_id,
+                Booking.booked_on == day,
+                Booking.status.in_(ACTIVE_STATUSES),
+                Resource.kind.in_(list(DAY_KINDS)),
+            )
+        )
+    )
+    sent = 0
+    with unit_of_work(db):
+        for entry in entries:
+            if entry.user_id in holders:
+                continue
+            entry.notified_at = utcnow()
+    for entry in entries:
+        if entry.user_id in holders:
+            continue
+        user = db.get(User, entry.user_id)
+        if notify_waitlist_free(db, user, location, day):
+            sent += 1
+    return sent

@@ -1,0 +1,97 @@
+"""Check in, waitlist, and the release time an operator sets."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, jsonify, redirect, request, url_for
+from flask_babel import gettext
+from flask_login import current_user, login_required
+
+from ..bookings.rules import parse_date
+from ..db import get_db
+from ..errors import DomainError
+from ..security import operator_required
+from . import services
+
+bp = Blueprint("checkin", __name__)
+api_bp = Blueprint("checkin_api", __name__, url_prefix="/api/v1")
+
+
+def _back(default: str) -> str:
+    back = request.form.get("back") or default
+    return back if back.startswith("/") and not back.startswith("//") else default
+
+
+@bp.post("/bookings/<int:booking_id>/check-in")
+@login_required
+def check_in(booking_id: int):
+    try:
+        services.check_in(get_db(), current_user, booking_id)
+    except DomainError as error:
+        if error.status == 404:
+            raise
+        flash(str(error.message), "error")
+    else:
+        flash(gettext("You are checked in."), "success")
+    return redirect(_back(url_for("bookings.mine")), 303)
+
+
+@bp.post("/locations/<int:location_id>/waitlist")
+@login_required
+def join(location_id: int):
+    try:
+        day = parse_date(request.form.get("date"))
+        if request.form.get("leave"):
+            services.leave_waitlist(get_db(), current_user, location_id, day)
+            flash(gettext("You left the waitlist."), "success")
+        else:
+            services.join_waitlist(get_db(), current_user, location_id, day)
+            flash(
+                gettext("You are on the waitlist: we e-mail you when a desk frees up."),
+                "success",
+            )
+    except DomainError as error:
+        flash(str(error.message), "error")
+    return redirect(_back(url_for("network.index")), 303)
+
+
+@bp.post("/manage/locations/<int:location_id>/release")
+@operator_required
+def set_release(location_id: int):
+    try:
+        services.set_release_time(
+            get_db(), current_user, location_id, request.form.get("release_after")
+        )
+    except DomainError as error:
+        flash(str(error.message), "error")
+    else:
+        flash(gettext("Saved."), "success")
+    return redirect(url_for("insight.location", location_id=location_id), 303)
+
+
+@api_bp.post("/bookings/<int:booking_id>/check-in")
+@login_required
+def api_check_in(booking_id: int):
+    from ..api.serialize import booking_json, instant
+
+    booking = services.check_in(get_db(), current_user, booking_id)
+    return jsonify(
+        booking_json(booking) | {"checked_in_at": instant(booking.checked_in_at)}
+    )
+
+
+@api_bp.post("/locations/<int:location_id>/waitlist")
+@login_required
+def api_join(location_id: int):
+    day = parse_date(request.args.get("date"))
+    entry = services.join_waitlist(get_db(), current_user, location_id, day)
+    return jsonify(
+        {"location_id": entry.location_id, "date": entry.day.isoformat()}
+    ), 201
+
+
+@api_bp.delete("/locations/<int:location_id>/waitlist")
+@login_required
+def api_leave(location_id: int):
+    day = parse_date(request.args.get("date"))
+    services.leave_waitlist(get_db(), current_user, location_id, day)
+    return "", 204

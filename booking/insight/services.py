@@ -1,0 +1,376 @@
+"""Figures for operators and funders: occupancy, utilisation, members, exports.
+
+Personal profile data (target group, home municipality, commute) leaves this
+module only aggregated, and groups smaller than ``MIN_GROUP`` are not shown.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..auth.models import User
+from ..bookings.models import ACTIVE_STATUSES, Booking, BookingStatus, DayPart
+from ..bookings.queries import free_desks_today
+from ..bookings.rules import plan_for
+from ..db import unit_of_work, utcnow
+from ..errors import InvalidInput
+from ..spaces.hours import WEEKDAYS, local_date
+from ..spaces.models import DAY_KINDS, Location, Resource, ResourceKind
+from ..spaces.services import list_locations, managed_location_ids
+from .models import MemberProfile, TargetGroup
+
+MIN_GROUP = 3  # smaller groups are reported as "<3"
+
+
+# --- profiles --------------------------------------------------------------
+
+
+def get_profile(db: Session, user: User) -> MemberProfile | None:
+    return db.get(MemberProfile, user.id)
+
+
+def save_profile(db: Session, user: User, values: dict) -> MemberProfile:
+    """Store the optional self-declared fields. Raises InvalidInput."""
+    group = (values.get("target_group") or "").strip() or None
+    if group is not None and group not in set(TargetGroup):
+        raise InvalidInput(_l("Choose one of the listed groups."), field="target_group")
+    municipality = (values.get("home_municipality") or "").strip()[:120] or None
+    km = values.get("commute_km")
+    if km in (None, ""):
+        km = None
+    else:
+        try:
+            km = int(km)
+        except (TypeError, ValueError):
+            raise InvalidInput(
+                _l("Give the commute in whole kilometres."), field="commute_km"
+            ) from None
+        if not 0 <= km <= 500:
+            raise InvalidInput(
+                _l("The commute is between 0 and 500 km."), field="commute_km"
+            )
+    with unit_of_work(db):
+        profile = db.get(MemberProfile, user.id)
+        if profile is None:
+            profile = MemberProfile(user_id=user.id)
+            db.add(profile)
+        profile.target_group = group
+        profile.home_municipality = municipality
+        profile.commute_km = km
+        profile.updated_at = utcnow()
+    return profile
+
+
+# --- GeoJSON ---------------------------------------------------------------
+
+
+def locations_geojson(db: Session, *, now: datetime | None = None) -> dict:
+    """The active locations as a GeoJSON FeatureCollection (RFC 7946)."""
+    locations = list_locations(db)
+    free = free_desks_today(db, locations, now=now)
+    public_url = current_app.config["PUBLIC_URL"]
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "id": location.id,
+                "geometry": {
+                    "type": "Point",
+                    "coordinates": [location.lon, location.lat],
+                },
+                "properties": {
+                    "name": location.name,
+                    "slug": location.slug,
+                    "village": location.village,
+                    "address": location.address,
+                    "opening_hours": location.opening_hours,
+                    "timezone": location.timezone,
+                    "operator_model": str(location.operator_model),
+                    "free_desks_today": free.get(location.id),
+                    "url": f"{public_url}/l/{location.slug}",
+                },
+            }
+            for location in locations
+        ],
+    }
+
+
+# --- dashboard -------------------------------------------------------------
+
+
+def visible_locations(db: Session, actor: User) -> list[Location]:
+    ids = managed_location_ids(db, actor)
+    return [
+        loc
+        for loc in list_locations(db, include_inactive=True)
+        if ids is None or loc.id in ids
+    ]
+
+
+def _weight(part: str) -> float:
+    return 0.5 if part in (DayPart.AM, DayPart.PM) else 1.0
+
+
+@dataclass
+class Dashboard:
+    today: date
+    seats: int  # desk and flex seats
+    occupancy_today: float  # share of seats booked today, 0..1
+    week: list[tuple[date, float]] = field(default_factory=list)
+    month: list[tuple[date, float]] = field(default_factory=list)
+    by_weekday: list[tuple[str, float]] = field(default_factory=list)
+    by_hour: list[tuple[int, float]] = field(default_factory=list)
+    no_show_rate: float | None = None
+    checked_bookings: int = 0
+    active_members: int = 0
+    new_members: int = 0
+
+
+def _seats(db: Session, location_ids: list[int]) -> int:
+    return sum(
+        (r.capacity if r.kind == ResourceKind.FLEX else 1)
+        for r in db.scalars(
+            select(Resource).where(
+                Resource.location_id.in_(location_ids),
+                Resource.is_active,
+                Resource.kind.in_(list(DAY_KINDS)),
+            )
+        )
+    )
+
+
+def dashboard(
+    db: Session, locations: list[Location], *, now: datetime | None = None
+) -> Dashboard:
+    """Occupancy of desks (today, 7 and 30 days), utilisation by weekday and
+    local hour (last 8 weeks), no-show rate and members (last 30 days)."""
+    now = now or utcnow()
+    ids = [loc.id for loc in locations]
+    tz_name = locations[0].timezone if locations else "Europe/Berlin"
+    today = local_date(now, tz_name)
+    seats = _seats(db, ids) if ids else 0
+    since = today - timedelta(days=56)
+    rows = (
+        db.execute(
+            select(Booking, Resource.kind)
+            .join(Resource, Resource.id == Booking.resource_id)
+            .where(
+                Booking.location_id.in_(ids),
+                Booking.booked_on >= since,
+                Booking.booked_on <= today + timedelta(days=1),
+            )
+        ).all()
+        if ids
+        else []
+    )
+    open_days = {loc.id: loc for loc in locations}
+    desk_days: dict[date, float] = defaultdict(float)
+    hours: Counter[int] = Counter()
+    for booking, kind in rows:
+        if booking.status not in ACTIVE_STATUSES:
+            continue
+        if kind in DAY_KINDS:
+            desk_days[booking.booked_on] += _weight(booking.part)
+        tz = ZoneInfo(open_days[booking.location_id].timezone)
+        cursor = booking.starts_at
+        while cursor < booking.ends_at:
+            hours[cursor.astimezone(tz).hour] += 1
+            cursor += timedelta(hours=1)
+
+    def share(day: date) -> float:
+        open_seats = (
+            seats if any(plan_for(loc, day).is_open for loc in locations) else 0
+        )
+        return round(desk_days[day] / open_seats, 3) if open_seats else 0.0
+
+    result = Dashboard(today=today, seats=seats, occupancy_today=share(today))
+    result.week = [(today - timedelta(days=n), 0.0) for n in range(6, -1, -1)]
+    result.week = [(d, share(d)) for d, _ in result.week]
+    result.month = [(today - timedelta(days=n), 0.0) for n in range(29, -1, -1)]
+    result.month = [(d, share(d)) for d, _ in result.month]
+    weekday_sum: dict[int, list[float]] = defaultdict(list)
+    for n in range(56):
+        day = today - timedelta(days=n)
+        if any(plan_for(loc, day).is_open for loc in locations):
+            weekday_sum[day.weekday()].append(share(day))
+    result.by_weekday = [
+        (WEEKDAYS[w], round(sum(v) / len(v), 3) if (v := weekday_sum.get(w)) else 0.0)
+        for w in range(7)
+    ]
+    weeks = 8
+    result.by_hour = [(h, round(hours[h] / weeks, 2)) for h in range(6, 23)]
+    # No-shows: ended confirmed bookings of the last 30 days nobody checked in.
+    month_start = today - timedelta(days=30)
+    ended = [
+        b
+        for b, kind in rows
+        if b.status == BookingStatus.CONFIRMED
+        and b.ends_at <= now
+        and b.booked_on >= month_start
+    ]
+    result.checked_bookings = len(ended)
+    if ended:
+        missed = sum(1 for b in ended if b.checked_in_at is None)
+        result.no_show_rate = round(missed / len(ended), 3)
+    active = {
+        b.user_id
+        for b, _ in rows
+        if b.status in ACTIVE_STATUSES and month_start <= b.booked_on <= today
+    }
+    result.active_members = len(active)
+    if ids and active:
+        firsts = db.execute(
+            select(Booking.user_id, func.min(Booking.booked_on))
+            .where(
+                Booking.user_id.in_(active),
+                Booking.location_id.in_(ids),
+                Booking.status.in_(ACTIVE_STATUSES),
+            )
+            .group_by(Booking.user_id)
+        ).all()
+        result.new_members = sum(1 for _, first in firsts if first >= month_start)
+    return result
+
+
+# --- exports for funders ---------------------------------------------------
+
+
+def parse_month(value: str | None, default: date) -> date:
+    if not value:
+        return default
+    try:
+        year, month = value.split("-")
+        return date(int(year), int(month), 1)
+    except ValueError:
+        raise InvalidInput(_l("Months are written as YYYY-MM."), field="from") from None
+
+
+def _month(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def _rows_between(db: Session, ids: list[int], first: date, last: date):
+    if not ids:
+        return []
+    return db.execute(
+        select(Booking, Resource.kind, Location.name, MemberProfile)
+        .join(Resource, Resource.id == Booking.resource_id)
+        .join(Location, Location.id == Booking.location_id)
+        .outerjoin(MemberProfile, MemberProfile.user_id == Booking.user_id)
+        .where(
+            Booking.location_id.in_(ids),
+            Booking.status.in_(ACTIVE_STATUSES),
+            Booking.booked_on >= first,
+            Booking.booked_on <= last,
+        )
+        .order_by(Location.name, Booking.booked_on)
+    ).all()
+
+
+def _small(count: int) -> str:
+    return str(count) if count >= MIN_GROUP else f"<{MIN_GROUP}"
+
+
+def usage_csv(db: Session, ids: list[int], first: date, last: date) -> str:
+    """Per location and month: desk-days, room hours, unique users, new
+    members, and commuting kilometres saved (2 × one-way km per desk-day of
+    members who gave their commute)."""
+    rows = _rows_between(db, ids, first, last)
+    first_booking = (
+        dict(
+            db.execute(
+                select(Booking.user_id, func.min(Booking.booked_on))
+                .where(Booking.status.in_(ACTIVE_STATUSES))
+                .group_by(Booking.user_id)
+            ).all()
+        )
+        if rows
+        else {}
+    )
+    table: dict[tuple[str, str], dict] = {}
+    for booking, kind, location_name, profile in rows:
+        key = (location_name, _month(booking.booked_on))
+        entry = table.setdefault(
+            key, {"desk_days": 0.0, "room_hours": 0.0, "users": set(), "km": 0.0}
+        )
+        entry["users"].add(booking.user_id)
+        if kind in DAY_KINDS:
+            days = _weight(booking.part)
+            entry["desk_days"] += days
+            if profile is not None and profile.commute_km:
+                entry["km"] += 2 * profile.commute_km * days
+        else:
+            entry["room_hours"] += (
+                booking.ends_at - booking.starts_at
+            ).total_seconds() / 3600
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            "location",
+            "month",
+            "desk_days",
+            "room_hours",
+            "unique_users",
+            "new_members",
+            "commute_km_saved",
+        ]
+    )
+    for (location_name, month), entry in sorted(table.items()):
+        new = sum(1 for user in entry["users"] if _month(first_booking[user]) == month)
+        writer.writerow(
+            [
+                location_name,
+                month,
+                f"{entry['desk_days']:g}",
+                f"{entry['room_hours']:g}",
+                len(entry["users"]),
+                new,
+                f"{entry['km']:g}",
+            ]
+        )
+    return out.getvalue()
+
+
+def target_groups_csv(db: Session, ids: list[int], first: date, last: date) -> str:
+    """Members who booked in the period by self-declared target group and home
+    municipality; groups under MIN_GROUP people are shown as "<3"."""
+    rows = _rows_between(db, ids, first, last)
+    people: dict[int, MemberProfile | None] = {}
+    for booking, _kind, _name, profile in rows:
+        people[booking.user_id] = profile
+    groups = Counter(
+        (p.target_group if p is not None and p.target_group else "not_given")
+        for p in people.values()
+    )
+    places = Counter(
+        (p.home_municipality if p is not None and p.home_municipality else "not_given")
+        for p in people.values()
+    )
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["dimension", "value", "members", "share"])
+    total = len(people) or 1
+    for group in [*TargetGroup, "not_given"]:
+        count = groups.get(str(group), 0)
+        share = f"{count / total:.2f}" if count >= MIN_GROUP else ""
+        writer.writerow(["target_group", str(group), _small(count), share])
+    for place, count in sorted(places.items()):
+        if count >= MIN_GROUP or place == "not_given":
+            writer.writerow(["home_municipality", place, _small(count), ""])
+    small = sum(c for p, c in places.items() if c < MIN_GROUP and p != "not_given")
+    if small:
+        writer.writerow(["home_municipality", "other", _small(small), ""])
+    writer.writerow(["total", "", len(people), "1.00" if people else ""])
+    return out.getvalue()

@@ -1,0 +1,118 @@
+"""Operator dashboards, funders' CSV exports, and the public GeoJSON."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from flask import Blueprint, Response, jsonify, render_template, request
+from flask_login import current_user
+
+from ..db import get_db, utcnow
+from ..security import operator_required
+from ..spaces.services import get_managed_location
+from . import services
+from .charts import bar_chart
+
+bp = Blueprint("insight", __name__, url_prefix="/manage")
+api_bp = Blueprint("insight_api", __name__, url_prefix="/api/v1")
+
+
+@api_bp.get("/locations.geojson")
+def geojson():
+    response = jsonify(services.locations_geojson(get_db()))
+    response.mimetype = "application/geo+json"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def _charts(board: services.Dashboard) -> dict:
+    return {
+        "week": bar_chart(
+            [d.strftime("%d.%m.") for d, _ in board.week],
+            [round(v * 100) for _, v in board.week],
+            title="week",
+            max_value=100,
+            unit="%",
+        ),
+        "month": bar_chart(
+            [d.strftime("%d") for d, _ in board.month],
+            [round(v * 100) for _, v in board.month],
+            title="month",
+            max_value=100,
+            unit="%",
+        ),
+        "weekday": bar_chart(
+            [w for w, _ in board.by_weekday],
+            [round(v * 100) for _, v in board.by_weekday],
+            title="weekday",
+            max_value=100,
+            unit="%",
+        ),
+        "hour": bar_chart(
+            [str(h) for h, _ in board.by_hour],
+            [v for _, v in board.by_hour],
+            title="hour",
+        ),
+    }
+
+
+@bp.get("/insight")
+@operator_required
+def network():
+    db = get_db()
+    locations = services.visible_locations(db, current_user)
+    board = services.dashboard(db, locations)
+    return render_template(
+        "insight/dashboard.html",
+        location=None,
+        locations=locations,
+        board=board,
+        charts=_charts(board),
+    )
+
+
+@bp.get("/locations/<int:location_id>/insight")
+@operator_required
+def location(location_id: int):
+    db = get_db()
+    loc = get_managed_location(db, current_user, location_id)
+    board = services.dashboard(db, [loc])
+    from ..checkin.services import get_policy
+
+    return render_template(
+        "insight/dashboard.html",
+        location=loc,
+        locations=[loc],
+        board=board,
+        charts=_charts(board),
+        policy=get_policy(db, loc.id),
+    )
+
+
+@bp.get("/insight/<kind>.csv")
+@operator_required
+def export(kind: str):
+    db = get_db()
+    if kind not in ("usage", "target-groups"):
+        from ..errors import NotFound
+
+        raise NotFound()
+    today = utcnow().date()
+    default_first = date(today.year - 1, today.month, 1)
+    first = services.parse_month(request.args.get("from"), default_first)
+    last_month = services.parse_month(request.args.get("to"), today.replace(day=1))
+    last = (last_month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    location_id = request.args.get("location_id", "")
+    if location_id.isdigit():
+        ids = [get_managed_location(db, current_user, int(location_id)).id]
+    else:
+        ids = [loc.id for loc in services.visible_locations(db, current_user)]
+    if kind == "usage":
+        body = services.usage_csv(db, ids, first, last)
+    else:
+        body = services.target_groups_csv(db, ids, first, last)
+    response = Response(body, mimetype="text/csv")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="landdesk-{kind}-{first:%Y-%m}-{last:%Y-%m}.csv"'
+    )
+    return response

@@ -1,0 +1,319 @@
+"""E-mail notifications in the member's language, as the member chose them.
+
+Mails are composed and sent after the unit of work that caused them has
+committed (``on_commit``); a failing mail server is logged and never undoes
+a booking. ``send_reminders`` claims each reminder in ``sent_notifications``
+under a unique key before sending, so running it twice sends nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+
+from flask import current_app, render_template
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from ..auth.models import User
+from ..bookings.models import Booking, BookingStatus
+from ..calendars import ical
+from ..db import on_commit, unit_of_work, utcnow
+from ..mail import Attachment, send_mail
+from ..spaces.hours import local_date
+from ..spaces.models import DAY_KINDS, Location
+from .models import NotificationKind, NotificationOptOut, SentNotification
+
+log = logging.getLogger(__name__)
+
+SUBJECTS = {
+    NotificationKind.BOOKING_CONFIRMED: _l("Booked: %(what)s on %(day)s"),
+    NotificationKind.BOOKING_CANCELLED: _l("Cancelled: %(what)s on %(day)s"),
+    NotificationKind.REMINDER: _l("Tomorrow: %(what)s"),
+    NotificationKind.WAITLIST: _l("A desk is free at %(location)s on %(day)s"),
+    NotificationKind.PAYMENT_FAILED: _l("Your payment did not go through"),
+    NotificationKind.MEMBERSHIP_RENEWING: _l("Your membership renews on %(day)s"),
+}
+
+LABELS = {
+    NotificationKind.BOOKING_CONFIRMED: _l("Booking confirmations"),
+    NotificationKind.BOOKING_CANCELLED: _l("Cancellations"),
+    NotificationKind.REMINDER: _l("Reminder the day before"),
+    NotificationKind.WAITLIST: _l("A desk on my waitlist is free"),
+    NotificationKind.PAYMENT_FAILED: _l("Failed payments"),
+    NotificationKind.MEMBERSHIP_RENEWING: _l("Membership renewals"),
+}
+
+
+# --- preferences -----------------------------------------------------------
+
+
+def opted_out(db: Session, user_id: int) -> set[NotificationKind]:
+    return {
+        NotificationKind(kind)
+        for kind in db.scalars(
+            select(NotificationOptOut.kind).where(NotificationOptOut.user_id == user_id)
+        )
+    }
+
+
+def wants(db: Session, user: User, kind: NotificationKind) -> bool:
+    return (
+        user.is_active
+        and bool(user.email)
+        and db.get(NotificationOptOut, (user.id, str(kind))) is None
+    )
+
+
+def set_preferences(db: Session, user: User, enabled: Iterable[str]) -> None:
+    """Keep exactly the given kinds switched on (unknown names are ignored)."""
+    enabled = {str(kind) for kind in enabled}
+    with unit_of_work(db):
+        db.execute(
+            delete(NotificationOptOut).where(NotificationOptOut.user_id == user.id)
+        )
+        for kind in NotificationKind:
+            if kind not in enabled:
+                db.add(NotificationOptOut(user_id=user.id, kind=kind))
+
+
+# --- composing and sending -------------------------------------------------
+
+
+def _locale_for(user: User) -> str:
+    languages = current_app.config["LANGUAGES"]
+    if user.locale in languages:
+        return user.locale
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def deliver(
+    user: User,
+    kind: NotificationKind,
+    context: dict,
+    attachments: list[Attachment] | None = None,
+) -> bool:
+    """Render ``emails/<kind>.txt|.html`` in the user's language and send it.
+
+    Returns False (and logs) when the mail server fails.
+    """
+    public_url = current_app.config["PUBLIC_URL"]
+    with force_locale(_locale_for(user)):
+        subject = str(SUBJECTS[kind] % context.get("subject_args", {}))
+        values = {"user": user, "public_url": public_url, **context}
+        text = render_template(f"emails/{kind}.txt", **values)
+        html = render_template(f"emails/{kind}.html", **values)
+    try:
+        send_mail(user.email, subject, text, html, attachments=attachments)
+    except (OSError, smtplib.SMTPException):
+        log.exception("could not send %s mail to user %s", kind, user.id)
+        return False
+    return True
+
+
+def _booking_context(booking: Booking) -> dict:
+    from ..i18n import localdate
+
+    location = booking.location
+    return {
+        "booking": booking,
+        "location": location,
+        "resource": booking.resource,
+        "tz": location.timezone,
+        "subject_args": {
+            "what": f"{booking.resource.name} · {location.name}",
+            "day": localdate(booking.booked_on, fmt="medium"),
+            "location": location.name,
+        },
+    }
+
+
+def _send_booking_mail(db: Session, booking_id: int, kind: NotificationKind) -> None:
+    # Normally in the session's identity map already: no query.
+    booking = db.get(Booking, booking_id)
+    if booking is None:
+        return
+    if kind == NotificationKind.BOOKING_CONFIRMED and (
+        booking.status != BookingStatus.CONFIRMED
+    ):
+        # Held for payment: billing confirms (and notifies) once paid.
+        return
+    user = booking.user
+    if not wants(db, user, kind):
+        return
+    method, body = ical.invitation(booking, organizer=current_app.config["MAIL_FROM"])
+    attachment = Attachment(
+        filename="booking.ics" if method == "REQUEST" else "cancellation.ics",
+        data=body,
+        mimetype="text/calendar",
+        params={"method": method, "charset": "utf-8"},
+    )
+    with force_locale(_locale_for(user)):
+        context = _booking_context(booking)
+    deliver(user, kind, context, [attachment])
+
+
+def notify_booking_confirmed(db: Session, booking: Booking) -> None:
+    """After the commit: mail the holder the booking with a METHOD:REQUEST .ics."""
+    booking_id = booking.id
+    on_commit(
+        db,
+        lambda: _send_booking_mail(db, booking_id, NotificationKind.BOOKING_CONFIRMED),
+    )
+
+
+def notify_booking_cancelled(db: Session, booking: Booking) -> None:
+    """After the commit: mail a METHOD:CANCEL .ics and tell the day's waitlist."""
+    booking_id, location_id, day = booking.id, booking.location_id, booking.booked_on
+
+    def _after() -> None:
+        _send_booking_mail(db, booking_id, NotificationKind.BOOKING_CANCELLED)
+        from ..checkin.services import desk_freed
+
+        booking = db.get(Booking, booking_id)
+        if booking is not None and booking.resource.kind in DAY_KINDS:
+            desk_freed(db, location_id, day)
+
+    on_commit(db, _after)
+
+
+# --- idempotent sends ------------------------------------------------------
+
+
+def claim(db: Session, key: str, user_id: int | None) -> bool:
+    """Record that ``key`` is being sent; False if it was claimed before."""
+    dialect = db.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    with unit_of_work(db):
+        result = db.execute(
+            insert(SentNotification)
+            .values(key=key, user_id=user_id, created_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["key"])
+        )
+    return result.rowcount == 1
+
+
+def _finish_claim(db: Session, key: str, sent: bool) -> None:
+    with unit_of_work(db):
+        if sent:
+            row = db.scalar(select(SentNotification).where(SentNotification.key == key))
+            row.sent_at = utcnow()
+        else:
+            # Let the next run try again.
+            db.execute(delete(SentNotification).where(SentNotification.key == key))
+
+
+def send_once(
+    db: Session,
+    key: str,
+    user: User,
+    kind: NotificationKind,
+    context: dict,
+    attachments: list[Attachment] | None = None,
+) -> bool:
+    """Send a mail at most once per ``key``; True if it went out now."""
+    if not wants(db, user, kind) or not claim(db, key, user.id):
+        return False
+    sent = deliver(user, kind, context, attachments)
+    _finish_claim(db, key, sent)
+    return sent
+
+
+def send_reminders(db: Session, *, now: datetime | None = None) -> int:
+    """Remind holders of tomorrow's confirmed bookings (local day of each
+    location). Safe to run any number of times: each reminder goes out once.
+    Returns the number of mails sent.
+    """
+    now = now or utcnow()
+    candidates = list(
+        db.scalars(
+            select(Booking)
+            .join(Location, Location.id == Booking.location_id)
+            .where(
+                Booking.status == BookingStatus.CONFIRMED,
+                Booking.starts_at > now,
+                Booking.starts_at < now + timedelta(hours=60),
+            )
+            .order_by(Booking.starts_at)
+        )
+    )
+    sent = 0
+    for booking in candidates:
+        tomorrow = local_date(now, booking.location.timezone) + timedelta(days=1)
+        if booking.booked_on != tomorrow:
+            continue
+        user = booking.user
+        with force_locale(_locale_for(user)):
+            context = _booking_context(booking)
+        if send_once(
+            db,
+            f"reminder:booking:{booking.id}",
+            user,
+            NotificationKind.REMINDER,
+            context,
+        ):
+            sent += 1
+    return sent
+
+
+def notify_waitlist_free(
+    db: Session, user: User, location: Location, day: date
+) -> bool:
+    from ..i18n import localdate
+
+    with force_locale(_locale_for(user)):
+        context = {
+            "location": location,
+            "day": day,
+            "subject_args": {
+                "location": location.name,
+                "day": localdate(day, fmt="medium"),
+            },
+        }
+    if not wants(db, user, NotificationKind.WAITLIST):
+        return False
+    return deliver(user, NotificationKind.WAITLIST, context)
+
+
+# --- for billing (see docs/reports.md) -------------------------------------
+
+
+def notify_payment_failed(
+    db: Session, user: User, *, key: str, amount_cents: int, currency: str
+) -> bool:
+    """Tell a member a payment failed; ``key`` (e.g. the payment id) dedupes."""
+    context = {"amount": amount_cents / 100, "currency": currency.upper()}
+    return send_once(
+        db, f"payment_failed:{key}", user, NotificationKind.PAYMENT_FAILED, context
+    )
+
+
+def notify_membership_renewing(
+    db: Session,
+    user: User,
+    *,
+    key: str,
+    plan: str,
+    renews_on: date,
+    amount_cents: int,
+    currency: str,
+) -> bool:
+    """Tell a member their membership renews soon; ``key`` dedupes."""
+    from ..i18n import localdate
+
+    with force_locale(_locale_for(user)):
+        context = {
+            "plan": plan,
+            "renews_on": renews_on,
+            "amount": amount_cents / 100,
+            "currency": currency.upper(),
+            "subject_args": {"day": localdate(renews_on, fmt="medium")},
+        }
+    return send_once(
+        db, f"renewal:{key}", user, NotificationKind.MEMBERSHIP_RENEWING, context
+    )

@@ -1,0 +1,152 @@
+"""The member's account page: calendar, e-mails, profile, data export, deletion."""
+
+from __future__ import annotations
+
+import json
+
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext
+from flask_login import current_user, login_required, logout_user
+
+from ..calendars.services import personal_feed_url
+from ..checkin.services import waitlists_of
+from ..db import get_db, utcnow
+from ..errors import DomainError, InvalidInput
+from ..insight.models import TargetGroup
+from ..insight.services import get_profile, save_profile
+from ..notifications.models import NotificationKind
+from ..notifications.services import LABELS, opted_out, set_preferences
+from . import services
+
+bp = Blueprint("account", __name__, url_prefix="/account")
+api_bp = Blueprint("account_api", __name__, url_prefix="/api/v1")
+
+
+@bp.get("/")
+@login_required
+def index():
+    db = get_db()
+    return render_template(
+        "account/index.html",
+        calendar_url=personal_feed_url(db, current_user),
+        kinds=list(NotificationKind),
+        labels=LABELS,
+        off=opted_out(db, current_user.id),
+        profile=get_profile(db, current_user),
+        target_groups=list(TargetGroup),
+        waitlists=waitlists_of(db, current_user, today=utcnow().date()),
+    )
+
+
+@bp.post("/notifications")
+@login_required
+def notifications():
+    set_preferences(get_db(), current_user, request.form.getlist("kind"))
+    flash(gettext("Saved."), "success")
+    return redirect(url_for("account.index") + "#notifications", 303)
+
+
+@bp.post("/profile")
+@login_required
+def profile():
+    try:
+        save_profile(get_db(), current_user, request.form.to_dict())
+    except DomainError as error:
+        flash(str(error.message), "error")
+    else:
+        flash(gettext("Saved."), "success")
+    return redirect(url_for("account.index") + "#profile", 303)
+
+
+@bp.get("/export.json")
+@login_required
+def export():
+    data = services.export_user_data(get_db(), current_user)
+    response = Response(
+        json.dumps(data, ensure_ascii=False, indent=2), mimetype="application/json"
+    )
+    response.headers["Content-Disposition"] = 'attachment; filename="my-data.json"'
+    return response
+
+
+@bp.post("/delete")
+@login_required
+def delete():
+    try:
+        services.delete_account(
+            get_db(), current_user, request.form.get("password", "")
+        )
+    except DomainError as error:
+        flash(str(error.message), "error")
+        return redirect(url_for("account.index") + "#delete", 303)
+    logout_user()
+    session.clear()
+    flash(gettext("Your account is deleted."), "success")
+    return redirect(url_for("network.index"), 303)
+
+
+# --- JSON API --------------------------------------------------------------
+
+
+def _preferences_json() -> dict:
+    off = opted_out(get_db(), current_user.id)
+    return {str(kind): kind not in off for kind in NotificationKind}
+
+
+@api_bp.get("/me/notifications")
+@login_required
+def api_notifications():
+    return jsonify(_preferences_json())
+
+
+@api_bp.put("/me/notifications")
+@login_required
+def api_set_notifications():
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict) or not all(
+        k in set(NotificationKind) and isinstance(v, bool) for k, v in data.items()
+    ):
+        raise InvalidInput(
+            gettext('Send {"<kind>": true|false} for the known kinds.'),
+            field="notifications",
+        )
+    current = _preferences_json() | data
+    set_preferences(get_db(), current_user, [k for k, v in current.items() if v])
+    return jsonify(_preferences_json())
+
+
+@api_bp.get("/me/export")
+@login_required
+def api_export():
+    return jsonify(services.export_user_data(get_db(), current_user))
+
+
+@api_bp.delete("/me")
+@login_required
+def api_delete():
+    data = request.get_json(silent=True) or {}
+    password = data.get("password")
+    if not isinstance(password, str) or not password:
+        raise InvalidInput(gettext("Give your password."), field="password")
+    services.delete_account(get_db(), current_user, password)
+    return "", 204
+
+
+@api_bp.get("/locations/<int:location_id>/members")
+@login_required
+def api_member(location_id: int):
+    return jsonify(
+        services.member_at_location(
+            get_db(), current_user, location_id, request.args.get("email", "")
+        )
+    )
