@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, exists, insert, or_, select
+from sqlalchemy import Date, bindparam, delete, exists, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..auth.models import User
 from ..calendars.services import check_not_blocked
-from ..db import unit_of_work, utcnow
+from ..db import UTCDateTime, unit_of_work, utcnow
 from ..errors import BookingConflict, Forbidden, InvalidInput, NotFound
 from ..notifications.services import notify_booking_cancelled, notify_booking_confirmed
 from ..spaces.models import Closure, Location, Resource, ResourceKind
@@ -76,19 +76,60 @@ class BookingRequest:
         )
 
 
+# The statements of the booking path are built once, with bound parameters:
+# building SQL expressions per request cost more than running them (see
+# bench/README.md). Instants carry UTCDateTime explicitly so that SQLite gets
+# the stored format.
+_RESOURCE_AND_LOCATION = (
+    select(Resource, Location)
+    .join(Location, Location.id == Resource.location_id)
+    .where(Resource.id == bindparam("resource_id"))
+)
+# Serialises bookings of one resource on PostgreSQL; SQLite's BEGIN IMMEDIATE
+# (see db.unit_of_work) already serialises all writers.
+_RESOURCE_AND_LOCATION_FOR_UPDATE = _RESOURCE_AND_LOCATION.with_for_update(of=Resource)
+_CLOSED = select(
+    exists().where(
+        Closure.location_id == bindparam("location_id"),
+        or_(
+            Closure.resource_id.is_(None),
+            Closure.resource_id == bindparam("resource_id"),
+        ),
+        Closure.starts_on <= bindparam("day", type_=Date()),
+        Closure.ends_on >= bindparam("day", type_=Date()),
+    )
+)
+_PERSON_CLASH = (
+    select(Booking.id)
+    .join(Resource, Resource.id == Booking.resource_id)
+    .where(
+        Booking.user_id == bindparam("user_id"),
+        Booking.status.in_(ACTIVE_STATUSES),
+        Booking.starts_at >= bindparam("earliest", type_=UTCDateTime()),
+        rules.overlaps(
+            Booking.starts_at,
+            Booking.ends_at,
+            bindparam("starts_at", type_=UTCDateTime()),
+            bindparam("ends_at", type_=UTCDateTime()),
+        ),
+        Resource.kind.in_(bindparam("kinds", expanding=True)),
+    )
+    .limit(1)
+)
+_TAKEN_SEATS = select(BookingSlot.seat).where(
+    BookingSlot.resource_id == bindparam("resource_id"),
+    BookingSlot.slot.in_(bindparam("slots", expanding=True)),
+)
+
+
 def _load_resource_for_update(
     db: Session, resource_id: int
 ) -> tuple[Resource, Location]:
-    query = (
-        select(Resource, Location)
-        .join(Location, Location.id == Resource.location_id)
-        .where(Resource.id == resource_id)
-    )
     if db.get_bind().dialect.name == "postgresql":
-        # Serialises bookings of one resource; SQLite's BEGIN IMMEDIATE
-        # (see db.unit_of_work) already serialises all writers.
-        query = query.with_for_update(of=Resource)
-    row = db.execute(query).first()
+        query = _RESOURCE_AND_LOCATION_FOR_UPDATE
+    else:
+        query = _RESOURCE_AND_LOCATION
+    row = db.execute(query, {"resource_id": resource_id}).first()
     if row is None or not row[0].is_active:
         raise NotFound(_l("There is no such desk or room."))
     resource, location = row
@@ -116,15 +157,13 @@ def _holder(
 def _check_not_closed(
     db: Session, location: Location, resource: Resource, day: date
 ) -> None:
-    closed = db.scalar(
-        select(
-            exists().where(
-                Closure.location_id == location.id,
-                or_(Closure.resource_id.is_(None), Closure.resource_id == resource.id),
-                Closure.starts_on <= day,
-                Closure.ends_on >= day,
-            )
+    closed = (
+        db.connection()
+        .execute(
+            _CLOSED,
+            {"location_id": location.id, "resource_id": resource.id, "day": day},
         )
+        .scalar()
     )
     if closed:
         raise InvalidInput(_l("Closed on that day."), field="date")
@@ -133,19 +172,19 @@ def _check_not_closed(
 def _check_person_free(
     db: Session, holder: User, kind: ResourceKind, window: rules.Window
 ) -> None:
-    clash = db.scalar(
-        select(Booking.id)
-        .join(Resource, Resource.id == Booking.resource_id)
-        .where(
-            Booking.user_id == holder.id,
-            Booking.status.in_(ACTIVE_STATUSES),
-            Booking.starts_at >= window.starts_at - rules.MAX_BOOKING_LENGTH,
-            rules.overlaps(
-                Booking.starts_at, Booking.ends_at, window.starts_at, window.ends_at
-            ),
-            Resource.kind.in_(rules.same_category_kinds(kind)),
+    clash = (
+        db.connection()
+        .execute(
+            _PERSON_CLASH,
+            {
+                "user_id": holder.id,
+                "earliest": window.starts_at - rules.MAX_BOOKING_LENGTH,
+                "starts_at": window.starts_at,
+                "ends_at": window.ends_at,
+                "kinds": sorted(rules.same_category_kinds(kind)),
+            },
         )
-        .limit(1)
+        .scalar()
     )
     if clash is not None:
         if kind in rules.WORKPLACE_KINDS:
@@ -157,11 +196,9 @@ def _check_person_free(
 
 def _free_seat(db: Session, resource: Resource, slots: tuple[int, ...]) -> int:
     taken = set(
-        db.scalars(
-            select(BookingSlot.seat).where(
-                BookingSlot.resource_id == resource.id, BookingSlot.slot.in_(slots)
-            )
-        )
+        db.connection()
+        .execute(_TAKEN_SEATS, {"resource_id": resource.id, "slots": list(slots)})
+        .scalars()
     )
     for seat in range(resource.seat_count):
         if seat not in taken:
