@@ -73,13 +73,18 @@ def new_phone(browser, live_server) -> Iterator[Callable[..., BrowserContext]]:
     contexts: list[BrowserContext] = []
 
     def make(
-        *, width: int = 390, javascript: bool = True, locale: str = "en-US"
+        *,
+        width: int = 390,
+        javascript: bool = True,
+        locale: str = "en-US",
+        **options,
     ) -> BrowserContext:
         context = browser.new_context(
             **{**PHONE, "viewport": {"width": width, "height": 844}},
             base_url=live_server.url,
             java_script_enabled=javascript,
             locale=locale,
+            **options,
         )
         context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
