@@ -555,3 +555,45 @@ def test_date_and_time_filters(app, lang, chip, heading, opening):
         assert localdate(date(2026, 11, 25), skeleton="MEd") == chip
         assert localdate(date(2026, 11, 25)) == heading
         assert f"{clock('08:00')}–{clock('24:00')}" == opening
+
+
+@pytest.mark.parametrize(
+    "lang, payment, renewal",
+    [
+        (
+            "de",
+            "eine Zahlung über 15,00\xa0€ ist nicht durchgegangen.",
+            "Ihre Mitgliedschaft „Flex“ verlängert sich am Dienstag, 1. Dezember 2026 "
+            "für 1.234,50\xa0€.",
+        ),
+        (
+            "en",
+            "a payment of €15.00 did not go through.",
+            "your membership “Flex” renews on Tuesday, December 1, 2026 for €1,234.50.",
+        ),
+    ],
+)
+def test_mails_format_money_and_dates_for_the_reader(app, lang, payment, renewal):
+    from flask import render_template
+    from flask_babel import force_locale
+
+    user = {"name": "Jana", "email": "jana@example.org"}
+    with app.test_request_context(), force_locale(lang):
+        failed = render_template(
+            "emails/payment_failed.txt",
+            user=user,
+            amount=15.0,
+            currency="EUR",
+            public_url="https://example.org",
+        )
+        renewing = render_template(
+            "emails/membership_renewing.txt",
+            user=user,
+            plan="Flex",
+            renews_on=date(2026, 12, 1),
+            amount=1234.5,
+            currency="EUR",
+            public_url="https://example.org",
+        )
+    assert payment in failed
+    assert renewal in renewing.replace("\n", " ")
