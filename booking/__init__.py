@@ -65,6 +65,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     ):
         app.register_blueprint(blueprint)
 
+    from .billing.cli import register_cli as register_billing_cli
+    from .billing.views import bp as billing_bp
+    from .passes.views import bp as passes_bp
+    from .security import csrf_exempt_endpoint
+
+    app.register_blueprint(billing_bp)
+    app.register_blueprint(passes_bp)
+    csrf_exempt_endpoint("billing.webhook")  # proven by its Stripe signature
+    register_billing_cli(app)
+
     from .cli import register_cli
 
     register_cli(app)

@@ -72,6 +72,10 @@ class Booking(Base):
     cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # Bumped on every change, for calendar clients (iCalendar SEQUENCE).
     sequence: Mapped[int] = mapped_column(Integer, default=0)
+    # pending_payment only: released when this passes unpaid (billing).
+    hold_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # How it was settled: empty (free), "credit" or "payment" (passes).
+    settled_by: Mapped[str | None] = mapped_column(String(8))
     # Set when the holder opens the door or taps "check in" (booking.checkin).
     checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -11,10 +11,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..auth.models import User
+from ..billing.services import release_expired_holds
 from ..calendars.services import check_not_blocked
 from ..db import UTCDateTime, unit_of_work, utcnow
 from ..errors import BookingConflict, Forbidden, InvalidInput, NotFound
 from ..notifications.services import notify_booking_cancelled, notify_booking_confirmed
+from ..passes import services as passes_services
 from ..spaces.models import Closure, Location, Resource, ResourceKind
 from ..spaces.services import can_manage
 from . import rules
@@ -231,8 +233,18 @@ def create_booking(
         rules.check_bookable_time(location, window, now)
         _check_not_closed(db, location, resource, window.booked_on)
         check_not_blocked(db, resource, window.starts_at, window.ends_at)
-        _check_person_free(db, holder, resource.kind, window)
-        seat = _free_seat(db, resource, window.slots)
+        try:
+            _check_person_free(db, holder, resource.kind, window)
+            seat = _free_seat(db, resource, window.slots)
+        except BookingConflict:
+            # An unpaid hold that ran out is released here, so that freeing
+            # the desk does not depend on the expire-holds cron job.
+            if not release_expired_holds(
+                db, now, resource_id=resource.id, user_id=holder.id
+            ):
+                raise
+            _check_person_free(db, holder, resource.kind, window)
+            seat = _free_seat(db, resource, window.slots)
         booking = Booking(
             user_id=holder.id,
             resource_id=resource.id,
@@ -265,6 +277,9 @@ def create_booking(
             # Another process won the race past our checks: the database
             # constraint is the real guarantee.
             raise BookingConflict(_l("This is already booked for that time.")) from None
+        passes_services.settle_booking(
+            db, booking, resource=resource, location=location, holder=holder, now=now
+        )
         notify_booking_confirmed(db, booking)
     return booking
 
@@ -311,6 +326,7 @@ def cancel_booking(
         booking.cancelled_at = now
         booking.cancelled_by_id = actor.id
         booking.sequence += 1
+        passes_services.release_booking(db, booking, actor=actor, now=now)
         notify_booking_cancelled(db, booking)
     return booking
 

@@ -36,6 +36,11 @@ def create():
     except DomainError as error:
         flash(str(error.message), "error")
         return redirect(back), 303
+    if booking.status == "pending_payment":
+        from ..billing.services import order_for_booking
+
+        order = order_for_booking(db, booking.id)
+        return redirect(url_for("billing.order", order_id=order.id), 303)
     flash(gettext("Booked: %(name)s.", name=booking.resource.name), "success")
     return redirect(url_for("bookings.mine") if holder_id is None else back, 303)
 

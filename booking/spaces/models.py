@@ -133,6 +133,10 @@ class Resource(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Gross prices in cents (passes/billing); 0 means free and confirms at once.
+    price_day_cents: Mapped[int] = mapped_column(Integer, default=0)
+    price_half_day_cents: Mapped[int] = mapped_column(Integer, default=0)
+    price_hour_cents: Mapped[int] = mapped_column(Integer, default=0)
 
     location: Mapped[Location] = relationship(back_populates="resources")
 

@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..auth.models import User
+from ..db import Base, UTCDateTime, utcnow
+
+
+class OrderKind(enum.StrEnum):
+    BOOKING = "booking"  # a day, half day or room hours: the day pass
+    PACK = "pack"
+    MEMBERSHIP = "membership"
+    COMPANY = "company"
+
+
+class OrderStatus(enum.StrEnum):
+    PENDING = "pending"
+    PAID = "paid"
+    CANCELLED = "cancelled"  # abandoned, failed or expired before payment
+    REFUNDED = "refunded"
+
+
+class PaymentStatus(enum.StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    REFUND_DUE = "refund_due"  # decided, the Stripe call has not gone through yet
+    REFUNDED = "refunded"
+
+
+class BillingCustomer(Base):
+    """The one Stripe customer of a member or a company."""
+
+    __tablename__ = "billing_customers"
+    __table_args__ = (
+        CheckConstraint("(user_id IS NULL) <> (company_id IS NULL)", name="one_holder"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), unique=True
+    )
+    company_id: Mapped[int | None] = mapped_column(
+        ForeignKey("companies.id", ondelete="CASCADE"), unique=True
+    )
+    stripe_customer_id: Mapped[str] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint("amount_cents >= 0", name="amount_not_negative"),
+        Index(None, "user_id", "created_at"),
+        Index(None, "booking_id"),
+        Index(None, "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[OrderKind] = mapped_column(String(12))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"))
+    booking_id: Mapped[int | None] = mapped_column(
+        ForeignKey("bookings.id", ondelete="SET NULL")
+    )
+    pass_id: Mapped[int | None] = mapped_column(
+        ForeignKey("passes.id", ondelete="SET NULL")
+    )
+    location_id: Mapped[int | None] = mapped_column(
+        ForeignKey("locations.id", ondelete="SET NULL")
+    )
+    description: Mapped[str] = mapped_column(String(300))
+    amount_cents: Mapped[int] = mapped_column(Integer)  # gross
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    vat_rate_bp: Mapped[int] = mapped_column(Integer, default=1900)
+    status: Mapped[OrderStatus] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+    payments: Mapped[list[Payment]] = relationship(
+        back_populates="order", order_by="Payment.id"
+    )
+
+    @property
+    def vat_cents(self) -> int:
+        """VAT contained in the gross amount, rounded half up to the cent."""
+        rate = self.vat_rate_bp
+        return (self.amount_cents * rate * 2 + (10000 + rate)) // (2 * (10000 + rate))
+
+
+class Payment(Base):
+    """One attempt to collect an order through Stripe."""
+
+    __tablename__ = "payments"
+    __table_args__ = (Index(None, "order_id"), Index(None, "status"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    status: Mapped[PaymentStatus] = mapped_column(String(12))
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    stripe_checkout_session_id: Mapped[str | None] = mapped_column(
+        String(255), unique=True
+    )
+    stripe_payment_intent_id: Mapped[str | None] = mapped_column(
+        String(255), unique=True
+    )
+    stripe_refund_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    checkout_url: Mapped[str | None] = mapped_column(Text)
+    refunded_cents: Mapped[int] = mapped_column(Integer, default=0)
+    note: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    order: Mapped[Order] = relationship(back_populates="payments")
+
+
+class StripeEvent(Base):
+    """Webhook events already applied: a redelivery finds its id here."""
+
+    __tablename__ = "stripe_events"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(100))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,1 @@
+"""Plans, passes, memberships, company accounts and the credit ledger."""

@@ -1,0 +1,635 @@
+"""Prices, credits and standing: how a booking is settled and who may enter.
+
+``settle_booking`` runs inside ``create_booking``'s unit of work and decides:
+free, paid from a credit (membership, company budget, pack) or held for
+payment. ``member_standing`` is the one predicate the door-access rule asks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from ..auth.models import User
+from ..bookings.models import Booking, DayPart
+from ..db import unit_of_work, utcnow
+from ..errors import DomainError, Forbidden, InvalidInput, NotFound
+from ..spaces.models import Location, Resource
+from ..spaces.services import can_manage, get_managed_location
+from .models import (
+    Company,
+    CompanyMember,
+    CreditEntry,
+    Pass,
+    PassStatus,
+    Plan,
+    PlanKind,
+    Standing,
+)
+
+DEFAULT_GRACE_DAYS = 7
+# Which entitlement pays first: the member's own subscription, then the
+# employer's budget, then a prepaid pack (whose days do not lapse monthly).
+_PREFERENCE = {PlanKind.MEMBERSHIP: 0, PlanKind.COMPANY: 1, PlanKind.PACK: 2}
+_USABLE = (PassStatus.ACTIVE, PassStatus.PAST_DUE)
+
+
+class MembershipSuspended(DomainError):
+    status = 402
+    code = "membership_suspended"
+    default_message = _l(
+        "Your membership payment is overdue. New bookings are paused until it "
+        "is paid: please update your payment method."
+    )
+
+
+# --- prices -----
+
+
+def booking_price_cents(resource: Resource, booking: Booking) -> int:
+    """Gross price of a booking from the prices on its resource row."""
+    if booking.part == DayPart.FULL:
+        return resource.price_day_cents
+    if booking.part in (DayPart.AM, DayPart.PM):
+        return resource.price_half_day_cents or resource.price_day_cents
+    minutes = int((booking.ends_at - booking.starts_at).total_seconds()) // 60
+    return -(-resource.price_hour_cents * minutes // 60)
+
+
+def set_resource_prices(
+    db: Session, actor: User, resource_id: int, values: dict[str, Any]
+) -> Resource:
+    """Set a resource's gross prices in cents. Raises NotFound, Forbidden,
+    InvalidInput."""
+    with unit_of_work(db):
+        resource = db.get(Resource, resource_id)
+        if resource is None:
+            raise NotFound(_l("There is no such desk or room."))
+        if not can_manage(db, actor, resource.location_id):
+            raise Forbidden()
+        for field in ("price_day_cents", "price_half_day_cents", "price_hour_cents"):
+            if field in values:
+                setattr(resource, field, parse_cents(values[field], field))
+    return resource
+
+
+def parse_cents(value: Any, field: str) -> int:
+    """Euros as typed by a person ("12", "12.50", "12,5") to integer cents."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        cents = value
+    else:
+        text = str(value or "0").strip().replace(",", ".")
+        euros, _, frac = text.partition(".")
+        if not euros.isdigit() or (frac and (not frac.isdigit() or len(frac) > 2)):
+            raise InvalidInput(_l("Enter an amount like 12.50."), field=field)
+        cents = int(euros) * 100 + int((frac + "00")[:2])
+    if cents < 0 or cents > 10_000_000:
+        raise InvalidInput(_l("Enter an amount like 12.50."), field=field)
+    return cents
+
+
+# --- plans -----
+
+
+def create_plan(db: Session, actor: User, values: dict[str, Any]) -> Plan:
+    """Create a plan; operators for their locations, admins network-wide.
+
+    Raises Forbidden, InvalidInput.
+    """
+    try:
+        kind = PlanKind(values.get("kind"))
+    except ValueError:
+        raise InvalidInput(_l("Choose the kind of plan."), field="kind") from None
+    name = str(values.get("name") or "").strip()
+    if not name or len(name) > 120:
+        raise InvalidInput(_l("Give the plan a name."), field="name")
+    location_id = values.get("location_id") or None
+    with unit_of_work(db):
+        if location_id is None:
+            if not actor.is_admin:
+                raise Forbidden(_l("Only administrators sell network-wide plans."))
+        else:
+            get_managed_location(db, actor, int(location_id))
+        days = _optional_int(values.get("days"), "days")
+        valid_days = _optional_int(values.get("valid_days"), "valid_days")
+        if kind == PlanKind.PACK and (days is None or valid_days is None):
+            raise InvalidInput(
+                _l("A pack needs a number of days and a validity."), field="days"
+            )
+        plan = Plan(
+            name=name,
+            kind=kind,
+            price_cents=parse_cents(values.get("price"), "price"),
+            currency="EUR",
+            vat_rate_bp=int(
+                values.get("vat_rate_bp")
+                or current_app.config.get("BILLING_VAT_RATE_BP", 1900)
+            ),
+            location_id=int(location_id) if location_id else None,
+            days=days,
+            valid_days=valid_days if kind == PlanKind.PACK else None,
+            access_24_7=bool(values.get("access_24_7")),
+            is_active=True,
+        )
+        db.add(plan)
+        db.flush()
+    return plan
+
+
+def _optional_int(value: Any, field: str) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(_l("Enter a whole number."), field=field) from None
+    if number < 1 or number > 100_000:
+        raise InvalidInput(_l("Enter a whole number."), field=field)
+    return number
+
+
+def plans_for_sale(db: Session, location_id: int | None = None) -> list[Plan]:
+    query = select(Plan).where(Plan.is_active.is_(True))
+    if location_id is not None:
+        query = query.where(
+            or_(Plan.location_id.is_(None), Plan.location_id == location_id)
+        )
+    return list(db.scalars(query.order_by(Plan.kind, Plan.price_cents, Plan.id)))
+
+
+def new_pass(
+    plan: Plan,
+    *,
+    user_id: int | None = None,
+    company_id: int | None = None,
+    today: date,
+    status: PassStatus = PassStatus.PENDING,
+) -> Pass:
+    """A pass as sold from a plan; the caller adds it to the session."""
+    return Pass(
+        plan_id=plan.id,
+        kind=plan.kind,
+        user_id=user_id,
+        company_id=company_id,
+        status=status,
+        location_id=plan.location_id,
+        credits=plan.days,
+        access_24_7=plan.access_24_7,
+        valid_from=today,
+        valid_until=(
+            today + timedelta(days=plan.valid_days - 1)
+            if plan.kind == PlanKind.PACK and plan.valid_days
+            else None
+        ),
+        cancel_at_period_end=False,
+    )
+
+
+# --- settling bookings -----
+
+
+def settle_booking(
+    db: Session,
+    booking: Booking,
+    *,
+    resource: Resource,
+    location: Location,
+    holder: User,
+    now: datetime,
+) -> None:
+    """Inside create_booking's unit: free, from a credit, or held for payment.
+
+    A free resource costs no query. Otherwise the holder's passes are read
+    under a row lock and a credit is consumed; failing that the booking is
+    held (pending_payment) with an order, and the page sends the person to
+    Stripe. Raises MembershipSuspended for a member whose grace has run out.
+    """
+    price = booking_price_cents(resource, booking)
+    if price == 0:
+        return
+    passes = _passes_of(db, holder, location.id, lock=True)
+    if any(p.standing(now) == Standing.SUSPENDED for p in passes) and not any(
+        p.standing(now) == Standing.ACTIVE for p in passes
+    ):
+        raise MembershipSuspended()
+    if resource.is_day_bookable:
+        for candidate in passes:
+            if _consume(db, candidate, booking, now=now):
+                booking.settled_by = "credit"
+                return
+    from ..billing import services as billing_services
+
+    billing_services.hold_for_payment(
+        db, booking, amount_cents=price, resource=resource, now=now
+    )
+
+
+def _holder_filter(user_id: int):
+    employer = select(CompanyMember.company_id).where(
+        CompanyMember.user_id == user_id, CompanyMember.removed_at.is_(None)
+    )
+    return or_(Pass.user_id == user_id, Pass.company_id.in_(employer))
+
+
+def _passes_of(
+    db: Session, holder: User, location_id: int | None, *, lock: bool = False
+) -> list[Pass]:
+    query = select(Pass).where(_holder_filter(holder.id), Pass.status.in_(_USABLE))
+    if location_id is not None:
+        query = query.where(
+            or_(Pass.location_id.is_(None), Pass.location_id == location_id)
+        )
+    if lock and db.get_bind().dialect.name == "postgresql":
+        # Two bookings drawing on one budget (two employees, two tabs) count
+        # credits one after the other.
+        query = query.with_for_update(of=Pass)
+    passes = list(db.scalars(query.order_by(Pass.id)))
+    return sorted(passes, key=lambda p: _PREFERENCE[PlanKind(p.kind)])
+
+
+def _used(db: Session, pass_: Pass, period: str) -> int:
+    total = db.scalar(
+        select(func.coalesce(func.sum(CreditEntry.delta), 0)).where(
+            CreditEntry.pass_id == pass_.id, CreditEntry.period == period
+        )
+    )
+    return -int(total or 0)
+
+
+def remaining(db: Session, pass_: Pass, day: date) -> int | None:
+    """Credits left in the period of ``day``; None for unlimited."""
+    if pass_.credits is None:
+        return None
+    return max(0, pass_.credits - _used(db, pass_, pass_.period_of(day)))
+
+
+def _consume(db: Session, pass_: Pass, booking: Booking, *, now: datetime) -> bool:
+    if pass_.standing(now) not in (Standing.ACTIVE, Standing.PAST_DUE_IN_GRACE):
+        return False
+    if booking.booked_on < pass_.valid_from or (
+        pass_.valid_until is not None and booking.booked_on > pass_.valid_until
+    ):
+        return False
+    period = pass_.period_of(booking.booked_on)
+    if pass_.credits is not None and _used(db, pass_, period) >= pass_.credits:
+        return False
+    db.add(
+        CreditEntry(
+            pass_id=pass_.id,
+            delta=-1,
+            period=period,
+            booking_id=booking.id,
+            location_id=booking.location_id,
+            booked_on=booking.booked_on,
+            reason="booking",
+            actor_id=booking.created_by_id,
+            created_at=now,
+        )
+    )
+    return True
+
+
+def release_booking(
+    db: Session, booking: Booking, *, actor: User, now: datetime
+) -> None:
+    """Inside cancel_booking's unit: return a credit, refund or drop a payment.
+
+    Free bookings (``settled_by`` empty) cost no query.
+    """
+    if booking.settled_by == "credit":
+        consumed = list(
+            db.scalars(select(CreditEntry).where(CreditEntry.booking_id == booking.id))
+        )
+        if consumed and sum(entry.delta for entry in consumed) < 0:
+            first = consumed[0]
+            db.add(
+                CreditEntry(
+                    pass_id=first.pass_id,
+                    delta=1,
+                    period=first.period,
+                    booking_id=booking.id,
+                    location_id=booking.location_id,
+                    booked_on=booking.booked_on,
+                    reason="cancelled",
+                    actor_id=actor.id,
+                    created_at=now,
+                )
+            )
+    elif booking.settled_by == "payment":
+        from ..billing import services as billing_services
+
+        billing_services.settle_cancelled_booking(db, booking, now=now)
+
+
+# --- standing and door access -----
+
+
+@dataclass(frozen=True)
+class CreditSummary:
+    pass_id: int
+    name: str
+    kind: str
+    remaining: int | None  # None: unlimited
+    standing: Standing
+
+
+def credit_summary(
+    db: Session, user: User, location_id: int | None, day: date, now: datetime
+) -> list[CreditSummary]:
+    """What the booking page shows: days left this month (or in the pack)."""
+    return [
+        CreditSummary(p.id, p.plan.name, p.kind, remaining(db, p, day), p.standing(now))
+        for p in _passes_of(db, user, location_id)
+    ]
+
+
+def member_standing(db: Session, user: User, now: datetime | None = None) -> Standing:
+    """The best standing among the person's memberships and employer budgets.
+
+    ACTIVE, PAST_DUE_IN_GRACE (a renewal failed, the grace period runs: access
+    continues), SUSPENDED (grace over: no new bookings, no door) or NONE.
+    """
+    now = now or utcnow()
+    standings = {
+        p.standing(now)
+        for p in _passes_of(db, user, None)
+        if p.kind in (PlanKind.MEMBERSHIP, PlanKind.COMPANY)
+    }
+    for standing in (
+        Standing.ACTIVE,
+        Standing.PAST_DUE_IN_GRACE,
+        Standing.SUSPENDED,
+    ):
+        if standing in standings:
+            return standing
+    return Standing.NONE
+
+
+def has_24_7_access(
+    db: Session, user: User, location_id: int, now: datetime | None = None
+) -> bool:
+    """Door access outside opening hours: an active (or in-grace) 24/7 plan
+    valid at this location. A suspended member never."""
+    now = now or utcnow()
+    return any(
+        p.access_24_7
+        and p.kind in (PlanKind.MEMBERSHIP, PlanKind.COMPANY)
+        and p.standing(now) in (Standing.ACTIVE, Standing.PAST_DUE_IN_GRACE)
+        for p in _passes_of(db, user, location_id)
+    )
+
+
+# --- subscriptions (state from Stripe objects) ------------------------------------
+
+
+_SUBSCRIPTION_STATES = {
+    "active": PassStatus.ACTIVE,
+    "trialing": PassStatus.ACTIVE,
+    "past_due": PassStatus.PAST_DUE,
+    "unpaid": PassStatus.PAST_DUE,
+    "canceled": PassStatus.CANCELLED,
+    "incomplete_expired": PassStatus.CANCELLED,
+    "incomplete": PassStatus.PENDING,
+}
+
+
+def apply_subscription(
+    db: Session, subscription: dict, *, now: datetime
+) -> Pass | None:
+    """Bring a pass in line with the current Stripe subscription object.
+
+    Called with the object as Stripe returns it now, so the order in which
+    events arrive does not matter. Runs inside the caller's unit of work.
+    """
+    pass_ = db.scalar(
+        select(Pass).where(Pass.stripe_subscription_id == subscription["id"])
+    )
+    if pass_ is None:
+        pass_id = (subscription.get("metadata") or {}).get("pass_id")
+        if pass_id and str(pass_id).isdigit():
+            pass_ = db.get(Pass, int(pass_id))
+            if pass_ is not None and pass_.stripe_subscription_id not in (
+                None,
+                subscription["id"],
+            ):
+                pass_ = None
+    if pass_ is None:
+        return None
+    pass_.stripe_subscription_id = subscription["id"]
+    status = _SUBSCRIPTION_STATES.get(subscription.get("status") or "")
+    if status is None:
+        return pass_
+    if pass_.status == PassStatus.CANCELLED and status != PassStatus.CANCELLED:
+        # A cancelled subscription never comes back in Stripe; a late
+        # "active" snapshot must not revive it.
+        return pass_
+    pass_.stripe_status = subscription.get("status")
+    pass_.cancel_at_period_end = bool(subscription.get("cancel_at_period_end"))
+    period_end = subscription.get("current_period_end")
+    if period_end:
+        pass_.current_period_end = datetime.fromtimestamp(int(period_end), UTC)
+    if status == PassStatus.PAST_DUE:
+        if pass_.past_due_since is None:
+            grace = int(
+                current_app.config.get("BILLING_GRACE_DAYS", DEFAULT_GRACE_DAYS)
+            )
+            pass_.past_due_since = now
+            pass_.grace_until = now + timedelta(days=grace)
+    else:
+        pass_.past_due_since = None
+        pass_.grace_until = None
+    pass_.status = status
+    pass_.updated_at = now
+    return pass_
+
+
+# --- companies -----
+
+
+def create_company(
+    db: Session,
+    actor: User,
+    *,
+    name: str,
+    admin: User,
+    billing_email: str = "",
+) -> Company:
+    if not actor.is_operator:
+        raise Forbidden()
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput(_l("Give the company a name."), field="name")
+    with unit_of_work(db):
+        company = Company(
+            name=name, admin_user_id=admin.id, billing_email=billing_email
+        )
+        db.add(company)
+        db.flush()
+    return company
+
+
+def _check_company_admin(db: Session, actor: User, company: Company) -> None:
+    if actor.id != company.admin_user_id and not actor.is_operator:
+        raise Forbidden(_l("Only the company's administrator can do that."))
+
+
+def add_employee(
+    db: Session, actor: User, company_id: int, employee: User, *, now=None
+) -> CompanyMember:
+    """Let a person draw on the company's budget. Raises Forbidden,
+    InvalidInput (already with an employer)."""
+    now = now or utcnow()
+    with unit_of_work(db):
+        company = db.get(Company, company_id)
+        if company is None:
+            raise NotFound()
+        _check_company_admin(db, actor, company)
+        current = db.scalar(
+            select(CompanyMember).where(
+                CompanyMember.user_id == employee.id,
+                CompanyMember.removed_at.is_(None),
+            )
+        )
+        if current is not None:
+            if current.company_id == company.id:
+                return current
+            raise InvalidInput(
+                _l("This person already belongs to another company account."),
+                field="email",
+            )
+        member = CompanyMember(company_id=company.id, user_id=employee.id, added_at=now)
+        db.add(member)
+        db.flush()
+    return member
+
+
+def remove_employee(
+    db: Session, actor: User, company_id: int, user_id: int, *, now=None
+) -> None:
+    now = now or utcnow()
+    with unit_of_work(db):
+        company = db.get(Company, company_id)
+        if company is None:
+            raise NotFound()
+        _check_company_admin(db, actor, company)
+        member = db.scalar(
+            select(CompanyMember).where(
+                CompanyMember.company_id == company_id,
+                CompanyMember.user_id == user_id,
+                CompanyMember.removed_at.is_(None),
+            )
+        )
+        if member is None:
+            raise NotFound()
+        member.removed_at = now
+
+
+def company_usage(db: Session, company_id: int, period: str) -> list[tuple[User, int]]:
+    """Days each employee drew on the company's budgets in a period."""
+    rows = db.execute(
+        select(User, func.sum(-CreditEntry.delta))
+        .join(Booking, Booking.id == CreditEntry.booking_id)
+        .join(User, User.id == Booking.user_id)
+        .join(Pass, Pass.id == CreditEntry.pass_id)
+        .where(Pass.company_id == company_id, CreditEntry.period == period)
+        .group_by(User.id)
+        .order_by(User.email)
+    ).all()
+    return [(user, int(days or 0)) for user, days in rows]
+
+
+# --- operator tools -----
+
+
+def grant_credits(
+    db: Session, actor: User, pass_id: int, *, days: int, reason: str, on: date
+) -> CreditEntry:
+    """A manual grant (or, with negative days, a correction) with a reason.
+
+    Raises Forbidden, NotFound, InvalidInput.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput(
+            _l("Say why: the reason is kept in the ledger."), field="reason"
+        )
+    if days == 0 or abs(days) > 1000:
+        raise InvalidInput(_l("Enter a number of days."), field="days")
+    with unit_of_work(db):
+        pass_ = db.get(Pass, pass_id)
+        if pass_ is None:
+            raise NotFound()
+        if not _can_manage_pass(db, actor, pass_):
+            raise Forbidden()
+        entry = CreditEntry(
+            pass_id=pass_.id,
+            delta=days,
+            period=pass_.period_of(on),
+            reason=reason[:200],
+            actor_id=actor.id,
+        )
+        db.add(entry)
+    return entry
+
+
+def _can_manage_pass(db: Session, actor: User, pass_: Pass) -> bool:
+    if actor.is_admin:
+        return True
+    if not actor.is_operator:
+        return False
+    return pass_.location_id is None or can_manage(db, actor, pass_.location_id)
+
+
+def ledger(db: Session, pass_id: int, limit: int = 200) -> list[CreditEntry]:
+    return list(
+        db.scalars(
+            select(CreditEntry)
+            .where(CreditEntry.pass_id == pass_id)
+            .order_by(CreditEntry.created_at.desc(), CreditEntry.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def list_passes(db: Session, limit: int = 500) -> list[Pass]:
+    return list(db.scalars(select(Pass).order_by(Pass.id.desc()).limit(limit)))
+
+
+def network_settlement(
+    db: Session, starts_on: date, ends_on: date
+) -> list[tuple[Location, int]]:
+    """Days used under network-wide plans per location, for sharing revenue."""
+    rows = db.execute(
+        select(Location, func.sum(-CreditEntry.delta))
+        .join(CreditEntry, CreditEntry.location_id == Location.id)
+        .join(Pass, Pass.id == CreditEntry.pass_id)
+        .where(
+            Pass.location_id.is_(None),
+            CreditEntry.booking_id.is_not(None),
+            CreditEntry.booked_on >= starts_on,
+            CreditEntry.booked_on <= ends_on,
+        )
+        .group_by(Location.id)
+        .order_by(Location.name)
+    ).all()
+    return [(location, int(days or 0)) for location, days in rows]
+
+
+def employees(db: Session, company_id: int) -> list[User]:
+    return list(
+        db.scalars(
+            select(User)
+            .join(CompanyMember, CompanyMember.user_id == User.id)
+            .where(
+                CompanyMember.company_id == company_id,
+                CompanyMember.removed_at.is_(None),
+            )
+            .order_by(User.email)
+        )
+    )
