@@ -70,7 +70,7 @@ def record_door_entry(
                 Booking.user_id == user_id,
                 Booking.location_id == location_id,
                 Booking.status.in_(ACTIVE_STATUSES),
-                Booking.starts_at - EARLY_CHECKIN <= at,
+                Booking.starts_at <= at + EARLY_CHECKIN,
                 Booking.ends_at > at,
                 Booking.checked_in_at.is_(None),
             )

@@ -14,6 +14,7 @@ from . import services
 
 bp = Blueprint("checkin", __name__)
 api_bp = Blueprint("checkin_api", __name__, url_prefix="/api/v1")
+bp.add_app_template_global(services.can_check_in, "can_check_in")
 
 
 def _back(default: str) -> str:

@@ -1,0 +1,120 @@
+"""GeoJSON, dashboards with SVG charts, funders' CSV exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+
+import pytest
+
+from booking.bookings.models import DayPart
+from booking.bookings.services import BookingRequest, create_booking
+from booking.insight.services import save_profile
+from tests.conftest import Auth, next_weekday
+
+
+def test_geojson_is_public_and_lon_lat(api, create_location, create_resource):
+    location = create_location(lat=51.46, lon=12.63, operator_model="commuter_hub")
+    create_resource(location, "desk", "D1")
+    response = api().get("/api/v1/locations.geojson")
+    assert response.status_code == 200 and response.mimetype == "application/geo+json"
+    body = response.get_json()
+    assert body["type"] == "FeatureCollection"
+    [feature] = body["features"]
+    assert feature["geometry"] == {"type": "Point", "coordinates": [12.63, 51.46]}
+    props = feature["properties"]
+    assert props["name"] == location.name and props["address"] == location.address
+    assert props["operator_model"] == "commuter_hub"
+    assert "mon" in props["opening_hours"] and "free_desks_today" in props
+
+
+@pytest.fixture
+def used_space(db, create_location, create_resource, create_user):
+    location = create_location(horizon_days=60)
+    desks = [create_resource(location, "desk", f"D{i}") for i in range(4)]
+    day = next_weekday(1)
+    members = []
+    for i, (group, km) in enumerate(
+        [("commuter", 30), ("commuter", 20), ("commuter", 10), ("craft", None)]
+    ):
+        member = create_user()
+        save_profile(
+            db,
+            member,
+            {"target_group": group, "commute_km": km, "home_municipality": "Eilenburg"},
+        )
+        part = DayPart.AM if i == 3 else DayPart.FULL
+        create_booking(db, member, BookingRequest(desks[i].id, on=day, part=part))
+        members.append(member)
+    return location, day, members
+
+
+def _csv(response):
+    return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+
+
+def test_usage_export(client, used_space, create_user):
+    location, day, _ = used_space
+    Auth(client).login(location.operators[0].email)
+    month = f"{day:%Y-%m}"
+    response = client.get(f"/manage/insight/usage.csv?from={month}&to={month}")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    [row] = _csv(response)
+    assert row["location"] == location.name and row["month"] == month
+    assert row["desk_days"] == "3.5" and row["unique_users"] == "4"
+    assert row["new_members"] == "4"
+    assert row["commute_km_saved"] == "120"  # 2 × (30 + 20 + 10)
+
+
+def test_target_groups_only_in_aggregate(client, used_space, create_location):
+    location, day, _ = used_space
+    Auth(client).login(location.operators[0].email)
+    month = f"{day:%Y-%m}"
+    rows = _csv(
+        client.get(f"/manage/insight/target-groups.csv?from={month}&to={month}")
+    )
+    by_value = {(r["dimension"], r["value"]): r for r in rows}
+    assert by_value[("target_group", "commuter")]["members"] == "3"
+    assert by_value[("target_group", "craft")]["members"] == "<3"
+    assert by_value[("home_municipality", "Eilenburg")]["members"] == "4"
+    # Another operator's export does not include this location.
+    other = create_location()
+    client2 = client.application.test_client()
+    Auth(client2).login(other.operators[0].email)
+    rows = _csv(client2.get(f"/manage/insight/usage.csv?from={month}&to={month}"))
+    assert rows == []
+    assert (
+        client2.get(f"/manage/insight/usage.csv?location_id={location.id}").status_code
+        == 403
+    )
+
+
+def test_dashboard_renders_svg_charts(client, used_space):
+    location, day, _ = used_space
+    Auth(client).login(location.operators[0].email)
+    page = client.get(f"/manage/locations/{location.id}/insight")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert html.count("<svg") == 4 and "<script" not in html
+    network = client.get("/manage/insight").get_data(as_text=True)
+    assert network.count("<svg") == 4
+    assert 'id="active-members">' in html
+
+
+def test_dashboard_figures(db, used_space):
+    from booking.insight.services import dashboard
+
+    location, day, _ = used_space
+    from datetime import datetime, time
+    from zoneinfo import ZoneInfo
+
+    board = dashboard(
+        db,
+        [location],
+        now=datetime.combine(day, time(12), tzinfo=ZoneInfo("Europe/Berlin")),
+    )
+    assert board.seats == 4
+    assert board.occupancy_today == pytest.approx(3.5 / 4)
+    assert board.active_members == 4 and board.new_members == 4
+    assert board.today == day and isinstance(board.today, date)
