@@ -98,12 +98,25 @@ def _app_context():
     return _cv_app.get(None)
 
 
+def _refresh_locked_rows(orm_execute_state) -> None:
+    # Sessions keep loaded objects across commits (expire_on_commit=False), so a
+    # locking read must overwrite what an earlier read of the same request put
+    # in the identity map; otherwise a check under the lock sees stale values.
+    statement = orm_execute_state.statement
+    if (
+        orm_execute_state.is_select
+        and getattr(statement, "_for_update_arg", None) is not None
+    ):
+        orm_execute_state.update_execution_options(populate_existing=True)
+
+
 class Database:
     """Holds the engine and the request-scoped session of one app."""
 
     def __init__(self, url: str):
         self.engine = make_engine(url)
         self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+        event.listen(self.session_factory, "do_orm_execute", _refresh_locked_rows)
         # One session per application context (that is, per request or CLI
         # command), not per thread.
         self.session = scoped_session(self.session_factory, scopefunc=_app_context)
