@@ -75,6 +75,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf_exempt_endpoint("billing.webhook")  # proven by its Stripe signature
     register_billing_cli(app)
 
+    from .access.api import api_bp as access_api_bp
+    from .access.cli import register_cli as register_access_cli
+    from .access.views import bp as access_bp
+
+    app.register_blueprint(access_bp)
+    app.register_blueprint(access_api_bp)
+    register_access_cli(app)
+
     from .cli import register_cli
 
     register_cli(app)

@@ -1,5 +1,6 @@
 """Imports every domain's models so that Base.metadata knows all tables."""
 
+from .access.models import AccessEvent, Door, DoorAlert, door_resources  # noqa: F401
 from .auth.models import Role, SessionKind, User, UserSession  # noqa: F401
 from .billing.models import (  # noqa: F401
     BillingCustomer,

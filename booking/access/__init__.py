@@ -1,0 +1,1 @@
+"""Door access: doors, the access rule, unlock over MQTT, audit log, alerts."""

@@ -1,0 +1,99 @@
+"""flask --app booking doors ...: the door listener and the demo's broker setup."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import threading
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+
+from .. import ROOT
+
+
+def _write(path: Path, text: str, mode: int = 0o600) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+
+
+def register_cli(app: Flask) -> None:
+    @app.cli.group("doors")
+    def doors_group():
+        """Door access over MQTT."""
+
+    @doors_group.command("listen")
+    def listen():
+        """Stay connected and store door state and events (no web requests
+        needed). Runs until SIGTERM or Ctrl-C."""
+        from .mqtt import get_link, stop_link
+
+        link = get_link(current_app._get_current_object())
+        if link is None:
+            raise click.ClickException("LANDDESK_MQTT_URL is not set.")
+        done = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: done.set())
+        click.echo(f"listening to {link.url.host}:{link.url.port}")
+        try:
+            done.wait()
+        except KeyboardInterrupt:
+            pass
+        stop_link(current_app._get_current_object())
+
+    @doors_group.command("demo-config")
+    @click.argument("directory", type=click.Path(file_okay=False))
+    @click.option("--port", type=int, required=True, help="the demo broker's port")
+    def demo_config(directory: str, port: int):
+        """Write a private Mosquitto and one controller configuration per
+        Landdesk door into DIRECTORY, with fresh passwords; print the
+        service's MQTT URL."""
+        from ..db import get_db
+        from .services import demo_controller_secrets
+
+        out = Path(directory).resolve()
+        out.mkdir(parents=True, exist_ok=True)
+        service_pw = secrets.token_hex(12)
+        users = [f"landdesk:{service_pw}"]
+        doors = demo_controller_secrets(get_db())
+        prefix = current_app.config.get("MQTT_PREFIX", "landdesk")
+        for door, secret in doors:
+            password = secrets.token_hex(12)
+            users.append(f"{door.mqtt_id}:{password}")
+            _write(
+                out / f"door-{door.id}.toml",
+                "# Simulated reference controller for the demo "
+                f"({door.location.name}: {door.name})\n"
+                "[mqtt]\n"
+                f'url = "mqtt://{door.mqtt_id}:{password}@127.0.0.1:{port}"\n'
+                f'prefix = "{prefix}"\n'
+                "keepalive = 5\n\n"
+                "[door]\n"
+                f'id = "{door.mqtt_id}"\n'
+                f'secret = "{secret}"\n'
+                f"open_s = {min(door.open_s, 15)}\n"
+                'relay = "simulated"\n'
+                f'state_file = "door-{door.id}.state.json"\n\n'
+                "[keypad]\n"
+                'kind = "fifo"\n'
+                f'path = "door-{door.id}.keypad"\n',
+            )
+        _write(out / "passwd", "\n".join(users) + "\n")
+        acl = Path(ROOT) / "deploy" / "mosquitto" / "acl"
+        _write(
+            out / "mosquitto.conf",
+            "per_listener_settings false\n"
+            "allow_anonymous false\n"
+            f"password_file {out / 'passwd'}\n"
+            f"acl_file {acl}\n"
+            f"listener {port} 127.0.0.1\n"
+            "set_tcp_nodelay true\n"
+            "persistence false\n"
+            "log_dest stdout\n"
+            "log_type error\nlog_type warning\n",
+            0o644,
+        )
+        (out / "doors.txt").write_text("".join(f"{door.id}\n" for door, _ in doors))
+        click.echo(f"mqtt://landdesk:{service_pw}@127.0.0.1:{port}")

@@ -1,0 +1,1013 @@
+"""Doors, unlocking, the audit log, offline PINs and alerts.
+
+The unlock itself (``unlock_door``) checks the access rule, releases the
+database connection, waits for the door's answer over MQTT (access.mqtt) and
+then writes one audit row. Door state and events arrive through
+``store_report``, called by the MQTT link's worker thread.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import smtplib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import current_app, render_template
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from devices import messages
+from devices.messages import MessageRejected
+
+from ..auth.models import Role, User
+from ..bookings.models import Booking, BookingStatus
+from ..db import on_commit, unit_of_work, utcnow
+from ..errors import DomainError, Forbidden, InvalidInput, NotFound
+from ..i18n import localdatetime
+from ..spaces.models import Location, Resource
+from ..spaces.services import can_manage, get_managed_location, managed_location_ids
+from . import rules
+from .crypto import SecretUnreadable, seal, unseal
+from .models import (
+    AccessEvent,
+    AlertKind,
+    Channel,
+    Door,
+    DoorAlert,
+    DoorKind,
+    Result,
+)
+from .mqtt import Outcome, Report, get_link
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ACK_TIMEOUT_S = 3.0
+BATTERY_LOW_PERCENT = 20
+# Wrong PINs within this window that raise an alert (besides a lock-out).
+PIN_ALERT_COUNT = 3
+PIN_ALERT_WINDOW = timedelta(minutes=15)
+
+
+class AccessDenied(Forbidden):
+    code = "access_denied"
+
+
+class DoorRefused(DomainError):
+    status = 502
+    code = "door_refused"
+    default_message = _l("The door refused to open.")
+
+
+class DoorUnavailable(DomainError):
+    status = 503
+    code = "door_unavailable"
+    default_message = _l(
+        "The door cannot be reached right now. Please try again in a moment "
+        "or use your PIN."
+    )
+
+
+class DoorTimeout(DomainError):
+    status = 504
+    code = "door_timeout"
+    default_message = _l(
+        "The door did not answer in time. Please try again or use your PIN."
+    )
+
+
+_DENIED_MESSAGES = {
+    rules.DOOR_INACTIVE: _l("This door is switched off."),
+    rules.SUSPENDED: _l(
+        "Your membership is suspended: the door stays closed until the "
+        "payment is settled."
+    ),
+    rules.PAST_DUE: _l(
+        "Your membership payment is overdue: the door stays closed until it is paid."
+    ),
+    rules.NO_BOOKING: _l("You have no booking that opens this door now."),
+}
+
+
+# --- configuration -------------------------------------------------------------
+
+
+def access_margin() -> timedelta:
+    return timedelta(minutes=int(current_app.config.get("ACCESS_MARGIN_MINUTES", 30)))
+
+
+def ack_timeout_s() -> float:
+    return float(current_app.config.get("UNLOCK_TIMEOUT_S", DEFAULT_ACK_TIMEOUT_S))
+
+
+def _secret_key() -> str:
+    return str(current_app.config["SECRET_KEY"])
+
+
+# --- doors ---------------------------------------------------------------------
+
+
+def get_door(db: Session, door_id: int) -> Door:
+    door = db.get(Door, door_id)
+    if door is None:
+        raise NotFound(_l("There is no such door."))
+    return door
+
+
+def get_managed_door(db: Session, actor: User, door_id: int) -> Door:
+    """The door if the actor runs its location. Raises NotFound, Forbidden."""
+    door = get_door(db, door_id)
+    if not can_manage(db, actor, door.location_id):
+        raise Forbidden(_l("You do not run this location."))
+    return door
+
+
+def doors_of(db: Session, location_id: int, *, active_only: bool = False) -> list[Door]:
+    query = select(Door).where(Door.location_id == location_id)
+    if active_only:
+        query = query.where(Door.is_active.is_(True))
+    return list(db.scalars(query.order_by(Door.name, Door.id)))
+
+
+def door_secret(door: Door) -> str:
+    """The door's signing secret in clear; raises DoorUnavailable if unreadable."""
+    if door.secret_enc is None:
+        raise DoorUnavailable(_l("This door has no secret."))
+    try:
+        return unseal(door.secret_enc, _secret_key(), door_id=door.id)
+    except SecretUnreadable:
+        log.error("secret of door %s unreadable: SECRET_KEY changed?", door.id)
+        raise DoorUnavailable(
+            _l("This door must be set up again: rotate its secret.")
+        ) from None
+
+
+def _clean_door_values(db: Session, location: Location, values: dict) -> dict:
+    name = values.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInput(_l("Give the door a name."), field="name")
+    if len(name.strip()) > 120:
+        raise InvalidInput(_l("At most %(n)d characters.", n=120), field="name")
+    try:
+        kind = DoorKind(values.get("kind") or DoorKind.LANDDESK)
+    except ValueError:
+        raise InvalidInput(
+            _l("The kind must be landdesk, shelly, tasmota or nuki."), field="kind"
+        ) from None
+    device_id = values.get("device_id")
+    device_id = device_id.strip() if isinstance(device_id, str) else None
+    if kind == DoorKind.LANDDESK:
+        device_id = None
+    else:
+        if not device_id:
+            raise InvalidInput(
+                _l("Enter the device's MQTT topic or id."), field="device_id"
+            )
+        if (
+            len(device_id) > 64
+            or device_id.isdigit()
+            or any(ch in device_id for ch in "/+#\x00 ")
+        ):
+            raise InvalidInput(
+                _l(
+                    "The device id must be one MQTT topic level (no / + # or "
+                    "spaces) and not only digits."
+                ),
+                field="device_id",
+            )
+    open_s = values.get("open_s", 5)
+    try:
+        open_s = int(open_s)
+    except (TypeError, ValueError):
+        open_s = 0
+    if not 1 <= open_s <= messages.MAX_OPEN_S:
+        raise InvalidInput(
+            _l("Open for 1 to %(n)d seconds.", n=messages.MAX_OPEN_S), field="open_s"
+        )
+    ids = values.get("resource_ids") or []
+    if not isinstance(ids, list):
+        raise InvalidInput(_l("resource_ids must be a list."), field="resource_ids")
+    try:
+        ids = sorted({int(i) for i in ids})
+    except (TypeError, ValueError):
+        raise InvalidInput(
+            _l("resource_ids must be numbers."), field="resource_ids"
+        ) from None
+    resources = (
+        list(
+            db.scalars(
+                select(Resource).where(
+                    Resource.id.in_(ids), Resource.location_id == location.id
+                )
+            )
+        )
+        if ids
+        else []
+    )
+    if len(resources) != len(ids):
+        raise InvalidInput(
+            _l("Choose desks and rooms of this location."), field="resource_ids"
+        )
+    return {
+        "name": name.strip(),
+        "kind": kind,
+        "device_id": device_id,
+        "open_s": open_s,
+        "resources": resources,
+    }
+
+
+def create_door(
+    db: Session, actor: User, location_id: int, values: dict
+) -> tuple[Door, str | None]:
+    """Add a door to a location the actor runs; returns it and, for our own
+    controller, its new secret (shown once). Raises NotFound, Forbidden,
+    InvalidInput."""
+    with unit_of_work(db):
+        location = get_managed_location(db, actor, location_id)
+        cleaned = _clean_door_values(db, location, values)
+        door = Door(location_id=location.id, is_active=True, **cleaned)
+        db.add(door)
+        db.flush()
+        secret = None
+        if door.kind == DoorKind.LANDDESK:
+            secret = messages.new_secret()
+            door.secret_enc = seal(secret, _secret_key(), door_id=door.id)
+            door.secret_rotated_at = utcnow()
+    return door, secret
+
+
+def update_door(db: Session, actor: User, door_id: int, values: dict) -> Door:
+    """Rename, re-assign resources, change the opening time or switch off."""
+    with unit_of_work(db):
+        door = get_managed_door(db, actor, door_id)
+        merged = {
+            "name": door.name,
+            "kind": door.kind,
+            "device_id": door.device_id,
+            "open_s": door.open_s,
+            "resource_ids": [r.id for r in door.resources],
+            **{k: v for k, v in values.items() if k != "kind"},
+        }
+        cleaned = _clean_door_values(db, door.location, merged)
+        door.name = cleaned["name"]
+        door.device_id = cleaned["device_id"]
+        door.open_s = cleaned["open_s"]
+        door.resources = cleaned["resources"]
+        if "is_active" in values:
+            door.is_active = bool(values["is_active"])
+    return door
+
+
+def rotate_secret(db: Session, actor: User, door_id: int) -> tuple[Door, str]:
+    """A new secret for our controller; the old one stops working at once.
+
+    Raises NotFound, Forbidden, InvalidInput (vendor doors have no secret).
+    """
+    with unit_of_work(db):
+        door = get_managed_door(db, actor, door_id)
+        if door.kind != DoorKind.LANDDESK:
+            raise InvalidInput(_l("Only Landdesk controllers have a secret."))
+        secret = messages.new_secret()
+        door.secret_enc = seal(secret, _secret_key(), door_id=door.id)
+        door.secret_rotated_at = utcnow()
+    return door, secret
+
+
+# --- the rule ------------------------------------------------------------------
+
+
+def _serves(door: Door):
+    ids = [r.id for r in door.resources]
+    return Booking.resource_id.in_(ids) if ids else None
+
+
+def access_facts(
+    db: Session, user: User, door: Door, now: datetime
+) -> rules.AccessFacts:
+    """Everything the access rule needs to know, read from the database."""
+    if can_manage(db, user, door.location_id):
+        return rules.AccessFacts(door.is_active, True, "none", False, ())
+    from ..passes import services as passes_services
+
+    standing = str(passes_services.member_standing(db, user, now))
+    has_24_7 = passes_services.has_24_7_access(db, user, door.location_id, now)
+    query = select(Booking.id, Booking.starts_at, Booking.ends_at).where(
+        Booking.user_id == user.id,
+        Booking.location_id == door.location_id,
+        Booking.status == BookingStatus.CONFIRMED,
+        Booking.ends_at > now,
+        Booking.starts_at < now + timedelta(days=1),
+    )
+    served = _serves(door)
+    if served is not None:
+        query = query.where(served)
+    bookings = tuple(rules.LiveBooking(*row) for row in db.execute(query))
+    return rules.AccessFacts(door.is_active, False, standing, has_24_7, bookings)
+
+
+def check_access(
+    db: Session, user: User, door: Door, now: datetime | None = None
+) -> rules.Decision:
+    now = now or utcnow()
+    return rules.decide(access_facts(db, user, door, now), now, access_margin())
+
+
+def _denied_message(decision: rules.Decision, door: Door) -> Any:
+    if decision.reason == rules.TOO_EARLY and decision.opens_at is not None:
+        return _l(
+            "Your booking opens this door from %(time)s.",
+            time=localdatetime(decision.opens_at, door.location.timezone, "short"),
+        )
+    return _DENIED_MESSAGES.get(decision.reason, _l("You may not open this door."))
+
+
+# --- unlocking -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UnlockResult:
+    door: Door
+    event: AccessEvent
+
+
+def _audit(db: Session, door: Door, **values: Any) -> AccessEvent:
+    event = AccessEvent(door_id=door.id, location_id=door.location_id, **values)
+    db.add(event)
+    return event
+
+
+def unlock_door(
+    db: Session,
+    actor: User,
+    door_id: int,
+    *,
+    remote: bool = False,
+    now: datetime | None = None,
+) -> UnlockResult:
+    """Open a door for the actor if the access rule allows it.
+
+    ``remote``: an operator opens from the console (for someone at the door).
+    Every attempt is written to the audit log. Raises NotFound, Forbidden
+    (AccessDenied with ``reason``), DoorRefused (502), DoorUnavailable (503),
+    DoorTimeout (504).
+    """
+    now = now or utcnow()
+    door = get_door(db, door_id)
+    if remote:
+        if not can_manage(db, actor, door.location_id):
+            raise Forbidden(_l("You do not run this location."))
+        channel = Channel.REMOTE
+    decision = check_access(db, actor, door, now)
+    if not remote:
+        channel = Channel.OPERATOR if decision.reason == rules.OPERATOR else Channel.APP
+    if not decision.allowed:
+        with unit_of_work(db):
+            _audit(
+                db,
+                door,
+                user_id=actor.id,
+                booking_id=decision.booking_id,
+                channel=channel,
+                result=Result.DENIED,
+                reason=decision.reason,
+                occurred_at=now,
+            )
+        raise AccessDenied(_denied_message(decision, door), reason=decision.reason)
+    outcome = _send_unlock(db, door)
+    result = {
+        "opened": Result.OPENED,
+        "refused": Result.REFUSED,
+        "timeout": Result.TIMEOUT,
+    }.get(outcome.status, Result.UNAVAILABLE)
+    with unit_of_work(db):
+        event = _audit(
+            db,
+            door,
+            user_id=actor.id,
+            booking_id=decision.booking_id,
+            channel=channel,
+            result=result,
+            reason=outcome.reason,
+            command_id=outcome.command_id,
+            occurred_at=now,
+        )
+        if result == Result.OPENED and channel == Channel.APP:
+            from ..checkin.services import record_door_entry
+
+            record_door_entry(db, actor.id, door.location_id, at=now)
+    if result == Result.REFUSED:
+        raise DoorRefused(reason=outcome.reason or "refused")
+    if result == Result.TIMEOUT:
+        raise DoorTimeout()
+    if result == Result.UNAVAILABLE:
+        raise DoorUnavailable(reason=outcome.reason or "broker_unreachable")
+    return UnlockResult(door, event)
+
+
+def _send_unlock(db: Session, door: Door) -> Outcome:
+    link = get_link(current_app._get_current_object())
+    if link is None:
+        return Outcome("unavailable", "not_configured")
+    secret = door_secret(door) if door.kind == DoorKind.LANDDESK else None
+    kind, device_id, open_s = door.kind, door.device_id, door.open_s
+    mqtt_id = door.mqtt_id
+    # Give the connection back while we wait for the door (up to seconds).
+    db.commit()
+    if secret is not None:
+        return link.unlock(mqtt_id, secret, open_s=open_s, timeout_s=ack_timeout_s())
+    assert device_id is not None
+    return link.unlock_vendor(
+        str(kind), device_id, open_s=open_s, timeout_s=ack_timeout_s()
+    )
+
+
+def record_rate_limited(db: Session, actor: User | None, door_id: int) -> None:
+    """Audit an attempt the rate limit stopped before it reached the rule."""
+    door = db.get(Door, door_id)
+    if door is None:
+        return
+    with unit_of_work(db):
+        _audit(
+            db,
+            door,
+            user_id=actor.id if actor is not None else None,
+            channel=Channel.APP,
+            result=Result.RATE_LIMITED,
+            reason="rate_limited",
+            occurred_at=utcnow(),
+        )
+
+
+# --- what doors report ---------------------------------------------------------
+
+
+def _ts(value: int | None, fallback: datetime) -> datetime:
+    if value is None:
+        return fallback
+    return datetime.fromtimestamp(value, UTC)
+
+
+def store_report(db: Session, report: Report) -> None:
+    """Store one state, event or vendor status message (idempotent)."""
+    now = datetime.fromtimestamp(report.received_at, UTC)
+    if report.kind == "vendor":
+        _store_vendor_status(db, report, now)
+        return
+    if not report.door.isdigit():
+        return
+    door = db.get(Door, int(report.door))
+    if door is None or door.kind != DoorKind.LANDDESK:
+        return
+    try:
+        secret = door_secret(door)
+        if report.kind == "state":
+            state = messages.parse_state(report.payload, secret)
+            if state.door == report.door:
+                _store_state(db, door, state, now, retained=report.retained)
+        elif report.kind == "event":
+            event = messages.parse_event(report.payload, secret, door_id=report.door)
+            _store_event(db, door, event, now)
+    except (MessageRejected, DoorUnavailable) as exc:
+        log.warning("door %s sent an unusable %s: %s", door.id, report.kind, exc)
+        db.rollback()
+
+
+def _set_online(db: Session, door: Door, online: bool, at: datetime) -> bool:
+    """Record a change of reachability; True if this call made the change.
+
+    A conditional UPDATE, so that of several processes seeing the same
+    message exactly one raises (or resolves) the alert.
+    """
+    condition = (
+        Door.online.is_(True)
+        if not online
+        else or_(Door.online.is_(None), Door.online.is_(False))
+    )
+    changed = db.execute(
+        update(Door)
+        .where(Door.id == door.id, condition)
+        .values(online=online, online_since=at)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.refresh(door)
+    return bool(changed)
+
+
+def _store_state(
+    db: Session,
+    door: Door,
+    state: messages.DoorState,
+    now: datetime,
+    *,
+    retained: bool,
+) -> None:
+    online = state.status == "online"
+    with unit_of_work(db):
+        was_online = door.online
+        at = now if state.is_will or not retained else _ts(state.ts, now)
+        changed = _set_online(db, door, online, at)
+        if not state.is_will:
+            seen = _ts(state.ts, now)
+            if door.last_seen_at is None or seen > door.last_seen_at:
+                door.last_seen_at = seen
+            door.is_open = state.open
+            door.battery = state.battery
+            door.firmware = state.fw
+        if changed:
+            _audit(
+                db,
+                door,
+                channel=Channel.DEVICE,
+                result=Result.EVENT,
+                event_type="online" if online else "offline",
+                occurred_at=at,
+            )
+            if online:
+                _resolve_alert(db, door, AlertKind.OFFLINE, now)
+            elif was_online:
+                _raise_alert(db, door, AlertKind.OFFLINE, now)
+        _check_battery(db, door, state.battery, None, now)
+
+
+def _check_battery(
+    db: Session, door: Door, level: int | None, low: bool | None, now: datetime
+) -> None:
+    if low is None and level is not None:
+        low = level <= BATTERY_LOW_PERCENT
+    if low:
+        _raise_alert(db, door, AlertKind.BATTERY_LOW, now, level=level)
+    elif low is False:
+        _resolve_alert(db, door, AlertKind.BATTERY_LOW, now)
+
+
+_EVENT_RESULTS = {
+    "pin_accepted": (Channel.PIN, Result.PIN_ACCEPTED),
+    "pin_refused": (Channel.PIN, Result.PIN_REFUSED),
+    "pin_locked_out": (Channel.PIN, Result.PIN_LOCKED_OUT),
+}
+
+
+def _pin_holder(
+    db: Session, door: Door, window: tuple[int, int] | None
+) -> Booking | None:
+    """The confirmed booking whose offline PIN has this window, if any."""
+    if window is None:
+        return None
+    start = datetime.fromtimestamp(window[0], UTC)
+    end = datetime.fromtimestamp(window[1], UTC)
+    candidates = db.scalars(
+        select(Booking).where(
+            Booking.location_id == door.location_id,
+            Booking.status == BookingStatus.CONFIRMED,
+            Booking.ends_at > start,
+            Booking.ends_at <= end,
+        )
+    )
+    for booking in candidates:
+        span = pin_span(booking.starts_at, booking.ends_at)
+        if messages.pin_window(*span) == (
+            window[0] // messages.PIN_SLOT_S,
+            (window[1] - window[0]) // messages.PIN_SLOT_S,
+        ):
+            return booking
+    return None
+
+
+def _store_event(db: Session, door: Door, event: messages.Event, now: datetime) -> None:
+    with unit_of_work(db):
+        if db.scalar(select(AccessEvent.id).where(AccessEvent.event_id == event.id)):
+            return  # a redelivery, or a re-send after the door reconnected
+        channel, result = _EVENT_RESULTS.get(event.type, (Channel.DEVICE, Result.EVENT))
+        holder = (
+            _pin_holder(db, door, event.window)
+            if event.type in ("pin_accepted", "pin_refused")
+            else None
+        )
+        reason = event.reason
+        if event.window is not None and reason is None:
+            reason = f"window {event.window[0]}-{event.window[1]}"
+        at = _ts(event.ts, now)
+        try:
+            with db.begin_nested():
+                _audit(
+                    db,
+                    door,
+                    user_id=holder.user_id if holder else None,
+                    booking_id=holder.id if holder else None,
+                    channel=channel,
+                    result=result,
+                    event_type=event.type,
+                    reason=(reason or "")[:200] or None,
+                    command_id=event.cmd,
+                    event_id=event.id,
+                    offline=event.offline,
+                    occurred_at=at,
+                )
+        except IntegrityError:
+            return  # another process stored it a moment ago
+        door.last_seen_at = max(door.last_seen_at or at, now)
+        if event.type in ("opened", "closed"):
+            door.is_open = event.type == "opened"
+        if event.type == "closed":
+            _resolve_alert(db, door, AlertKind.HELD_OPEN, now)
+        elif event.type == "held_open":
+            _raise_alert(db, door, AlertKind.HELD_OPEN, now)
+        elif event.type == "tamper":
+            _raise_alert(db, door, AlertKind.TAMPER, now, detail=event.reason or "")
+        elif event.type == "pin_locked_out":
+            _raise_alert(db, door, AlertKind.PIN_FAILURES, now)
+        elif event.type == "pin_refused" and event.reason == "wrong":
+            wrong = db.scalar(
+                select(func.count(AccessEvent.id)).where(
+                    AccessEvent.door_id == door.id,
+                    AccessEvent.result == Result.PIN_REFUSED,
+                    AccessEvent.reason == "wrong",
+                    AccessEvent.occurred_at >= at - PIN_ALERT_WINDOW,
+                )
+            )
+            if wrong >= PIN_ALERT_COUNT:
+                _raise_alert(db, door, AlertKind.PIN_FAILURES, now)
+
+
+def _store_vendor_status(db: Session, report: Report, now: datetime) -> None:
+    status = report.status
+    if status is None:
+        return
+    door = db.scalar(
+        select(Door).where(Door.kind == report.vendor, Door.device_id == report.door)
+    )
+    if door is None:
+        return
+    with unit_of_work(db):
+        if status.online is not None:
+            was_online = door.online
+            if _set_online(db, door, status.online, now):
+                _audit(
+                    db,
+                    door,
+                    channel=Channel.DEVICE,
+                    result=Result.EVENT,
+                    event_type="online" if status.online else "offline",
+                    occurred_at=now,
+                )
+                if status.online:
+                    _resolve_alert(db, door, AlertKind.OFFLINE, now)
+                elif was_online:
+                    _raise_alert(db, door, AlertKind.OFFLINE, now)
+        if status.online is not False and not report.retained:
+            door.last_seen_at = now
+        if status.open is not None:
+            door.is_open = status.open
+        if status.battery is not None:
+            door.battery = status.battery
+        _check_battery(db, door, status.battery, status.battery_low, now)
+
+
+# --- alerts --------------------------------------------------------------------
+
+_ALERT_TEXT = {
+    AlertKind.OFFLINE: _l("Door %(door)s at %(location)s is offline."),
+    AlertKind.BATTERY_LOW: _l("The battery of door %(door)s at %(location)s is low."),
+    AlertKind.HELD_OPEN: _l("Door %(door)s at %(location)s stays open too long."),
+    AlertKind.PIN_FAILURES: _l(
+        "Wrong PINs are being entered at door %(door)s at %(location)s."
+    ),
+    AlertKind.TAMPER: _l("Door %(door)s at %(location)s reports tampering."),
+}
+
+
+def alert_text(alert: DoorAlert) -> str:
+    return str(
+        _ALERT_TEXT[AlertKind(alert.kind)]
+        % {"door": alert.door.name, "location": alert.door.location.name}
+    )
+
+
+def _raise_alert(
+    db: Session, door: Door, kind: AlertKind, now: datetime, **details: Any
+) -> None:
+    open_alert = db.scalar(
+        select(DoorAlert.id).where(
+            DoorAlert.door_id == door.id,
+            DoorAlert.kind == kind,
+            DoorAlert.resolved_at.is_(None),
+        )
+    )
+    if open_alert is not None:
+        return
+    detail = ", ".join(f"{k}={v}" for k, v in details.items() if v not in (None, ""))
+    alert = DoorAlert(door_id=door.id, kind=kind, message=detail[:300], raised_at=now)
+    db.add(alert)
+    db.flush()
+    alert_id, door_id = alert.id, door.id
+    app = current_app._get_current_object()
+    on_commit(db, lambda: _mail_alert(app, alert_id, door_id))
+
+
+def _resolve_alert(db: Session, door: Door, kind: AlertKind, now: datetime) -> None:
+    db.execute(
+        update(DoorAlert)
+        .where(
+            DoorAlert.door_id == door.id,
+            DoorAlert.kind == kind,
+            DoorAlert.resolved_at.is_(None),
+        )
+        .values(resolved_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _alert_recipients(db: Session, location: Location) -> list[User]:
+    if location.operators:
+        return list(location.operators)
+    return list(db.scalars(select(User).where(User.role == Role.ADMIN)))
+
+
+def _mail_alert(app: Any, alert_id: int, door_id: int) -> None:
+    from ..db import get_db
+    from ..mail import send_mail
+
+    db = get_db()
+    alert = db.get(DoorAlert, alert_id)
+    if alert is None:
+        return
+    for user in _alert_recipients(db, alert.door.location):
+        locale = user.locale or app.config["BABEL_DEFAULT_LOCALE"]
+        with force_locale(locale):
+            text = alert_text(alert)
+            body = render_template(
+                "access/alert_email.txt",
+                alert=alert,
+                text=text,
+                public_url=app.config["PUBLIC_URL"],
+            )
+        try:
+            send_mail(user.email, text, body)
+        except (OSError, smtplib.SMTPException):
+            log.exception("door alert %s: mail to user %s failed", alert_id, user.id)
+
+
+def open_alerts(db: Session, actor: User, location_id: int | None = None) -> list:
+    ids = managed_location_ids(db, actor)
+    query = (
+        select(DoorAlert)
+        .join(Door, DoorAlert.door_id == Door.id)
+        .where(DoorAlert.resolved_at.is_(None))
+    )
+    if ids is not None:
+        query = query.where(Door.location_id.in_(ids))
+    if location_id is not None:
+        query = query.where(Door.location_id == location_id)
+    return list(db.scalars(query.order_by(DoorAlert.raised_at.desc()).limit(100)))
+
+
+def resolve_alert(db: Session, actor: User, alert_id: int) -> None:
+    """An operator marks an alert as handled. Raises NotFound, Forbidden."""
+    with unit_of_work(db):
+        alert = db.get(DoorAlert, alert_id)
+        if alert is None:
+            raise NotFound()
+        get_managed_door(db, actor, alert.door_id)
+        if alert.resolved_at is None:
+            alert.resolved_at = utcnow()
+
+
+# --- audit log -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    location_id: int | None = None
+    door_id: int | None = None
+    channel: str | None = None
+    result: str | None = None
+    user: str | None = None  # e-mail or part of it
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _parse_day(value: str | None, field: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(_l("Enter a date like 2026-05-04."), field=field) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def log_filter(args: dict) -> LogFilter:
+    """Parse filter values (query string or JSON). Raises InvalidInput."""
+
+    def number(name: str) -> int | None:
+        value = args.get(name)
+        if value in (None, ""):
+            return None
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise InvalidInput(_l("This must be a number."), field=name) from None
+
+    channel = args.get("channel") or None
+    if channel is not None and channel not in set(Channel):
+        raise InvalidInput(_l("Unknown channel."), field="channel")
+    result = args.get("result") or None
+    if result is not None and result not in set(Result):
+        raise InvalidInput(_l("Unknown result."), field="result")
+    until = _parse_day(args.get("until"), "until")
+    if until is not None and len(str(args.get("until"))) == 10:
+        until += timedelta(days=1)  # a date means "to the end of that day"
+    return LogFilter(
+        location_id=number("location_id"),
+        door_id=number("door_id"),
+        channel=channel,
+        result=result,
+        user=(args.get("user") or "").strip().lower() or None,
+        since=_parse_day(args.get("since"), "since"),
+        until=until,
+    )
+
+
+def access_log(
+    db: Session, actor: User, filters: LogFilter, *, limit: int = 500
+) -> list[AccessEvent]:
+    """Audit rows of the locations the actor runs, newest first.
+
+    Raises Forbidden (not an operator, or a location run by others),
+    NotFound.
+    """
+    ids = managed_location_ids(db, actor)
+    if ids == []:
+        raise Forbidden()
+    query = select(AccessEvent)
+    if ids is not None:
+        query = query.where(AccessEvent.location_id.in_(ids))
+    if filters.location_id is not None:
+        get_managed_location(db, actor, filters.location_id)
+        query = query.where(AccessEvent.location_id == filters.location_id)
+    if filters.door_id is not None:
+        get_managed_door(db, actor, filters.door_id)
+        query = query.where(AccessEvent.door_id == filters.door_id)
+    if filters.channel:
+        query = query.where(AccessEvent.channel == filters.channel)
+    if filters.result:
+        query = query.where(AccessEvent.result == filters.result)
+    if filters.user:
+        query = query.join(User, AccessEvent.user_id == User.id).where(
+            User.email.contains(filters.user)
+        )
+    if filters.since:
+        query = query.where(AccessEvent.occurred_at >= filters.since)
+    if filters.until:
+        query = query.where(AccessEvent.occurred_at < filters.until)
+    query = query.order_by(AccessEvent.occurred_at.desc(), AccessEvent.id.desc())
+    return list(db.scalars(query.limit(limit)))
+
+
+CSV_COLUMNS = (
+    "occurred_at",
+    "location",
+    "door_id",
+    "door",
+    "channel",
+    "result",
+    "event",
+    "user_email",
+    "user_name",
+    "booking_id",
+    "reason",
+    "command_id",
+    "offline",
+)
+
+
+def _csv_cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    # Spreadsheets run cells that start like a formula (CSV injection).
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        text = "'" + text
+    return text
+
+
+def access_log_csv(rows: list[AccessEvent]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        writer.writerow(
+            [
+                _csv_cell(v)
+                for v in (
+                    row.occurred_at.astimezone(UTC).isoformat(),
+                    row.door.location.name,
+                    row.door_id,
+                    row.door.name,
+                    row.channel,
+                    row.result,
+                    row.event_type,
+                    row.user.email if row.user else None,
+                    row.user.name if row.user else None,
+                    row.booking_id,
+                    row.reason,
+                    row.command_id,
+                    "yes" if row.offline else "no",
+                )
+            ]
+        )
+    return out.getvalue()
+
+
+# --- offline PINs and the door buttons ------------------------------------------
+
+
+def pin_span(starts_at: datetime, ends_at: datetime) -> tuple[float, float]:
+    """The unix window a booking's PIN covers: its access window, at most 24 h."""
+    start, end = rules.access_window(starts_at, ends_at, access_margin())
+    limit = timedelta(seconds=messages.PIN_MAX_SLOTS * messages.PIN_SLOT_S - 3600)
+    if end - start > limit:
+        start = max(starts_at, end - limit)
+        end = min(end, start + limit)
+    return start.timestamp(), end.timestamp()
+
+
+@dataclass(frozen=True)
+class DoorAccess:
+    """One door as a person sees it on a booking or location page."""
+
+    door: Door
+    can_open: bool
+    reason: str
+    pin: str | None = None
+    pin_from: datetime | None = None
+    pin_until: datetime | None = None
+
+
+def _booking_serves(door: Door, booking: Booking) -> bool:
+    ids = {r.id for r in door.resources}
+    return not ids or booking.resource_id in ids
+
+
+def doors_for_booking(
+    db: Session, user: User, booking: Booking, now: datetime | None = None
+) -> list[DoorAccess]:
+    """The doors a booking opens, with the offline PIN for each of ours."""
+    now = now or utcnow()
+    if booking.status != BookingStatus.CONFIRMED or booking.ends_at <= now:
+        return []
+    result = []
+    for door in doors_of(db, booking.location_id, active_only=True):
+        if not _booking_serves(door, booking):
+            continue
+        decision = check_access(db, user, door, now)
+        pin = pin_from = pin_until = None
+        blocked = decision.reason in (rules.SUSPENDED, rules.PAST_DUE)
+        if door.kind == DoorKind.LANDDESK and door.secret_enc and not blocked:
+            start, end = pin_span(booking.starts_at, booking.ends_at)
+            try:
+                pin = messages.offline_pin(door_secret(door), door.mqtt_id, start, end)
+            except (ValueError, DoorUnavailable):
+                pin = None
+            slot, slots = messages.pin_window(start, end)
+            pin_from = datetime.fromtimestamp(slot * messages.PIN_SLOT_S, UTC)
+            pin_until = pin_from + timedelta(seconds=slots * messages.PIN_SLOT_S)
+        result.append(
+            DoorAccess(
+                door, decision.allowed, decision.reason, pin, pin_from, pin_until
+            )
+        )
+    return result
+
+
+def doors_for_location(
+    db: Session, user: User | None, location_id: int, now: datetime | None = None
+) -> list[DoorAccess]:
+    """A location's doors and whether this person may open each now."""
+    now = now or utcnow()
+    doors = doors_of(db, location_id, active_only=True)
+    if user is None or not getattr(user, "is_authenticated", False):
+        return [DoorAccess(d, False, rules.NO_BOOKING) for d in doors]
+    out = []
+    for door in doors:
+        decision = check_access(db, user, door, now)
+        out.append(DoorAccess(door, decision.allowed, decision.reason))
+    return out
+
+
+def demo_controller_secrets(db: Session) -> list[tuple[Door, str]]:
+    """Every active Landdesk door with its secret (for the demo's controllers)."""
+    out = []
+    for door in db.scalars(
+        select(Door).where(Door.kind == DoorKind.LANDDESK, Door.is_active.is_(True))
+    ):
+        try:
+            out.append((door, door_secret(door)))
+        except DoorUnavailable:
+            continue
+    return out

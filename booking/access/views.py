@@ -1,0 +1,281 @@
+"""Door pages: "Open door" buttons, the operator's doors, device page and log."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext
+from flask_limiter.util import get_remote_address
+from flask_login import current_user, login_required
+
+from ..db import get_db
+from ..errors import DomainError, InvalidInput
+from ..extensions import limiter
+from ..security import operator_required
+from ..spaces.services import get_managed_location, managed_location_ids
+from . import services
+from .models import Channel, DoorKind, Result
+from .mqtt import get_link
+
+bp = Blueprint("access", __name__)
+
+
+# --- the per-user unlock limit (pages and API share one budget) ---------------
+
+
+def _unlock_key() -> str:
+    if current_user.is_authenticated:
+        return f"unlock-user:{current_user.id}"
+    return f"unlock-address:{get_remote_address()}"
+
+
+def _on_unlock_breach(_limit) -> None:
+    door_id = (request.view_args or {}).get("door_id")
+    if door_id is not None:
+        user = current_user if current_user.is_authenticated else None
+        services.record_rate_limited(get_db(), user, int(door_id))
+
+
+unlock_limit = limiter.shared_limit(
+    lambda: current_app.config.get("UNLOCK_RATE_LIMIT", "6/minute"),
+    scope="door-unlock",
+    key_func=_unlock_key,
+    on_breach=_on_unlock_breach,
+)
+
+
+@bp.before_app_request
+def _start_link() -> None:
+    # Each process (gunicorn worker) connects on its first request, so door
+    # state and events are stored even before anyone unlocks.
+    get_link(current_app._get_current_object())
+
+
+@bp.app_context_processor
+def _door_helpers():
+    def booking_doors(booking):
+        if not current_user.is_authenticated:
+            return []
+        return services.doors_for_booking(get_db(), current_user, booking)
+
+    def location_doors(location):
+        user = current_user if current_user.is_authenticated else None
+        return services.doors_for_location(get_db(), user, location.id)
+
+    def door_alerts():
+        if not (current_user.is_authenticated and current_user.is_operator):
+            return []
+        return services.open_alerts(get_db(), current_user)
+
+    return {
+        "booking_doors": booking_doors,
+        "location_doors": location_doors,
+        "door_alerts": door_alerts,
+        "alert_text": services.alert_text,
+    }
+
+
+def _back(default: str) -> str:
+    back = request.form.get("back") or default
+    if not back.startswith("/") or back.startswith("//"):
+        return default
+    return back
+
+
+# --- "Open door" -------------------------------------------------------------
+
+
+@bp.post("/doors/<int:door_id>/open")
+@login_required
+@unlock_limit
+def open_door(door_id: int):
+    back = _back(url_for("bookings.mine"))
+    try:
+        result = services.unlock_door(get_db(), current_user, door_id)
+    except DomainError as error:
+        if error.status == 404:
+            raise
+        flash(str(error.message), "error")
+        return redirect(back, 303)
+    flash(gettext("%(door)s is open. Come in!", door=result.door.name), "success")
+    return redirect(back, 303)
+
+
+# --- operator console --------------------------------------------------------
+
+
+@bp.get("/manage/locations/<int:location_id>/doors")
+@operator_required
+def doors(location_id: int):
+    db = get_db()
+    location = get_managed_location(db, current_user, location_id)
+    return render_template(
+        "access/doors.html",
+        location=location,
+        doors=services.doors_of(db, location.id),
+        alerts=services.open_alerts(db, current_user, location.id),
+        kinds=list(DoorKind),
+        form={},
+        error=None,
+    )
+
+
+def _door_form_values() -> dict:
+    values = {
+        "name": request.form.get("name", ""),
+        "kind": request.form.get("kind", "landdesk"),
+        "device_id": request.form.get("device_id", ""),
+        "open_s": request.form.get("open_s", "5"),
+        "resource_ids": request.form.getlist("resource_ids"),
+    }
+    if "active_field" in request.form:
+        values["is_active"] = bool(request.form.get("is_active"))
+    return values
+
+
+@bp.post("/manage/locations/<int:location_id>/doors")
+@operator_required
+def create_door(location_id: int):
+    db = get_db()
+    location = get_managed_location(db, current_user, location_id)
+    try:
+        door, secret = services.create_door(
+            db, current_user, location_id, _door_form_values()
+        )
+    except InvalidInput as error:
+        db.rollback()
+        return render_template(
+            "access/doors.html",
+            location=location,
+            doors=services.doors_of(db, location.id),
+            alerts=services.open_alerts(db, current_user, location.id),
+            kinds=list(DoorKind),
+            form=request.form,
+            error=error,
+        ), 400
+    if secret is None:
+        flash(gettext("Door added."), "success")
+        return redirect(url_for("access.door", door_id=door.id), 303)
+    # Shown once, in this response only: never in a redirect or the session.
+    return _secret_page(door, secret)
+
+
+def _secret_page(door, secret: str):
+    link = get_link(current_app._get_current_object())
+    response = Response(
+        render_template(
+            "access/secret.html",
+            door=door,
+            secret=secret,
+            prefix=current_app.config.get("MQTT_PREFIX", "landdesk"),
+            broker=link.url if link is not None else None,
+        )
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/manage/doors/<int:door_id>")
+@operator_required
+def door(door_id: int):
+    db = get_db()
+    door = services.get_managed_door(db, current_user, door_id)
+    recent = services.access_log(
+        db, current_user, services.LogFilter(door_id=door.id), limit=30
+    )
+    return render_template(
+        "access/door.html",
+        door=door,
+        recent=recent,
+        alerts=services.open_alerts(db, current_user, door.location_id),
+        error=None,
+    )
+
+
+@bp.post("/manage/doors/<int:door_id>")
+@operator_required
+def update_door(door_id: int):
+    db = get_db()
+    try:
+        services.update_door(db, current_user, door_id, _door_form_values())
+    except InvalidInput as error:
+        flash(str(error.message), "error")
+    else:
+        flash(gettext("Saved."), "success")
+    return redirect(url_for("access.door", door_id=door_id), 303)
+
+
+@bp.post("/manage/doors/<int:door_id>/unlock")
+@operator_required
+@unlock_limit
+def remote_unlock(door_id: int):
+    back = _back(url_for("access.door", door_id=door_id))
+    try:
+        result = services.unlock_door(get_db(), current_user, door_id, remote=True)
+    except DomainError as error:
+        if error.status in (403, 404):
+            raise
+        flash(str(error.message), "error")
+        return redirect(back, 303)
+    flash(gettext("%(door)s is open.", door=result.door.name), "success")
+    return redirect(back, 303)
+
+
+@bp.post("/manage/doors/<int:door_id>/secret")
+@operator_required
+def rotate_secret(door_id: int):
+    door, secret = services.rotate_secret(get_db(), current_user, door_id)
+    return _secret_page(door, secret)
+
+
+@bp.post("/manage/alerts/<int:alert_id>/resolve")
+@operator_required
+def resolve_alert(alert_id: int):
+    services.resolve_alert(get_db(), current_user, alert_id)
+    flash(gettext("Alert marked as handled."), "success")
+    return redirect(_back(url_for("spaces.console")), 303)
+
+
+@bp.get("/manage/access-log")
+@operator_required
+def access_log():
+    db = get_db()
+    args = request.args.to_dict()
+    try:
+        filters = services.log_filter(args)
+        rows = services.access_log(db, current_user, filters, limit=5000)
+    except InvalidInput as error:
+        flash(str(error.message), "error")
+        filters, rows = services.LogFilter(), []
+    if request.args.get("format") == "csv":
+        response = Response(services.access_log_csv(rows), mimetype="text/csv")
+        response.headers["Content-Disposition"] = (
+            'attachment; filename="landdesk-access-log.csv"'
+        )
+        return response
+    ids = managed_location_ids(db, current_user)
+    from ..spaces.services import list_locations
+
+    locations = [
+        loc
+        for loc in list_locations(db, include_inactive=True)
+        if ids is None or loc.id in ids
+    ]
+    return render_template(
+        "access/log.html",
+        rows=rows[:500],
+        total=len(rows),
+        filters=filters,
+        args=args,
+        locations=locations,
+        channels=list(Channel),
+        results=list(Result),
+    )
