@@ -35,17 +35,15 @@ TIMEOUT_MS = 10_000
 
 def chromium_executable() -> str:
     """Debian's Chromium, or LANDDESK_CHROMIUM; fails the test when missing."""
-    candidates = [
-        os.environ.get("LANDDESK_CHROMIUM"),
-        shutil.which("chromium"),
-        "/usr/bin/chromium",
-    ]
+    chosen = os.environ.get("LANDDESK_CHROMIUM")
+    candidates = [chosen] if chosen else [shutil.which("chromium"), "/usr/bin/chromium"]
     for candidate in candidates:
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     pytest.fail(
-        "Chromium not found: the browser tests need Debian's chromium "
-        "(apt-get install chromium) or LANDDESK_CHROMIUM=/path/to/chromium.",
+        f"Chromium not found{f' at LANDDESK_CHROMIUM={chosen}' if chosen else ''}: "
+        "the browser tests need Debian's chromium (apt-get install chromium) "
+        "or LANDDESK_CHROMIUM=/path/to/chromium.",
         pytrace=False,
     )
 
