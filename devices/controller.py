@@ -310,6 +310,14 @@ def _set_nodelay(client: mqtt.Client, userdata: Any, sock: Any) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
+def _close_client(client: mqtt.Client) -> None:
+    client.disconnect()
+    client.loop_stop()
+    # loop_stop() leaves paho's internal wake-up socket pair open until the
+    # client is garbage-collected; reinitialise() closes it now.
+    client.reinitialise()
+
+
 def _make_client(client_id: str, url: MqttUrl, ca_file: str | None) -> mqtt.Client:
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
@@ -360,8 +368,7 @@ class VendorBridge:
             self._pending.clear()
         for item in pending:
             item.timer.cancel()
-        self.client.disconnect()
-        self.client.loop_stop()
+        _close_client(self.client)
 
     def _on_connect(
         self,
@@ -549,8 +556,7 @@ class Controller:
             )
             with contextlib.suppress(RuntimeError, ValueError):
                 info.wait_for_publish(timeout=2)
-        self.client.disconnect()
-        self.client.loop_stop()
+        _close_client(self.client)
         if self.bridge is not None:
             self.bridge.stop()
         if self._held_timer is not None:
@@ -732,6 +738,7 @@ class Controller:
             queued = list(self.store.queue)
         with self._mid_lock:
             inflight = set(self._inflight.values())
+        log.debug("flushing %d queued events", len(queued))
         for obj in queued:
             if obj["id"] not in inflight:
                 self._publish(

@@ -110,7 +110,19 @@ class MqttProbe:
         self.client.on_message = self._on_message
         self.client.on_publish = self._on_publish
         self.client.on_subscribe = self._on_subscribe
-        self.client.connect_async(self.broker.host, self.broker.port, keepalive=30)
+        # Like the real service: a persistent session, so events that doors
+        # flush right after a broker restart wait for us. (Mosquitto 2.0.11
+        # does not persist a session opened with clean_start=1 across a
+        # restart, hence clean_start=False from the first connect.)
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 300
+        self.client.connect_async(
+            self.broker.host,
+            self.broker.port,
+            keepalive=30,
+            clean_start=False,
+            properties=props,
+        )
         self.client.loop_start()
         assert self.connected.wait(5), "probe could not connect"
 
@@ -214,6 +226,7 @@ class MqttProbe:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+        self.client.reinitialise()  # closes paho's internal socket pair
 
 
 @pytest.fixture

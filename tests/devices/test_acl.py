@@ -114,4 +114,5 @@ def test_anonymous_and_wrong_password_are_refused(broker):
         assert refused.wait(5)
         client.disconnect()
         client.loop_stop()
+        client.reinitialise()
         assert codes[0] in (134, 135)  # bad user name or password / not authorized

@@ -54,6 +54,7 @@ path = "{fifo}"
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+    output = ""
     try:
         state = server.wait_for(
             lambda r: (
@@ -94,11 +95,16 @@ path = "{fifo}"
             )
         )
         assert offline is not None
+    except AssertionError as exc:
+        proc.kill()
+        proc.wait()
+        output = proc.stdout.read().decode()
+        raise AssertionError(f"{exc}\n--- controller output ---\n{output}") from None
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        output = proc.stdout.read().decode()
+        output = output or proc.stdout.read().decode()
         proc.stdout.close()
     assert "Traceback" not in output, output
     assert door.secret not in output

@@ -153,9 +153,8 @@ class FakeDevice:
     def crash(self) -> None:
         """Drop the connection without DISCONNECT, so the broker sends the LWT."""
         self.client.loop_stop()
-        sock = self.client.socket()
-        sock.shutdown(socket.SHUT_RDWR)
-        sock.close()
+        self.client.socket().shutdown(socket.SHUT_RDWR)
+        self.client.reinitialise()  # closes the sockets without DISCONNECT
         self.crashed = True
 
     def close(self) -> None:
@@ -163,6 +162,7 @@ class FakeDevice:
             return
         self.client.disconnect()
         self.client.loop_stop()
+        self.client.reinitialise()
 
 
 class FakeShelly(FakeDevice):

@@ -74,7 +74,13 @@ class Broker:
 
     @property
     def log_path(self) -> Path:
-        return self.directory / "mosquitto.log"
+        """The broker's own log (log_dest file)."""
+        return self.directory / "broker.log"
+
+    @property
+    def output_path(self) -> Path:
+        """stdout/stderr of the process: start-up errors."""
+        return self.directory / "mosquitto.out"
 
     def url(self, user: str, *, scheme: str = "mqtt") -> str:
         """``mqtt://user:password@host:port`` for a user added to this broker."""
@@ -102,7 +108,7 @@ class Broker:
     def start(self, timeout: float = 10.0) -> None:
         if self.running:
             return
-        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the process
+        log = open(self.output_path, "ab")  # noqa: SIM115 - owned by the process
         self.process = subprocess.Popen(
             [_find(MOSQUITTO), "-c", str(self.config_path)],
             stdout=log,
@@ -114,7 +120,7 @@ class Broker:
             if self.process.poll() is not None:
                 raise BrokerError(
                     f"mosquitto exited with {self.process.returncode}:\n"
-                    + self.log_path.read_text(errors="replace")[-2000:]
+                    + self.output_path.read_text(errors="replace")[-2000:]
                 )
             try:
                 with socket.create_connection((self.host, self.port), timeout=0.5):
@@ -193,7 +199,7 @@ def start_broker(
         "persistence true\n"
         f"persistence_location {directory}/\n"
         "log_type error\nlog_type warning\nlog_type notice\n"
-        "log_dest stdout\n"
+        f"log_dest file {directory / 'broker.log'}\n"
         f"{extra_config}"
     )
     broker = Broker(directory=directory, port=port, users=dict(users))
