@@ -111,3 +111,10 @@ class VendorDevice:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+def fresh(db) -> None:
+    """End the test session's transaction so the next read sees what the
+    service's threads committed (SQLite reads from a snapshot otherwise)."""
+    db.commit()
+    db.expire_all()

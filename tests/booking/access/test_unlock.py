@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from booking.access.models import AccessEvent, Door
-from tests.support.doors import wait_until
+from tests.support.doors import fresh, wait_until
 
 
 def events(db, **match):
-    db.expire_all()
+    fresh(db)
     rows = db.scalars(select(AccessEvent).order_by(AccessEvent.id)).all()
     return [r for r in rows if all(getattr(r, k) == v for k, v in match.items())]
 
@@ -69,7 +69,7 @@ def test_member_with_live_booking_opens_the_door(
         booking_now.id,
     )
     assert row.command_id
-    db.expire_all()
+    fresh(db)
     assert db.get(type(booking_now), booking_now.id).checked_in_at is not None
     # The controller's "opened" event reaches the audit log as well.
     assert wait_until(
@@ -228,8 +228,8 @@ def test_open_door_button_on_the_booking_list_works_without_javascript(
     assert "Entrance is open" in page
     assert len(controller.relay.pulses) == 1
     # The door reports itself open, and the page shows it.
-    db.expire_all()
-    assert wait_until(lambda: db.get(Door, door_row.id).is_open or db.expire_all())
+    fresh(db)
+    assert wait_until(lambda: (fresh(db), db.get(Door, door_row.id).is_open)[1])
     assert "(open)" in client.get("/bookings").get_data(as_text=True)
 
 
