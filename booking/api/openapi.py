@@ -588,6 +588,8 @@ def build_openapi() -> dict:
     }
     for path, item in _more_paths().items():
         paths.setdefault(path, {}).update(item)
+    for path, item in _door_paths().items():
+        paths.setdefault(path, {}).update(item)
     return {
         "openapi": "3.0.3",
         "info": {
@@ -756,6 +758,178 @@ def _more_paths() -> dict:
                 "summary": "A member's data as far as it concerns a location you "
                 "run (nothing from other locations)",
                 "responses": {"200": _obj(), "401": E401, "403": E403, "404": E404},
+            },
+        },
+    }
+
+
+def _door_paths() -> dict:
+    """Door access (booking/access, docs/access.md)."""
+    door = {
+        "type": "object",
+        "required": ["id", "location_id", "name", "kind"],
+        "properties": {
+            "id": {"type": "integer", "description": "also the door's MQTT id"},
+            "location_id": {"type": "integer"},
+            "name": {"type": "string"},
+            "kind": {
+                "type": "string",
+                "enum": ["landdesk", "shelly", "tasmota", "nuki"],
+            },
+            "online": {"type": "boolean", "nullable": True},
+            "is_open": {"type": "boolean", "nullable": True},
+            "can_open": {"type": "boolean", "description": "the caller, now"},
+            "device_id": {"type": "string", "nullable": True},
+            "resource_ids": {"type": "array", "items": {"type": "integer"}},
+            "open_s": {"type": "integer", "minimum": 1, "maximum": 60},
+            "is_active": {"type": "boolean"},
+            "online_since": {"type": "string", "format": "date-time", "nullable": True},
+            "last_seen_at": {"type": "string", "format": "date-time", "nullable": True},
+            "battery": {"type": "integer", "nullable": True},
+            "secret": {
+                "type": "string",
+                "description": "64 hex characters; only in the answer that "
+                "creates a landdesk door or rotates its secret",
+            },
+        },
+    }
+    door_input = {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "name": {"type": "string"},
+                        "kind": door["properties"]["kind"],
+                        "device_id": {
+                            "type": "string",
+                            "description": "vendor devices: Shelly topic prefix, "
+                            "Tasmota topic or Nuki id",
+                        },
+                        "resource_ids": {
+                            "type": "array",
+                            "items": {"type": "integer"},
+                            "description": "empty: the whole location",
+                        },
+                        "open_s": {"type": "integer"},
+                        "is_active": {"type": "boolean"},
+                    },
+                }
+            }
+        },
+    }
+
+    def doors(description: str, many: bool = False) -> dict:
+        schema = {"type": "array", "items": door} if many else door
+        return {
+            "description": description,
+            "content": {"application/json": {"schema": schema}},
+        }
+
+    door_id = _id("door_id")
+    return {
+        "/locations/{location_id}/doors": {
+            "parameters": [_id("location_id")],
+            "get": {
+                "summary": "A location's doors; operators see device details",
+                "responses": {"200": doors("OK", many=True), "401": E401, "404": E404},
+            },
+            "post": {
+                "summary": "Add a door (operators); a landdesk door's secret is "
+                "in this answer only",
+                "requestBody": door_input,
+                "responses": {
+                    "201": doors("Created"),
+                    "400": E400,
+                    "401": E401,
+                    "403": E403,
+                    "404": E404,
+                },
+            },
+        },
+        "/doors/{door_id}": {
+            "parameters": [door_id],
+            "get": {
+                "summary": "A door with its reported state (operators)",
+                "responses": {
+                    "200": doors("OK"),
+                    "401": E401,
+                    "403": E403,
+                    "404": E404,
+                },
+            },
+            "patch": {
+                "summary": "Rename, re-assign resources, switch off (operators)",
+                "requestBody": door_input,
+                "responses": {
+                    "200": doors("OK"),
+                    "400": E400,
+                    "401": E401,
+                    "403": E403,
+                    "404": E404,
+                },
+            },
+        },
+        "/doors/{door_id}/unlock": {
+            "parameters": [door_id],
+            "post": {
+                "summary": "Open the door: a live booking (from the margin before "
+                "its start), a 24/7 membership or an operator. "
+                '{"remote": true}: an operator opens from afar. '
+                "Rate-limited per user",
+                "responses": {
+                    "200": _obj('{"status": "opened"} once the door acknowledged'),
+                    "401": E401,
+                    "403": _error('Not allowed; "reason" says why'),
+                    "404": E404,
+                    "429": _error("Too many unlock attempts"),
+                    "502": _error('The door refused; "reason" is its reason'),
+                    "503": _error("The broker cannot be reached"),
+                    "504": _error("The door did not answer in time"),
+                },
+            },
+        },
+        "/doors/{door_id}/secret": {
+            "parameters": [door_id],
+            "post": {
+                "summary": "Rotate a landdesk door's secret; the old one stops "
+                "working at once",
+                "responses": {
+                    "200": _obj('{"id", "secret"}'),
+                    "400": E400,
+                    "401": E401,
+                    "403": E403,
+                    "404": E404,
+                },
+            },
+        },
+        "/access-log": {
+            "get": {
+                "summary": "The audit log of the locations you run, newest first; "
+                "format=csv exports it",
+                "parameters": [
+                    {"name": name, "in": "query", "schema": {"type": "string"}}
+                    for name in (
+                        "location_id",
+                        "door_id",
+                        "channel",
+                        "result",
+                        "user",
+                        "since",
+                        "until",
+                        "format",
+                    )
+                ],
+                "responses": {"200": _obj(), "400": E400, "401": E401, "403": E403},
+            }
+        },
+        "/bookings/{booking_id}/doors": {
+            "parameters": [_id("booking_id")],
+            "get": {
+                "summary": "The doors a booking opens, with its offline PIN for "
+                "each landdesk door (pin, pin_valid_from, pin_valid_until)",
+                "responses": {"200": doors("OK", many=True), "401": E401, "404": E404},
             },
         },
     }

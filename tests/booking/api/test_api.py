@@ -638,7 +638,13 @@ def test_openapi_describes_every_api_route(app, client):
         if not rule.rule.startswith("/api/v1"):
             continue
         path = rule.rule.removeprefix("/api/v1")
-        for name in ("location_id", "resource_id", "booking_id", "closure_id"):
+        for name in (
+            "location_id",
+            "resource_id",
+            "booking_id",
+            "closure_id",
+            "door_id",
+        ):
             path = path.replace(f"<int:{name}>", "{" + name + "}")
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             routes.add((path, method.lower()))
