@@ -112,6 +112,8 @@ class Payment(Base):
         String(255), unique=True
     )
     stripe_refund_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # Subscription payments: the Stripe invoice this row records.
+    stripe_invoice_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     checkout_url: Mapped[str | None] = mapped_column(Text)
     refunded_cents: Mapped[int] = mapped_column(Integer, default=0)
     note: Mapped[str] = mapped_column(String(300), default="")

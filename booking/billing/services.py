@@ -621,7 +621,64 @@ def _apply(db, kind: str, obj: dict, subscription: dict | None, now: datetime) -
         applied = _apply_refund(db, obj, now=now)
     if subscription is not None:
         applied = apply_subscription(db, subscription, now=now) is not None or applied
+    if kind in ("invoice.paid", "invoice.payment_succeeded", "invoice.payment_failed"):
+        applied = _record_invoice(db, obj, now=now) or applied
     return applied
+
+
+def _record_invoice(db: Session, invoice: dict, *, now: datetime) -> bool:
+    """Keep a payment row per subscription invoice, so that operators see
+    renewals (paid or failed) next to one-off payments. The first invoice was
+    paid through Checkout: it is linked to that order's payment."""
+    from ..passes.models import Pass
+
+    subscription_id = _subscription_id_of("invoice.", invoice)
+    invoice_id = invoice.get("id")
+    if not subscription_id or not invoice_id:
+        return False
+    pass_ = db.scalar(
+        select(Pass).where(Pass.stripe_subscription_id == subscription_id)
+    )
+    if pass_ is None:
+        return False
+    paid = invoice.get("status") == "paid"
+    payment = db.scalar(select(Payment).where(Payment.stripe_invoice_id == invoice_id))
+    if payment is None and invoice.get("billing_reason") == "subscription_create":
+        first = db.scalar(
+            select(Order).where(Order.pass_id == pass_.id).order_by(Order.id)
+        )
+        if first is not None and first.payments:
+            payment = first.payments[-1]
+            if payment.stripe_invoice_id is None:
+                payment.stripe_invoice_id = invoice_id
+            return True
+    if payment is None:
+        period_start = as_utc(invoice.get("period_start")) or now
+        order = _open_order(
+            db,
+            kind=OrderKind(pass_.kind),
+            user_id=pass_.user_id or pass_.company.admin_user_id,
+            amount_cents=int(invoice.get("amount_due") or 0),
+            description=f"{pass_.plan.name} {period_start:%Y-%m}",
+            pass_id=pass_.id,
+            company_id=pass_.company_id,
+            location_id=pass_.location_id,
+            now=now,
+        )
+        payment = order.payments[-1]
+        payment.stripe_invoice_id = invoice_id
+    order = payment.order
+    if paid and payment.status in (PaymentStatus.PENDING, PaymentStatus.FAILED):
+        payment.status = PaymentStatus.SUCCEEDED
+        payment.note = ""
+        order.status = OrderStatus.PAID
+        order.paid_at = now
+        order.closed_at = None
+    elif not paid and payment.status == PaymentStatus.PENDING:
+        payment.status = PaymentStatus.FAILED
+        payment.note = "renewal failed"
+    payment.updated_at = now
+    return True
 
 
 def _payment_for_session(db: Session, session: dict) -> Payment | None:
@@ -700,6 +757,10 @@ def _mark_paid(
         booking.status = BookingStatus.CONFIRMED
         booking.hold_expires_at = None
         booking.sequence += 1
+        from ..notifications.services import notify_booking_confirmed
+
+        # The confirmation (with its .ics) goes out now, not when the hold began.
+        notify_booking_confirmed(db, booking)
     if order.pass_id is not None:
         pass_ = db.get(Pass, order.pass_id)
         if pass_ is None:
@@ -745,6 +806,160 @@ def _apply_refund(db: Session, obj: dict, *, now: datetime) -> bool:
             payment.order.closed_at = now
     payment.updated_at = now
     return True
+
+
+# --- memberships: portal, cancel, change of plan -----
+
+
+class PortalUnavailable(DomainError):
+    status = 503
+    code = "payment_unavailable"
+    default_message = _l(
+        "The payment service cannot be reached right now. Please try again in a moment."
+    )
+
+
+def _stripe_customer_of(
+    db: Session, *, user: User | None = None, company_id: int | None = None
+) -> str | None:
+    if company_id is not None:
+        column, holder_id = BillingCustomer.company_id, company_id
+    else:
+        column, holder_id = BillingCustomer.user_id, user.id
+    return db.scalar(
+        select(BillingCustomer.stripe_customer_id).where(column == holder_id)
+    )
+
+
+def open_portal(
+    db: Session, actor: User, *, return_url: str, company_id: int | None = None
+) -> str:
+    """A Stripe customer-portal session: payment method (card or SEPA
+    mandate), invoices to download, cancellation. For a company, only its
+    administrator. Raises NotFound, InvalidInput, PortalUnavailable."""
+    from ..passes.models import Company
+
+    if company_id is not None:
+        company = db.get(Company, company_id)
+        if company is None or company.admin_user_id != actor.id:
+            raise NotFound(_l("There is no such company account."))
+    customer = _stripe_customer_of(db, user=actor, company_id=company_id)
+    if customer is None:
+        raise InvalidInput(_l("There are no payments to manage yet."))
+    db.commit()
+    try:
+        session = stripe_client.create_portal_session(
+            customer=customer, return_url=return_url
+        )
+    except (StripeUnavailable, StripeRejected) as error:
+        log.warning("no portal session for %s: %s", customer, error)
+        raise PortalUnavailable() from None
+    return session["url"]
+
+
+def _own_subscription(db: Session, actor: User, pass_id: int):
+    from ..passes.models import Pass, PassStatus
+
+    pass_ = db.get(Pass, pass_id)
+    holder_ok = pass_ is not None and (
+        pass_.user_id == actor.id
+        or (pass_.company is not None and pass_.company.admin_user_id == actor.id)
+    )
+    if not holder_ok:
+        raise NotFound(_l("There is no such membership."))
+    if not pass_.stripe_subscription_id or pass_.status not in (
+        PassStatus.ACTIVE,
+        PassStatus.PAST_DUE,
+    ):
+        raise BookingConflict(_l("This membership is not running."))
+    return pass_
+
+
+def cancel_at_period_end(
+    db: Session, actor: User, pass_id: int, *, now: datetime | None = None
+):
+    """The member ends their membership when the paid month runs out; days
+    stay usable until then. Raises NotFound, BookingConflict,
+    PortalUnavailable."""
+    from ..passes.services import apply_subscription
+
+    now = now or utcnow()
+    pass_ = _own_subscription(db, actor, pass_id)
+    subscription_id, stamp = pass_.stripe_subscription_id, int(now.timestamp())
+    db.commit()
+    try:
+        subscription = stripe_client.update_subscription(
+            subscription_id,
+            {"cancel_at_period_end": True},
+            idempotency_key=_key(f"pass-{pass_id}-cancel-{stamp}"),
+        )
+    except (StripeUnavailable, StripeRejected) as error:
+        log.warning("could not cancel subscription %s: %s", subscription_id, error)
+        raise PortalUnavailable() from None
+    with unit_of_work(db):
+        return apply_subscription(db, subscription, now=now)
+
+
+def _ensure_price(db: Session, plan) -> str:
+    """The recurring Stripe price of a plan, created once per amount."""
+    if plan.stripe_price_id:
+        return plan.stripe_price_id
+    plan_id, name, cents = plan.id, plan.name, plan.price_cents
+    db.commit()
+    price = stripe_client.create_price(
+        {
+            "currency": "eur",
+            "unit_amount": cents,
+            "recurring": {"interval": "month"},
+            "product_data": {"name": name},
+            "tax_behavior": "inclusive",
+            "metadata": {"plan_id": str(plan_id)},
+        },
+        idempotency_key=_key(f"plan-{plan_id}-price-{cents}"),
+    )
+    from ..passes.models import Plan
+
+    with unit_of_work(db):
+        plan = db.get(Plan, plan_id)
+        if plan.price_cents == cents:
+            plan.stripe_price_id = price["id"]
+    return price["id"]
+
+
+def change_plan(db: Session, actor: User, pass_id: int, plan_id: int, *, now=None):
+    """Move a running subscription to another plan of the same kind; Stripe
+    prorates (credit for the unused part of the month on the next invoice).
+    The new days and hours apply at once. Raises NotFound, InvalidInput,
+    BookingConflict, PortalUnavailable."""
+    from ..passes.models import Plan
+    from ..passes.services import apply_subscription
+
+    now = now or utcnow()
+    pass_ = _own_subscription(db, actor, pass_id)
+    plan = db.get(Plan, plan_id)
+    if plan is None or not plan.is_active or plan.kind != pass_.kind:
+        raise InvalidInput(_l("Choose another plan of the same kind."), field="plan")
+    if plan.id == pass_.plan_id:
+        raise InvalidInput(_l("This is already your plan."), field="plan")
+    subscription_id, stamp = pass_.stripe_subscription_id, int(now.timestamp())
+    try:
+        price_id = _ensure_price(db, plan)
+        current = stripe_client.retrieve_subscription(subscription_id)
+        item_id = current["items"]["data"][0]["id"]
+        subscription = stripe_client.update_subscription(
+            subscription_id,
+            {
+                "items": [{"id": item_id, "price": price_id}],
+                "proration_behavior": "create_prorations",
+                "metadata": {"pass_id": str(pass_id), "plan_id": str(plan.id)},
+            },
+            idempotency_key=_key(f"pass-{pass_id}-plan-{plan.id}-{stamp}"),
+        )
+    except (StripeUnavailable, StripeRejected) as error:
+        log.warning("could not change subscription %s: %s", subscription_id, error)
+        raise PortalUnavailable() from None
+    with unit_of_work(db):
+        return apply_subscription(db, subscription, now=now)
 
 
 # --- reconciliation -----

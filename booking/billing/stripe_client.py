@@ -103,6 +103,25 @@ def cancel_subscription(subscription_id: str, *, idempotency_key: str) -> dict:
     )
 
 
+def update_subscription(
+    subscription_id: str, params: dict[str, Any], *, idempotency_key: str
+) -> dict[str, Any]:
+    return _call(
+        _client().v1.subscriptions.update,
+        subscription_id,
+        params,
+        options={"idempotency_key": idempotency_key},
+    )
+
+
+def create_price(params: dict[str, Any], *, idempotency_key: str) -> dict[str, Any]:
+    return _call(
+        _client().v1.prices.create,
+        params,
+        options={"idempotency_key": idempotency_key},
+    )
+
+
 def create_refund(
     *, payment_intent: str, amount_cents: int | None, idempotency_key: str
 ) -> dict[str, Any]:

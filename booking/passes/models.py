@@ -67,8 +67,12 @@ class Plan(Base):
     # means unlimited.
     days: Mapped[int | None] = mapped_column(Integer)
     valid_days: Mapped[int | None] = mapped_column(Integer)  # packs only
+    # Meeting-room hours included per month (memberships, budgets).
+    room_hours: Mapped[int | None] = mapped_column(Integer)
     access_24_7: Mapped[bool] = mapped_column(Boolean, default=False)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The Stripe price a subscription switches to when a member changes plan.
+    stripe_price_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     location: Mapped[Location | None] = relationship()
@@ -87,9 +91,15 @@ class Company(Base):
     name: Mapped[str] = mapped_column(String(200))
     billing_email: Mapped[str] = mapped_column(String(254), default="")
     admin_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # The location whose operators look after the account; empty: only
+    # network administrators.
+    location_id: Mapped[int | None] = mapped_column(
+        ForeignKey("locations.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     admin: Mapped[User] = relationship()
+    location: Mapped[Location | None] = relationship()
 
 
 class CompanyMember(Base):
@@ -142,6 +152,7 @@ class Pass(Base):
     )
     # Copied from the plan when sold, so later price edits do not change it.
     credits: Mapped[int | None] = mapped_column(Integer)
+    room_hours: Mapped[int | None] = mapped_column(Integer)
     access_24_7: Mapped[bool] = mapped_column(Boolean, default=False)
     valid_from: Mapped[date] = mapped_column(Date)
     valid_until: Mapped[date | None] = mapped_column(Date)  # packs: inclusive
@@ -186,6 +197,8 @@ class CreditEntry(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     pass_id: Mapped[int] = mapped_column(ForeignKey("passes.id", ondelete="CASCADE"))
+    # Desk-days ("day") or meeting-room minutes ("minute").
+    unit: Mapped[str] = mapped_column(String(6), default="day", server_default="day")
     delta: Mapped[int] = mapped_column(Integer)
     period: Mapped[str] = mapped_column(String(7))
     booking_id: Mapped[int | None] = mapped_column(

@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 
 from ..auth.models import User
 from ..bookings.models import Booking, DayPart
-from ..db import unit_of_work, utcnow
+from ..db import on_commit, unit_of_work, utcnow
 from ..errors import DomainError, Forbidden, InvalidInput, NotFound
 from ..spaces.models import Location, Resource
-from ..spaces.services import can_manage, get_managed_location
+from ..spaces.services import can_manage, get_managed_location, managed_location_ids
 from .models import (
     Company,
     CompanyMember,
@@ -38,6 +38,9 @@ DEFAULT_GRACE_DAYS = 7
 # employer's budget, then a prepaid pack (whose days do not lapse monthly).
 _PREFERENCE = {PlanKind.MEMBERSHIP: 0, PlanKind.COMPANY: 1, PlanKind.PACK: 2}
 _USABLE = (PassStatus.ACTIVE, PassStatus.PAST_DUE)
+# Ledger units: desk-days, meeting-room minutes.
+DAY = "day"
+MINUTE = "minute"
 
 
 class MembershipSuspended(DomainError):
@@ -134,6 +137,11 @@ def create_plan(db: Session, actor: User, values: dict[str, Any]) -> Plan:
             location_id=int(location_id) if location_id else None,
             days=days,
             valid_days=valid_days if kind == PlanKind.PACK else None,
+            room_hours=(
+                _optional_int(values.get("room_hours"), "room_hours")
+                if kind != PlanKind.PACK
+                else None
+            ),
             access_24_7=bool(values.get("access_24_7")),
             is_active=True,
         )
@@ -163,6 +171,60 @@ def plans_for_sale(db: Session, location_id: int | None = None) -> list[Plan]:
     return list(db.scalars(query.order_by(Plan.kind, Plan.price_cents, Plan.id)))
 
 
+def plans_for_operator(db: Session, actor: User) -> list[Plan]:
+    """The plans of the actor's locations, then the network-wide ones
+    (administrators: all, active or not)."""
+    ids = managed_location_ids(db, actor)
+    query = select(Plan)
+    if ids is not None:
+        query = query.where(or_(Plan.location_id.in_(ids), Plan.location_id.is_(None)))
+    return list(
+        db.scalars(query.order_by(Plan.location_id, Plan.kind, Plan.price_cents))
+    )
+
+
+def can_manage_plan(db: Session, actor: User, plan: Plan) -> bool:
+    if plan.location_id is None:
+        return actor.is_admin
+    return can_manage(db, actor, plan.location_id)
+
+
+def update_plan(db: Session, actor: User, plan_id: int, values: dict[str, Any]) -> Plan:
+    """Change a plan's name, price, days, included room hours or whether it is
+    on sale. Passes already sold keep what they were sold with.
+
+    Raises NotFound, Forbidden, InvalidInput.
+    """
+    with unit_of_work(db):
+        plan = db.get(Plan, plan_id)
+        if plan is None:
+            raise NotFound(_l("There is no such plan."))
+        if not can_manage_plan(db, actor, plan):
+            raise Forbidden()
+        if "name" in values:
+            name = str(values.get("name") or "").strip()
+            if not name or len(name) > 120:
+                raise InvalidInput(_l("Give the plan a name."), field="name")
+            plan.name = name
+        if "price" in values:
+            price = parse_cents(values["price"], "price")
+            if price != plan.price_cents:
+                plan.price_cents = price
+                # A Stripe price is immutable: the next change of plan
+                # creates one with the new amount.
+                plan.stripe_price_id = None
+        if "days" in values:
+            days = _optional_int(values.get("days"), "days")
+            if plan.kind == PlanKind.PACK and days is None:
+                raise InvalidInput(_l("A pack needs a number of days."), field="days")
+            plan.days = days
+        if "room_hours" in values:
+            plan.room_hours = _optional_int(values.get("room_hours"), "room_hours")
+        if "is_active" in values:
+            plan.is_active = str(values["is_active"]).lower() in ("1", "true", "on")
+    return plan
+
+
 def new_pass(
     plan: Plan,
     *,
@@ -180,6 +242,7 @@ def new_pass(
         status=status,
         location_id=plan.location_id,
         credits=plan.days,
+        room_hours=plan.room_hours,
         access_24_7=plan.access_24_7,
         valid_from=today,
         valid_until=(
@@ -218,11 +281,11 @@ def settle_booking(
         p.standing(now) == Standing.ACTIVE for p in passes
     ):
         raise MembershipSuspended()
-    if resource.is_day_bookable:
-        for candidate in passes:
-            if _consume(db, candidate, booking, now=now):
-                booking.settled_by = "credit"
-                return
+    consume = _consume if resource.is_day_bookable else _consume_room_minutes
+    for candidate in passes:
+        if consume(db, candidate, booking, now=now):
+            booking.settled_by = "credit"
+            return
     from ..billing import services as billing_services
 
     billing_services.hold_for_payment(
@@ -253,10 +316,12 @@ def _passes_of(
     return sorted(passes, key=lambda p: _PREFERENCE[PlanKind(p.kind)])
 
 
-def _used(db: Session, pass_: Pass, period: str) -> int:
+def _used(db: Session, pass_: Pass, period: str, unit: str = DAY) -> int:
     total = db.scalar(
         select(func.coalesce(func.sum(CreditEntry.delta), 0)).where(
-            CreditEntry.pass_id == pass_.id, CreditEntry.period == period
+            CreditEntry.pass_id == pass_.id,
+            CreditEntry.period == period,
+            CreditEntry.unit == unit,
         )
     )
     return -int(total or 0)
@@ -269,12 +334,58 @@ def remaining(db: Session, pass_: Pass, day: date) -> int | None:
     return max(0, pass_.credits - _used(db, pass_, pass_.period_of(day)))
 
 
+def remaining_room_minutes(db: Session, pass_: Pass, day: date) -> int | None:
+    """Included meeting-room minutes left in the month of ``day``; None if the
+    plan includes none."""
+    if not pass_.room_hours:
+        return None
+    used = _used(db, pass_, pass_.period_of(day), MINUTE)
+    return max(0, pass_.room_hours * 60 - used)
+
+
+def _is_valid_on(pass_: Pass, day: date) -> bool:
+    return pass_.valid_from <= day and (
+        pass_.valid_until is None or day <= pass_.valid_until
+    )
+
+
+def _consume_room_minutes(
+    db: Session, pass_: Pass, booking: Booking, *, now: datetime
+) -> bool:
+    """A room booking fully covered by the plan's included hours; otherwise
+    it is paid in full (no split between hours and money)."""
+    if not pass_.room_hours or pass_.standing(now) not in (
+        Standing.ACTIVE,
+        Standing.PAST_DUE_IN_GRACE,
+    ):
+        return False
+    if not _is_valid_on(pass_, booking.booked_on):
+        return False
+    minutes = int((booking.ends_at - booking.starts_at).total_seconds()) // 60
+    left = remaining_room_minutes(db, pass_, booking.booked_on) or 0
+    if minutes > left:
+        return False
+    db.add(
+        CreditEntry(
+            pass_id=pass_.id,
+            unit=MINUTE,
+            delta=-minutes,
+            period=pass_.period_of(booking.booked_on),
+            booking_id=booking.id,
+            location_id=booking.location_id,
+            booked_on=booking.booked_on,
+            reason="booking",
+            actor_id=booking.created_by_id,
+            created_at=now,
+        )
+    )
+    return True
+
+
 def _consume(db: Session, pass_: Pass, booking: Booking, *, now: datetime) -> bool:
     if pass_.standing(now) not in (Standing.ACTIVE, Standing.PAST_DUE_IN_GRACE):
         return False
-    if booking.booked_on < pass_.valid_from or (
-        pass_.valid_until is not None and booking.booked_on > pass_.valid_until
-    ):
+    if not _is_valid_on(pass_, booking.booked_on):
         return False
     period = pass_.period_of(booking.booked_on)
     if pass_.credits is not None and _used(db, pass_, period) >= pass_.credits:
@@ -306,12 +417,14 @@ def release_booking(
         consumed = list(
             db.scalars(select(CreditEntry).where(CreditEntry.booking_id == booking.id))
         )
-        if consumed and sum(entry.delta for entry in consumed) < 0:
+        balance = sum(entry.delta for entry in consumed)
+        if consumed and balance < 0:
             first = consumed[0]
             db.add(
                 CreditEntry(
                     pass_id=first.pass_id,
-                    delta=1,
+                    unit=first.unit,
+                    delta=-balance,
                     period=first.period,
                     booking_id=booking.id,
                     location_id=booking.location_id,
@@ -337,15 +450,36 @@ class CreditSummary:
     kind: str
     remaining: int | None  # None: unlimited
     standing: Standing
+    room_minutes: int | None = None  # included room time left; None: none
+    valid_until: date | None = None  # packs
+    company: str | None = None  # drawn from an employer's budget
+    cancel_at_period_end: bool = False
+    grace_until: datetime | None = None
 
 
 def credit_summary(
     db: Session, user: User, location_id: int | None, day: date, now: datetime
 ) -> list[CreditSummary]:
-    """What the booking page shows: days left this month (or in the pack)."""
+    """What the booking page shows: days left this month (or in the pack).
+
+    Packs that are not valid on ``day`` (run out or not started) are left
+    out: they cannot pay for it.
+    """
     return [
-        CreditSummary(p.id, p.plan.name, p.kind, remaining(db, p, day), p.standing(now))
+        CreditSummary(
+            p.id,
+            p.plan.name,
+            p.kind,
+            remaining(db, p, day),
+            p.standing(now),
+            room_minutes=remaining_room_minutes(db, p, day),
+            valid_until=p.valid_until,
+            company=p.company.name if p.company_id else None,
+            cancel_at_period_end=p.cancel_at_period_end,
+            grace_until=p.grace_until,
+        )
         for p in _passes_of(db, user, location_id)
+        if p.kind != PlanKind.PACK or _is_valid_on(p, day)
     ]
 
 
@@ -431,6 +565,11 @@ def apply_subscription(
         return pass_
     pass_.stripe_status = subscription.get("status")
     pass_.cancel_at_period_end = bool(subscription.get("cancel_at_period_end"))
+    plan_id = str((subscription.get("metadata") or {}).get("plan_id") or "")
+    if plan_id.isdigit() and int(plan_id) != pass_.plan_id:
+        plan = db.get(Plan, int(plan_id))
+        if plan is not None and plan.kind == pass_.kind:
+            _switch_plan(pass_, plan)
     period_end = subscription.get("current_period_end")
     if period_end:
         pass_.current_period_end = datetime.fromtimestamp(int(period_end), UTC)
@@ -441,12 +580,43 @@ def apply_subscription(
             )
             pass_.past_due_since = now
             pass_.grace_until = now + timedelta(days=grace)
+            key = f"{subscription['id']}:{subscription.get('latest_invoice') or now}"
+            on_commit(db, _tell_renewal_failed(db, pass_.id, key))
     else:
         pass_.past_due_since = None
         pass_.grace_until = None
     pass_.status = status
     pass_.updated_at = now
     return pass_
+
+
+def _switch_plan(pass_: Pass, plan: Plan) -> None:
+    """The subscription now bills another plan: its days, hours and door
+    access apply from now on (days already used this month still count)."""
+    pass_.plan_id = plan.id
+    pass_.credits = plan.days
+    pass_.room_hours = plan.room_hours
+    pass_.access_24_7 = plan.access_24_7
+    pass_.location_id = plan.location_id
+
+
+def _tell_renewal_failed(db: Session, pass_id: int, key: str):
+    def run() -> None:
+        from ..notifications.services import notify_payment_failed
+
+        pass_ = db.get(Pass, pass_id)
+        if pass_ is None:
+            return
+        person = pass_.user or pass_.company.admin
+        notify_payment_failed(
+            db,
+            person,
+            key=f"renewal:{key}",
+            amount_cents=pass_.plan.price_cents,
+            currency=pass_.plan.currency,
+        )
+
+    return run
 
 
 # --- companies -----
@@ -459,24 +629,68 @@ def create_company(
     name: str,
     admin: User,
     billing_email: str = "",
+    location_id: int | None = None,
 ) -> Company:
-    if not actor.is_operator:
-        raise Forbidden()
+    """Open a company account looked after by one location's operators (or,
+    without a location, by the network administrators).
+
+    Raises Forbidden, InvalidInput.
+    """
     name = (name or "").strip()
-    if not name:
+    if not name or len(name) > 200:
         raise InvalidInput(_l("Give the company a name."), field="name")
     with unit_of_work(db):
+        if location_id is None:
+            if not actor.is_admin:
+                raise Forbidden(_l("Choose the location that looks after it."))
+        else:
+            get_managed_location(db, actor, location_id)
         company = Company(
-            name=name, admin_user_id=admin.id, billing_email=billing_email
+            name=name,
+            admin_user_id=admin.id,
+            billing_email=(billing_email or "").strip()[:254],
+            location_id=location_id,
         )
         db.add(company)
         db.flush()
     return company
 
 
+def can_manage_company(db: Session, actor: User, company: Company) -> bool:
+    """Operators of the company's location, and network administrators."""
+    if actor.is_admin:
+        return True
+    return company.location_id is not None and can_manage(
+        db, actor, company.location_id
+    )
+
+
+def can_see_company(db: Session, actor: User, company: Company) -> bool:
+    return actor.id == company.admin_user_id or can_manage_company(db, actor, company)
+
+
+def get_company_for(db: Session, actor: User, company_id: int) -> Company:
+    """The company if the actor administers or looks after it; else 404."""
+    company = db.get(Company, company_id)
+    if company is None or not can_see_company(db, actor, company):
+        raise NotFound(_l("There is no such company account."))
+    return company
+
+
 def _check_company_admin(db: Session, actor: User, company: Company) -> None:
-    if actor.id != company.admin_user_id and not actor.is_operator:
+    if not can_see_company(db, actor, company):
         raise Forbidden(_l("Only the company's administrator can do that."))
+
+
+def companies_for(db: Session, actor: User) -> list[Company]:
+    """Company accounts the actor looks after (operators) or administers."""
+    query = select(Company).order_by(Company.name)
+    ids = managed_location_ids(db, actor)
+    if ids is not None:
+        query = query.where(
+            or_(Company.location_id.in_(ids), Company.admin_user_id == actor.id)
+        )
+    return list(db.scalars(query))
 
 
 def add_employee(
@@ -537,7 +751,11 @@ def company_usage(db: Session, company_id: int, period: str) -> list[tuple[User,
         .join(Booking, Booking.id == CreditEntry.booking_id)
         .join(User, User.id == Booking.user_id)
         .join(Pass, Pass.id == CreditEntry.pass_id)
-        .where(Pass.company_id == company_id, CreditEntry.period == period)
+        .where(
+            Pass.company_id == company_id,
+            CreditEntry.period == period,
+            CreditEntry.unit == DAY,
+        )
         .group_by(User.id)
         .order_by(User.email)
     ).all()
@@ -565,7 +783,7 @@ def grant_credits(
         pass_ = db.get(Pass, pass_id)
         if pass_ is None:
             raise NotFound()
-        if not _can_manage_pass(db, actor, pass_):
+        if not can_manage_pass(db, actor, pass_):
             raise Forbidden()
         entry = CreditEntry(
             pass_id=pass_.id,
@@ -578,12 +796,27 @@ def grant_credits(
     return entry
 
 
-def _can_manage_pass(db: Session, actor: User, pass_: Pass) -> bool:
+def can_manage_pass(db: Session, actor: User, pass_: Pass) -> bool:
+    """Operators of the pass's location; a company's pass also the operators
+    looking after the company; network-wide passes only administrators."""
     if actor.is_admin:
         return True
     if not actor.is_operator:
         return False
-    return pass_.location_id is None or can_manage(db, actor, pass_.location_id)
+    if pass_.location_id is not None and can_manage(db, actor, pass_.location_id):
+        return True
+    return pass_.company is not None and can_manage_company(db, actor, pass_.company)
+
+
+def get_pass_for(db: Session, actor: User, pass_id: int) -> Pass:
+    """A pass the operator may see and change; 404 if missing, 403 if not
+    theirs."""
+    pass_ = db.get(Pass, pass_id)
+    if pass_ is None:
+        raise NotFound(_l("There is no such pass."))
+    if not can_manage_pass(db, actor, pass_):
+        raise Forbidden()
+    return pass_
 
 
 def ledger(db: Session, pass_id: int, limit: int = 200) -> list[CreditEntry]:
@@ -597,8 +830,17 @@ def ledger(db: Session, pass_id: int, limit: int = 200) -> list[CreditEntry]:
     )
 
 
-def list_passes(db: Session, limit: int = 500) -> list[Pass]:
-    return list(db.scalars(select(Pass).order_by(Pass.id.desc()).limit(limit)))
+def list_passes(db: Session, actor: User, limit: int = 500) -> list[Pass]:
+    """Passes the actor may manage: of their locations and the companies
+    they look after (administrators: all)."""
+    query = select(Pass).order_by(Pass.id.desc()).limit(limit)
+    ids = managed_location_ids(db, actor)
+    if ids is not None:
+        companies = select(Company.id).where(Company.location_id.in_(ids))
+        query = query.where(
+            or_(Pass.location_id.in_(ids), Pass.company_id.in_(companies))
+        )
+    return list(db.scalars(query))
 
 
 def network_settlement(
@@ -611,6 +853,7 @@ def network_settlement(
         .join(Pass, Pass.id == CreditEntry.pass_id)
         .where(
             Pass.location_id.is_(None),
+            CreditEntry.unit == DAY,
             CreditEntry.booking_id.is_not(None),
             CreditEntry.booked_on >= starts_on,
             CreditEntry.booked_on <= ends_on,

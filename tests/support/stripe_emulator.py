@@ -12,7 +12,13 @@ localstripe 1.15's aiohttp app unchanged and registers, next to it:
   can deliver, repeat or reorder them;
 - ``/_test/subscriptions/{id}/renew``: bill the next period now and emit
   ``invoice.paid`` / ``invoice.payment_failed`` and
-  ``customer.subscription.updated`` as Stripe does.
+  ``customer.subscription.updated`` as Stripe does;
+- ``invoice.billing_reason`` (``subscription_create`` / ``subscription_cycle``),
+  which localstripe leaves empty;
+- recurring Prices (``POST /v1/prices``, stored as localstripe plans) and
+  subscription updates in today's parameters (``items[].price``,
+  ``proration_behavior``), emitting ``customer.subscription.updated``;
+- the customer portal (``POST /v1/billing_portal/sessions``) with a page.
 
 ``StripeEmulator`` starts it as a subprocess on a free port for fixtures.
 Only the emulator is extended here: neither the code under test nor the
@@ -52,6 +58,29 @@ def build_app(public_url: str):
     from localstripe.webhooks import schedule_webhook
 
     app = server.app
+
+    # Stripe says why an invoice exists; localstripe leaves it empty.
+    create_invoice = Subscription._create_invoice
+
+    def _create_invoice_with_reason(sub):
+        reason = (
+            "subscription_create"
+            if sub.latest_invoice is None
+            else ("subscription_cycle")
+        )
+        init = resources.Invoice.__init__
+
+        def init_with_reason(invoice, *args, **kwargs):
+            init(invoice, *args, **kwargs)
+            invoice.billing_reason = reason
+
+        resources.Invoice.__init__ = init_with_reason
+        try:
+            create_invoice(sub)
+        finally:
+            resources.Invoice.__init__ = init
+
+    Subscription._create_invoice = _create_invoice_with_reason
     # Keep the emulator's state in memory: localstripe pickles it to a fixed
     # /tmp path after every write, which parallel test runs would share.
     store.dump_to_disk = lambda: None
@@ -222,6 +251,85 @@ def build_app(public_url: str):
         schedule_webhook(Event("customer.subscription.updated", sub))
         return server.json_response(invoice._export())
 
+    def _price_json(plan) -> dict:
+        return {
+            "id": plan.id,
+            "object": "price",
+            "active": True,
+            "currency": plan.currency,
+            "unit_amount": plan.amount,
+            "recurring": {"interval": plan.interval, "interval_count": 1},
+            "product": plan.product,
+            "metadata": plan.metadata or {},
+            "type": "recurring",
+        }
+
+    async def create_price(request):
+        data = await server.get_post_data(request) or {}
+        recurring = data.get("recurring") or {}
+        if not recurring.get("interval") or not data.get("product_data"):
+            raise UserError(400, "recurring and product_data are required")
+        plan = Plan(
+            amount=int(data["unit_amount"]),
+            currency=data["currency"],
+            interval=recurring["interval"],
+            product={"name": data["product_data"]["name"]},
+            metadata=data.get("metadata") or {},
+        )
+        return server.json_response(_price_json(plan))
+
+    async def update_subscription(request, subscription_id: str):
+        """Today's parameters on localstripe's legacy update."""
+        data = await server.get_post_data(request) or {}
+        for item in data.get("items") or []:
+            if "price" in item:
+                item["plan"] = item.pop("price")
+        behavior = data.pop("proration_behavior", None)
+        if behavior is not None:
+            if behavior not in ("create_prorations", "none", "always_invoice"):
+                raise UserError(400, "Invalid proration_behavior")
+            data["prorate"] = behavior != "none"
+        sub = Subscription._api_update(subscription_id, **data)
+        schedule_webhook(Event("customer.subscription.updated", sub))
+        return server.json_response(sub._export())
+
+    portals: dict[str, dict] = {}
+
+    async def create_portal_session(request):
+        data = await server.get_post_data(request) or {}
+        customer = data.get("customer")
+        if not customer:
+            raise UserError(400, "customer is required")
+        Customer._api_retrieve(customer)
+        session_id = (
+            "bps_test_"
+            + hashlib.sha256(f"{customer}{time.time_ns()}".encode()).hexdigest()[:20]
+        )
+        session = {
+            "id": session_id,
+            "object": "billing_portal.session",
+            "created": int(time.time()),
+            "customer": customer,
+            "livemode": False,
+            "return_url": data.get("return_url"),
+            "url": f"{public_url}/portal/{session_id}",
+        }
+        portals[session_id] = session
+        return server.json_response(session)
+
+    async def portal_page(request):
+        session = portals.get(request.match_info["id"])
+        if session is None:
+            raise UserError(404, "Not Found")
+        body = (
+            f"<h1>Test customer portal</h1><p>{session['customer']}</p>"
+            f'<a href="{session["return_url"]}">Return</a>'
+        )
+        return web.Response(text=body, content_type="text/html")
+
+    async def list_portal_sessions(request):
+        return server.json_response(list(portals.values()))
+
     async def list_events(request):
         events = [v._export() for k, v in store.items() if k.startswith("event:")]
         return server.json_response(events)
@@ -264,7 +372,25 @@ def build_app(public_url: str):
     async def list_keys(request):
         return server.json_response(seen_keys)
 
+    @web.middleware
+    async def modern_routes(request, handler):
+        # localstripe registered POST /v1/subscriptions/{id} first; this
+        # translation runs before its route.
+        parts = request.path.strip("/").split("/")
+        if (
+            request.method == "POST"
+            and len(parts) == 3
+            and parts[:2] == ["v1", "subscriptions"]
+        ):
+            return await update_subscription(request, parts[2])
+        return await handler(request)
+
     app.middlewares.append(idempotency)
+    app.middlewares.append(modern_routes)
+    app.router.add_post("/v1/prices", create_price)
+    app.router.add_post("/v1/billing_portal/sessions", create_portal_session)
+    app.router.add_get("/portal/{id}", portal_page)
+    app.router.add_get("/_test/portal_sessions", list_portal_sessions)
     app.router.add_post("/v1/checkout/sessions", create_session)
     app.router.add_get("/v1/checkout/sessions", list_sessions)
     app.router.add_get("/v1/checkout/sessions/{id}", retrieve_session)
