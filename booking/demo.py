@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from .access.services import create_door
 from .auth.models import Role, User
 from .auth.services import create_user
 from .db import unit_of_work
@@ -148,6 +149,8 @@ def create_demo(
         location = create_location(db, operator, spec)
         for resource in resources:
             create_resource(db, operator, location.id, resource)
+        # One simulated reference controller per space (scripts/run starts it).
+        create_door(db, operator, location.id, {"name": "Eingang", "kind": "landdesk"})
     return [
         ("admin", admin.email, password),
         ("operator", operator.email, password),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 import secrets
 import signal
@@ -75,15 +76,18 @@ def register_cli(app: Flask) -> None:
                 f'secret = "{secret}"\n'
                 f"open_s = {min(door.open_s, 15)}\n"
                 'relay = "simulated"\n'
-                f'state_file = "door-{door.id}.state.json"\n\n'
+                f'state_file = "{out / f"door-{door.id}.state.json"}"\n\n'
                 "[keypad]\n"
                 'kind = "fifo"\n'
-                f'path = "door-{door.id}.keypad"\n',
+                f'path = "{out / f"door-{door.id}.keypad"}"\n',
             )
         _write(out / "passwd", "\n".join(users) + "\n")
         acl = Path(ROOT) / "deploy" / "mosquitto" / "acl"
         _write(
             out / "mosquitto.conf",
+            # Started as root, Mosquitto would switch to "mosquitto", which
+            # cannot read these files.
+            f"user {getpass.getuser()}\n"
             "per_listener_settings false\n"
             "allow_anonymous false\n"
             f"password_file {out / 'passwd'}\n"
