@@ -36,6 +36,8 @@ def test_allowed_unlock_pulses_relay_acks_and_reports(
     assert not opened.offline and closed.ts >= opened.ts
     assert not controller.relay.is_on
     assert controller.store.seen[cmd.id] == cmd.exp + 1
+    sock = controller.client.socket()
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
 
 
 def test_open_time_is_clamped_to_max_open_s(broker, server, make_door, make_controller):
