@@ -24,7 +24,7 @@ import random
 import time
 from datetime import date, timedelta
 
-from common import Timer, database_url, fmt, make_app, percentiles
+from common import Timer, database_url, fmt, loadavg, make_app, percentiles
 
 from tests.support.servers import start_app_server
 
@@ -110,6 +110,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     url = database_url(args.db)
+    print(f"load average before: {loadavg()}")
     rng = random.Random(args.seed)
     stats = in_process(url, args.iterations, rng)
     print(
@@ -119,6 +120,7 @@ def main() -> None:
     )
     stats = over_http(url, args.iterations, rng, args.workers)
     print(f"GET availability over HTTP: {fmt(stats)} ({stats['bytes']:.0f} bytes)")
+    print(f"load average after: {loadavg()}")
 
 
 if __name__ == "__main__":

@@ -87,6 +87,11 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def loadavg() -> str:
+    """The 1/5/15-minute load averages: other processes share the 2 cores."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 class Timer:
     def __enter__(self):
         self.start = time.perf_counter()

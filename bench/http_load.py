@@ -37,7 +37,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from common import database_url, fmt, make_app, percentiles, rss_mb
+from common import database_url, fmt, loadavg, make_app, percentiles, rss_mb
 from sqlalchemy import insert
 
 from tests.support.servers import start_app_server
@@ -95,7 +95,7 @@ end
 """
 
 
-def seed_bench_location(url: str) -> dict:
+def seed_bench_location(url: str, *, mail: bool = True) -> dict:
     """A fresh location with DESKS desks and members holding API tokens."""
     from booking.auth.models import SessionKind, User
     from booking.auth.services import start_session
@@ -175,6 +175,13 @@ def seed_bench_location(url: str) -> dict:
             )
         users = {user.id: user for user in db.query(User).filter(User.id.in_(user_ids))}
         tokens = [start_session(db, users[uid], SessionKind.API) for uid in user_ids]
+        if not mail:
+            # The members switch their mails off (a normal preference), to
+            # show what the synchronous confirmation mail costs.
+            from booking.notifications.services import set_preferences
+
+            for uid in user_ids:
+                set_preferences(db, users[uid], [])
         slug = db.get(Location, 1).slug if db.get(Location, 1) else f"bench-{stamp}"
         app.extensions["landdesk_db"].dispose()
     first = date.today() + timedelta(days=1)
@@ -313,12 +320,18 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--single", type=int, default=500)
+    parser.add_argument(
+        "--no-mail",
+        action="store_true",
+        help="the bench members opt out of booking mails",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install wrk")
 
     url = database_url(args.db)
-    seed = seed_bench_location(url)
+    print(f"load average before: {loadavg()}")
+    seed = seed_bench_location(url, mail=not args.no_mail)
     workdir = Path(tempfile.mkdtemp(prefix="landdesk-bench-"))
     server = start_app_server(
         url,
@@ -330,7 +343,8 @@ def main() -> None:
     print(
         f"gunicorn: {args.workers} x {args.worker_class} workers, "
         f"{args.threads} threads; {args.connections} connections, "
-        f"{args.duration} s per run; database {url.split('@')[-1]}"
+        f"{args.duration} s per run; database {url.split('@')[-1]}; "
+        f"confirmation mails {'off' if args.no_mail else 'on'}"
     )
     offset = 0
     try:
@@ -374,7 +388,7 @@ def main() -> None:
         )
     finally:
         server.stop()
-    print(f"gunicorn log: {server.log_path}")
+    print(f"load average after: {loadavg()}; gunicorn log: {server.log_path}")
 
 
 if __name__ == "__main__":
