@@ -158,9 +158,7 @@ def buy_plan(
             raise NotFound(_l("There is no such plan."))
         if plan.kind == PlanKind.COMPANY:
             company = db.get(Company, company_id) if company_id else None
-            if company is None or (
-                company.admin_user_id != actor.id and not actor.is_operator
-            ):
+            if company is None or company.admin_user_id != actor.id:
                 raise Forbidden(_l("Only a company's administrator buys its budget."))
         elif company_id is not None:
             raise InvalidInput(_l("This plan is for one person."))

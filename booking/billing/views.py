@@ -16,6 +16,7 @@ from flask import (
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
+from ..bookings.models import Booking
 from ..db import get_db
 from ..errors import DomainError
 from ..security import operator_required
@@ -45,12 +46,41 @@ def webhook():
     return jsonify(received=True, result=result), 200
 
 
+def _render_order(db, order, error=None):
+    booking = db.get(Booking, order.booking_id) if order.booking_id else None
+    return render_template(
+        "billing/order.html", order=order, booking=booking, error=error
+    )
+
+
 @bp.get("/billing/orders/<int:order_id>")
 @login_required
 def order(order_id: int):
     db = get_db()
     order = services.get_order_for(db, current_user, order_id)
-    return render_template("billing/order.html", order=order, error=None)
+    return _render_order(db, order)
+
+
+@bp.post("/billing/portal")
+@login_required
+def portal():
+    """Stripe's customer portal: card or SEPA mandate, invoices, cancellation."""
+    back = request.form.get("back") or url_for("passes.plans")
+    if not back.startswith("/") or back.startswith("//"):
+        back = url_for("passes.plans")
+    try:
+        url = services.open_portal(
+            get_db(),
+            current_user,
+            return_url=request.host_url.rstrip("/") + back,
+            company_id=request.form.get("company_id", type=int),
+        )
+    except DomainError as error:
+        if error.status == 404:
+            raise
+        flash(str(error.message), "error")
+        return redirect(back, 303)
+    return redirect(url, 303)
 
 
 @bp.post("/billing/orders/<int:order_id>/pay")
@@ -73,10 +103,7 @@ def pay(order_id: int):
         if error.status == 404:
             raise
         order = services.get_order_for(db, current_user, order_id)
-        return (
-            render_template("billing/order.html", order=order, error=error.message),
-            error.status,
-        )
+        return _render_order(db, order, error.message), error.status
     return redirect(url, 303)
 
 
@@ -115,7 +142,7 @@ def refund(payment_id: int):
             get_db(), current_user, payment_id, reason=request.form.get("reason", "")
         )
     except DomainError as error:
-        if error.status == 404:
+        if error.status in (403, 404):
             raise
         flash(str(error.message), "error")
         return redirect(url_for("billing.payments"), 303)

@@ -876,3 +876,13 @@ def employees(db: Session, company_id: int) -> list[User]:
             .order_by(User.email)
         )
     )
+
+
+def company_passes(
+    db: Session, company_id: int, day: date
+) -> list[tuple[Pass, int | None]]:
+    """A company's budgets (any status) with the days left in ``day``'s month."""
+    passes = db.scalars(
+        select(Pass).where(Pass.company_id == company_id).order_by(Pass.id.desc())
+    )
+    return [(p, remaining(db, p, day)) for p in passes]

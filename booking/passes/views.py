@@ -8,15 +8,40 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
+from ..auth.models import User
 from ..billing import services as billing_services
 from ..bookings.services import holder_for_email
 from ..db import get_db, utcnow
-from ..errors import DomainError, NotFound
+from ..errors import DomainError, InvalidInput
 from ..security import operator_required
+from ..spaces.hours import local_date
+from ..spaces.services import list_locations, managed_location_ids
 from . import services
-from .models import Company, Pass
 
 bp = Blueprint("passes", __name__)
+
+
+@bp.app_context_processor
+def _credit_helpers():
+    def credits_for(location=None, day: date | None = None):
+        """Days left for the person looking, on passes valid at ``location``
+        (or anywhere)."""
+        if not current_user.is_authenticated:
+            return []
+        now = utcnow()
+        if day is None:
+            day = local_date(now, location.timezone) if location else now.date()
+        location_id = location.id if location is not None else None
+        return services.credit_summary(get_db(), current_user, location_id, day, now)
+
+    return {"credits_for": credits_for}
+
+
+def _back(default: str) -> str:
+    back = request.form.get("back") or default
+    if not back.startswith("/") or back.startswith("//"):
+        return default
+    return back
 
 
 @bp.get("/plans")
@@ -28,8 +53,15 @@ def plans():
         if current_user.is_authenticated
         else []
     )
+    on_sale = services.plans_for_sale(db)
     return render_template(
-        "passes/plans.html", plans=services.plans_for_sale(db), mine=mine
+        "passes/plans.html",
+        plans=on_sale,
+        mine=mine,
+        switch_to={
+            kind: [p for p in on_sale if p.kind == kind]
+            for kind in ("membership", "company")
+        },
     )
 
 
@@ -50,7 +82,58 @@ def buy(plan_id: int):
     return redirect(url_for("billing.order", order_id=order.id), 303)
 
 
+@bp.post("/passes/<int:pass_id>/cancel")
+@login_required
+def cancel(pass_id: int):
+    try:
+        billing_services.cancel_at_period_end(get_db(), current_user, pass_id)
+    except DomainError as error:
+        if error.status == 404:
+            raise
+        flash(str(error.message), "error")
+    else:
+        flash(
+            gettext("Your membership ends when the current month is over."),
+            "success",
+        )
+    return redirect(_back(url_for("passes.plans")), 303)
+
+
+@bp.post("/passes/<int:pass_id>/change")
+@login_required
+def change(pass_id: int):
+    try:
+        billing_services.change_plan(
+            get_db(),
+            current_user,
+            pass_id,
+            request.form.get("plan_id", type=int) or 0,
+        )
+    except DomainError as error:
+        if error.status == 404:
+            raise
+        flash(str(error.message), "error")
+    else:
+        flash(
+            gettext(
+                "Plan changed. The unused part of this month is credited on "
+                "your next invoice."
+            ),
+            "success",
+        )
+    return redirect(_back(url_for("passes.plans")), 303)
+
+
 # --- operator ---------------------------------------------------------------
+
+
+def _my_locations(db):
+    ids = managed_location_ids(db, current_user)
+    return [
+        loc
+        for loc in list_locations(db, include_inactive=True)
+        if ids is None or loc.id in ids
+    ]
 
 
 @bp.route("/operator/plans", methods=["GET", "POST"])
@@ -65,9 +148,33 @@ def operator_plans():
         else:
             flash(gettext("Plan created."), "success")
         return redirect(url_for("passes.operator_plans"), 303)
+    plans = services.plans_for_operator(db, current_user)
     return render_template(
-        "passes/operator_plans.html", plans=services.plans_for_sale(db)
+        "passes/operator_plans.html",
+        plans=plans,
+        editable={p.id for p in plans if services.can_manage_plan(db, current_user, p)},
+        locations=_my_locations(db),
     )
+
+
+@bp.post("/operator/plans/<int:plan_id>")
+@operator_required
+def edit_plan(plan_id: int):
+    values = {
+        k: v
+        for k, v in request.form.to_dict().items()
+        if k in ("name", "price", "days", "room_hours")
+    }
+    values["is_active"] = request.form.get("is_active", "")
+    try:
+        services.update_plan(get_db(), current_user, plan_id, values)
+    except DomainError as error:
+        if error.status in (403, 404):
+            raise
+        flash(str(error.message), "error")
+    else:
+        flash(gettext("Plan saved."), "success")
+    return redirect(url_for("passes.operator_plans"), 303)
 
 
 @bp.post("/operator/resources/<int:resource_id>/prices")
@@ -78,12 +185,12 @@ def resource_prices(resource_id: int):
             get_db(), current_user, resource_id, request.form.to_dict()
         )
     except DomainError as error:
-        if error.status == 404:
+        if error.status in (403, 404):
             raise
         flash(str(error.message), "error")
     else:
         flash(gettext("Prices saved."), "success")
-    return redirect(request.form.get("back") or url_for("passes.operator_plans"), 303)
+    return redirect(_back(url_for("passes.operator_plans")), 303)
 
 
 @bp.get("/operator/members")
@@ -92,7 +199,10 @@ def members():
     db = get_db()
     now = utcnow()
     return render_template(
-        "passes/members.html", passes=services.list_passes(db), now=now
+        "passes/members.html",
+        passes=services.list_passes(db, current_user),
+        companies=services.companies_for(db, current_user),
+        now=now,
     )
 
 
@@ -100,9 +210,7 @@ def members():
 @operator_required
 def pass_detail(pass_id: int):
     db = get_db()
-    pass_ = db.get(Pass, pass_id)
-    if pass_ is None:
-        raise NotFound()
+    pass_ = services.get_pass_for(db, current_user, pass_id)
     if request.method == "POST":
         try:
             services.grant_credits(
@@ -146,35 +254,68 @@ def settlement():
 # --- company accounts -----------------------------------------------------------
 
 
+def _person(db, email: str | None, field: str) -> User:
+    try:
+        return db.get(User, holder_for_email(db, email or ""))
+    except InvalidInput as error:
+        raise InvalidInput(error.message, field=field) from None
+
+
+@bp.route("/operator/companies", methods=["GET", "POST"])
+@operator_required
+def companies():
+    db = get_db()
+    if request.method == "POST":
+        try:
+            company = services.create_company(
+                db,
+                current_user,
+                name=request.form.get("name", ""),
+                admin=_person(db, request.form.get("admin_email"), "admin_email"),
+                billing_email=request.form.get("billing_email", ""),
+                location_id=request.form.get("location_id", type=int),
+            )
+        except DomainError as error:
+            flash(str(error.message), "error")
+            return redirect(url_for("passes.companies"), 303)
+        flash(gettext("Company account created."), "success")
+        return redirect(url_for("passes.company", company_id=company.id), 303)
+    return render_template(
+        "passes/companies.html",
+        companies=services.companies_for(db, current_user),
+        locations=_my_locations(db),
+    )
+
+
 @bp.route("/companies/<int:company_id>", methods=["GET", "POST"])
 @login_required
 def company(company_id: int):
     db = get_db()
-    company = db.get(Company, company_id)
-    if company is None or (
-        company.admin_user_id != current_user.id and not current_user.is_operator
-    ):
-        raise NotFound()
+    company = services.get_company_for(db, current_user, company_id)
     if request.method == "POST":
         try:
             if request.form.get("remove_user_id"):
                 services.remove_employee(
                     db, current_user, company_id, int(request.form["remove_user_id"])
                 )
+                flash(gettext("Employee removed."), "success")
             else:
-                employee = db.get(
-                    type(current_user), holder_for_email(db, request.form.get("email"))
-                )
+                employee = _person(db, request.form.get("email"), "email")
                 services.add_employee(db, current_user, company_id, employee)
+                flash(gettext("Employee added."), "success")
         except DomainError as error:
             flash(str(error.message), "error")
         return redirect(url_for("passes.company", company_id=company_id), 303)
-    period = utcnow().strftime("%Y-%m")
+    now = utcnow()
+    period = now.strftime("%Y-%m")
     return render_template(
         "passes/company.html",
         company=company,
         employees=services.employees(db, company_id),
         usage=services.company_usage(db, company_id, period),
+        budgets=services.company_passes(db, company_id, now.date()),
         period=period,
+        now=now,
+        is_admin=company.admin_user_id == current_user.id,
         plans=[p for p in services.plans_for_sale(db) if p.kind == "company"],
     )
