@@ -23,10 +23,11 @@ from sqlalchemy.orm import Session
 from ..auth.models import User
 from ..bookings.models import Booking, BookingStatus
 from ..calendars import ical
-from ..db import on_commit, unit_of_work, utcnow
+from ..db import get_db, unit_of_work, utcnow
 from ..mail import Attachment, send_mail
 from ..spaces.hours import local_date
 from ..spaces.models import DAY_KINDS, Location
+from ..tasks import in_background
 from .models import NotificationKind, NotificationOptOut, SentNotification
 
 log = logging.getLogger(__name__)
@@ -134,7 +135,6 @@ def _booking_context(booking: Booking) -> dict:
 
 
 def _send_booking_mail(db: Session, booking_id: int, kind: NotificationKind) -> None:
-    # Normally in the session's identity map already: no query.
     booking = db.get(Booking, booking_id)
     if booking is None:
         return
@@ -161,9 +161,11 @@ def _send_booking_mail(db: Session, booking_id: int, kind: NotificationKind) -> 
 def notify_booking_confirmed(db: Session, booking: Booking) -> None:
     """After the commit: mail the holder the booking with a METHOD:REQUEST .ics."""
     booking_id = booking.id
-    on_commit(
+    in_background(
         db,
-        lambda: _send_booking_mail(db, booking_id, NotificationKind.BOOKING_CONFIRMED),
+        lambda: _send_booking_mail(
+            get_db(), booking_id, NotificationKind.BOOKING_CONFIRMED
+        ),
     )
 
 
@@ -172,6 +174,7 @@ def notify_booking_cancelled(db: Session, booking: Booking) -> None:
     booking_id, location_id, day = booking.id, booking.location_id, booking.booked_on
 
     def _after() -> None:
+        db = get_db()
         _send_booking_mail(db, booking_id, NotificationKind.BOOKING_CANCELLED)
         from ..checkin.services import desk_freed
 
@@ -179,7 +182,7 @@ def notify_booking_cancelled(db: Session, booking: Booking) -> None:
         if booking is not None and booking.resource.kind in DAY_KINDS:
             desk_freed(db, location_id, day)
 
-    on_commit(db, _after)
+    in_background(db, _after)
 
 
 # --- idempotent sends ------------------------------------------------------
