@@ -307,13 +307,17 @@ def company(company_id: int):
             flash(str(error.message), "error")
         return redirect(url_for("passes.company", company_id=company_id), 303)
     now = utcnow()
-    period = now.strftime("%Y-%m")
+    try:
+        month = date.fromisoformat((request.args.get("month") or "") + "-01")
+    except ValueError:
+        month = now.date().replace(day=1)
+    period = month.strftime("%Y-%m")
     return render_template(
         "passes/company.html",
         company=company,
         employees=services.employees(db, company_id),
         usage=services.company_usage(db, company_id, period),
-        budgets=services.company_passes(db, company_id, now.date()),
+        budgets=services.company_passes(db, company_id, month),
         period=period,
         now=now,
         is_admin=company.admin_user_id == current_user.id,
