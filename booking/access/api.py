@@ -10,7 +10,7 @@ from ..bookings.services import get_booking_for
 from ..db import get_db
 from ..errors import InvalidInput
 from ..spaces.services import can_manage, get_location
-from . import services
+from . import audit, services
 from .models import AccessEvent, Door
 from .views import unlock_limit
 
@@ -135,10 +135,10 @@ def rotate_secret(door_id: int):
 @login_required
 def access_log():
     db = get_db()
-    filters = services.log_filter(request.args.to_dict())
-    rows = services.access_log(db, current_user, filters, limit=5000)
+    filters = audit.log_filter(request.args.to_dict())
+    rows = audit.access_log(db, current_user, filters, limit=5000)
     if request.args.get("format") == "csv":
-        response = Response(services.access_log_csv(rows), mimetype="text/csv")
+        response = Response(audit.access_log_csv(rows), mimetype="text/csv")
         response.headers["Content-Disposition"] = (
             'attachment; filename="landdesk-access-log.csv"'
         )

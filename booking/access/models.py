@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -167,6 +168,10 @@ class AccessEvent(Base):
 
     door: Mapped[Door] = relationship()
     user: Mapped[User | None] = relationship()
+
+    @classmethod
+    def for_door(cls, door: Door, **values: Any) -> AccessEvent:
+        return cls(door_id=door.id, location_id=door.location_id, **values)
 
 
 class DoorAlert(Base):

@@ -525,7 +525,7 @@ def get_link(app: Any) -> DoorLink | None:
     with _create_lock:
         link = app.extensions.get("landdesk_door_link")
         if link is None or link.pid != os.getpid():
-            from .services import store_report
+            from .reports import store_report
 
             def on_report(report: Report) -> None:
                 with app.app_context():

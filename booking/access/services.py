@@ -2,57 +2,45 @@
 
 The unlock itself (``unlock_door``) checks the access rule, releases the
 database connection, waits for the door's answer over MQTT (access.mqtt) and
-then writes one audit row. Door state and events arrive through
-``store_report``, called by the MQTT link's worker thread.
+then writes one audit row. What doors report is stored by access.reports; the
+audit log is read through access.audit.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
-import smtplib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import current_app, render_template
-from flask_babel import force_locale
+from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from devices import messages
-from devices.messages import MessageRejected
 
-from ..auth.models import Role, User
+from ..auth.models import User
 from ..bookings.models import Booking, BookingStatus
-from ..db import on_commit, unit_of_work, utcnow
+from ..db import unit_of_work, utcnow
 from ..errors import DomainError, Forbidden, InvalidInput, NotFound
 from ..i18n import localdatetime
 from ..spaces.models import Location, Resource
-from ..spaces.services import can_manage, get_managed_location, managed_location_ids
+from ..spaces.services import can_manage, get_managed_location
 from . import rules
 from .crypto import SecretUnreadable, seal, unseal
 from .models import (
     AccessEvent,
-    AlertKind,
     Channel,
     Door,
-    DoorAlert,
     DoorKind,
     Result,
 )
-from .mqtt import Outcome, Report, get_link
+from .mqtt import Outcome, get_link
 
 log = logging.getLogger(__name__)
 
 DEFAULT_ACK_TIMEOUT_S = 3.0
-BATTERY_LOW_PERCENT = 20
-# Wrong PINs within this window that raise an alert (besides a lock-out).
-PIN_ALERT_COUNT = 3
-PIN_ALERT_WINDOW = timedelta(minutes=15)
 
 
 class AccessDenied(Forbidden):
@@ -331,16 +319,16 @@ def _denied_message(decision: rules.Decision, door: Door) -> Any:
 # --- unlocking -----------------------------------------------------------------
 
 
+def _add_event(db: Session, door: Door, **values: Any) -> AccessEvent:
+    event = AccessEvent.for_door(door, **values)
+    db.add(event)
+    return event
+
+
 @dataclass(frozen=True)
 class UnlockResult:
     door: Door
     event: AccessEvent
-
-
-def _audit(db: Session, door: Door, **values: Any) -> AccessEvent:
-    event = AccessEvent(door_id=door.id, location_id=door.location_id, **values)
-    db.add(event)
-    return event
 
 
 def unlock_door(
@@ -369,7 +357,7 @@ def unlock_door(
         channel = Channel.OPERATOR if decision.reason == rules.OPERATOR else Channel.APP
     if not decision.allowed:
         with unit_of_work(db):
-            _audit(
+            _add_event(
                 db,
                 door,
                 user_id=actor.id,
@@ -387,7 +375,7 @@ def unlock_door(
         "timeout": Result.TIMEOUT,
     }.get(outcome.status, Result.UNAVAILABLE)
     with unit_of_work(db):
-        event = _audit(
+        event = _add_event(
             db,
             door,
             user_id=actor.id,
@@ -434,7 +422,7 @@ def record_rate_limited(db: Session, actor: User | None, door_id: int) -> None:
     if door is None:
         return
     with unit_of_work(db):
-        _audit(
+        _add_event(
             db,
             door,
             user_id=actor.id if actor is not None else None,
@@ -443,485 +431,6 @@ def record_rate_limited(db: Session, actor: User | None, door_id: int) -> None:
             reason="rate_limited",
             occurred_at=utcnow(),
         )
-
-
-# --- what doors report ---------------------------------------------------------
-
-
-def _ts(value: int | None, fallback: datetime) -> datetime:
-    if value is None:
-        return fallback
-    return datetime.fromtimestamp(value, UTC)
-
-
-def store_report(db: Session, report: Report) -> None:
-    """Store one state, event or vendor status message (idempotent)."""
-    now = datetime.fromtimestamp(report.received_at, UTC)
-    if report.kind == "vendor":
-        _store_vendor_status(db, report, now)
-        return
-    if not report.door.isdigit():
-        return
-    door = db.get(Door, int(report.door))
-    if door is None or door.kind != DoorKind.LANDDESK:
-        return
-    try:
-        secret = door_secret(door)
-        if report.kind == "state":
-            state = messages.parse_state(report.payload, secret)
-            if state.door == report.door:
-                _store_state(db, door, state, now, retained=report.retained)
-        elif report.kind == "event":
-            event = messages.parse_event(report.payload, secret, door_id=report.door)
-            _store_event(db, door, event, now)
-    except (MessageRejected, DoorUnavailable) as exc:
-        log.warning("door %s sent an unusable %s: %s", door.id, report.kind, exc)
-        db.rollback()
-
-
-def _set_online(db: Session, door: Door, online: bool, at: datetime) -> bool:
-    """Record a change of reachability; True if this call made the change.
-
-    A conditional UPDATE, so that of several processes seeing the same
-    message exactly one raises (or resolves) the alert.
-    """
-    condition = (
-        Door.online.is_(True)
-        if not online
-        else or_(Door.online.is_(None), Door.online.is_(False))
-    )
-    changed = db.execute(
-        update(Door)
-        .where(Door.id == door.id, condition)
-        .values(online=online, online_since=at)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    db.refresh(door)
-    return bool(changed)
-
-
-def _store_state(
-    db: Session,
-    door: Door,
-    state: messages.DoorState,
-    now: datetime,
-    *,
-    retained: bool,
-) -> None:
-    online = state.status == "online"
-    with unit_of_work(db):
-        was_online = door.online
-        at = now if state.is_will or not retained else _ts(state.ts, now)
-        changed = _set_online(db, door, online, at)
-        if not state.is_will:
-            seen = _ts(state.ts, now)
-            if door.last_seen_at is None or seen > door.last_seen_at:
-                door.last_seen_at = seen
-            door.is_open = state.open
-            door.battery = state.battery
-            door.firmware = state.fw
-        if changed:
-            _audit(
-                db,
-                door,
-                channel=Channel.DEVICE,
-                result=Result.EVENT,
-                event_type="online" if online else "offline",
-                occurred_at=at,
-            )
-            if online:
-                _resolve_alert(db, door, AlertKind.OFFLINE, now)
-            elif was_online:
-                _raise_alert(db, door, AlertKind.OFFLINE, now)
-        _check_battery(db, door, state.battery, None, now)
-
-
-def _check_battery(
-    db: Session, door: Door, level: int | None, low: bool | None, now: datetime
-) -> None:
-    if low is None and level is not None:
-        low = level <= BATTERY_LOW_PERCENT
-    if low:
-        _raise_alert(db, door, AlertKind.BATTERY_LOW, now, level=level)
-    elif low is False:
-        _resolve_alert(db, door, AlertKind.BATTERY_LOW, now)
-
-
-_EVENT_RESULTS = {
-    "pin_accepted": (Channel.PIN, Result.PIN_ACCEPTED),
-    "pin_refused": (Channel.PIN, Result.PIN_REFUSED),
-    "pin_locked_out": (Channel.PIN, Result.PIN_LOCKED_OUT),
-}
-
-
-def _pin_holder(
-    db: Session, door: Door, window: tuple[int, int] | None
-) -> Booking | None:
-    """The confirmed booking whose offline PIN has this window, if any."""
-    if window is None:
-        return None
-    start = datetime.fromtimestamp(window[0], UTC)
-    end = datetime.fromtimestamp(window[1], UTC)
-    candidates = db.scalars(
-        select(Booking).where(
-            Booking.location_id == door.location_id,
-            Booking.status == BookingStatus.CONFIRMED,
-            Booking.ends_at > start,
-            Booking.ends_at <= end,
-        )
-    )
-    for booking in candidates:
-        span = pin_span(booking.starts_at, booking.ends_at)
-        if messages.pin_window(*span) == (
-            window[0] // messages.PIN_SLOT_S,
-            (window[1] - window[0]) // messages.PIN_SLOT_S,
-        ):
-            return booking
-    return None
-
-
-def _store_event(db: Session, door: Door, event: messages.Event, now: datetime) -> None:
-    with unit_of_work(db):
-        if db.scalar(select(AccessEvent.id).where(AccessEvent.event_id == event.id)):
-            return  # a redelivery, or a re-send after the door reconnected
-        channel, result = _EVENT_RESULTS.get(event.type, (Channel.DEVICE, Result.EVENT))
-        holder = (
-            _pin_holder(db, door, event.window)
-            if event.type in ("pin_accepted", "pin_refused")
-            else None
-        )
-        reason = event.reason
-        if event.window is not None and reason is None:
-            reason = f"window {event.window[0]}-{event.window[1]}"
-        at = _ts(event.ts, now)
-        try:
-            with db.begin_nested():
-                _audit(
-                    db,
-                    door,
-                    user_id=holder.user_id if holder else None,
-                    booking_id=holder.id if holder else None,
-                    channel=channel,
-                    result=result,
-                    event_type=event.type,
-                    reason=(reason or "")[:200] or None,
-                    command_id=event.cmd,
-                    event_id=event.id,
-                    offline=event.offline,
-                    occurred_at=at,
-                )
-        except IntegrityError:
-            return  # another process stored it a moment ago
-        door.last_seen_at = max(door.last_seen_at or at, now)
-        if event.type in ("opened", "closed"):
-            door.is_open = event.type == "opened"
-        if event.type == "closed":
-            _resolve_alert(db, door, AlertKind.HELD_OPEN, now)
-        elif event.type == "held_open":
-            _raise_alert(db, door, AlertKind.HELD_OPEN, now)
-        elif event.type == "tamper":
-            _raise_alert(db, door, AlertKind.TAMPER, now, detail=event.reason or "")
-        elif event.type == "pin_locked_out":
-            _raise_alert(db, door, AlertKind.PIN_FAILURES, now)
-        elif event.type == "pin_refused" and event.reason == "wrong":
-            wrong = db.scalar(
-                select(func.count(AccessEvent.id)).where(
-                    AccessEvent.door_id == door.id,
-                    AccessEvent.result == Result.PIN_REFUSED,
-                    AccessEvent.reason == "wrong",
-                    AccessEvent.occurred_at >= at - PIN_ALERT_WINDOW,
-                )
-            )
-            if wrong >= PIN_ALERT_COUNT:
-                _raise_alert(db, door, AlertKind.PIN_FAILURES, now)
-
-
-def _store_vendor_status(db: Session, report: Report, now: datetime) -> None:
-    status = report.status
-    if status is None:
-        return
-    door = db.scalar(
-        select(Door).where(Door.kind == report.vendor, Door.device_id == report.door)
-    )
-    if door is None:
-        return
-    with unit_of_work(db):
-        if status.online is not None:
-            was_online = door.online
-            if _set_online(db, door, status.online, now):
-                _audit(
-                    db,
-                    door,
-                    channel=Channel.DEVICE,
-                    result=Result.EVENT,
-                    event_type="online" if status.online else "offline",
-                    occurred_at=now,
-                )
-                if status.online:
-                    _resolve_alert(db, door, AlertKind.OFFLINE, now)
-                elif was_online:
-                    _raise_alert(db, door, AlertKind.OFFLINE, now)
-        if status.online is not False and not report.retained:
-            door.last_seen_at = now
-        if status.open is not None:
-            door.is_open = status.open
-        if status.battery is not None:
-            door.battery = status.battery
-        _check_battery(db, door, status.battery, status.battery_low, now)
-
-
-# --- alerts --------------------------------------------------------------------
-
-_ALERT_TEXT = {
-    AlertKind.OFFLINE: _l("Door %(door)s at %(location)s is offline."),
-    AlertKind.BATTERY_LOW: _l("The battery of door %(door)s at %(location)s is low."),
-    AlertKind.HELD_OPEN: _l("Door %(door)s at %(location)s stays open too long."),
-    AlertKind.PIN_FAILURES: _l(
-        "Wrong PINs are being entered at door %(door)s at %(location)s."
-    ),
-    AlertKind.TAMPER: _l("Door %(door)s at %(location)s reports tampering."),
-}
-
-
-def alert_text(alert: DoorAlert) -> str:
-    return str(
-        _ALERT_TEXT[AlertKind(alert.kind)]
-        % {"door": alert.door.name, "location": alert.door.location.name}
-    )
-
-
-def _raise_alert(
-    db: Session, door: Door, kind: AlertKind, now: datetime, **details: Any
-) -> None:
-    open_alert = db.scalar(
-        select(DoorAlert.id).where(
-            DoorAlert.door_id == door.id,
-            DoorAlert.kind == kind,
-            DoorAlert.resolved_at.is_(None),
-        )
-    )
-    if open_alert is not None:
-        return
-    detail = ", ".join(f"{k}={v}" for k, v in details.items() if v not in (None, ""))
-    alert = DoorAlert(door_id=door.id, kind=kind, message=detail[:300], raised_at=now)
-    db.add(alert)
-    db.flush()
-    alert_id, door_id = alert.id, door.id
-    app = current_app._get_current_object()
-    on_commit(db, lambda: _mail_alert(app, alert_id, door_id))
-
-
-def _resolve_alert(db: Session, door: Door, kind: AlertKind, now: datetime) -> None:
-    db.execute(
-        update(DoorAlert)
-        .where(
-            DoorAlert.door_id == door.id,
-            DoorAlert.kind == kind,
-            DoorAlert.resolved_at.is_(None),
-        )
-        .values(resolved_at=now)
-        .execution_options(synchronize_session=False)
-    )
-
-
-def _alert_recipients(db: Session, location: Location) -> list[User]:
-    if location.operators:
-        return list(location.operators)
-    return list(db.scalars(select(User).where(User.role == Role.ADMIN)))
-
-
-def _mail_alert(app: Any, alert_id: int, door_id: int) -> None:
-    from ..db import get_db
-    from ..mail import send_mail
-
-    db = get_db()
-    alert = db.get(DoorAlert, alert_id)
-    if alert is None:
-        return
-    for user in _alert_recipients(db, alert.door.location):
-        locale = user.locale or app.config["BABEL_DEFAULT_LOCALE"]
-        with force_locale(locale):
-            text = alert_text(alert)
-            body = render_template(
-                "access/alert_email.txt",
-                alert=alert,
-                text=text,
-                public_url=app.config["PUBLIC_URL"],
-            )
-        try:
-            send_mail(user.email, text, body)
-        except (OSError, smtplib.SMTPException):
-            log.exception("door alert %s: mail to user %s failed", alert_id, user.id)
-
-
-def open_alerts(db: Session, actor: User, location_id: int | None = None) -> list:
-    ids = managed_location_ids(db, actor)
-    query = (
-        select(DoorAlert)
-        .join(Door, DoorAlert.door_id == Door.id)
-        .where(DoorAlert.resolved_at.is_(None))
-    )
-    if ids is not None:
-        query = query.where(Door.location_id.in_(ids))
-    if location_id is not None:
-        query = query.where(Door.location_id == location_id)
-    return list(db.scalars(query.order_by(DoorAlert.raised_at.desc()).limit(100)))
-
-
-def resolve_alert(db: Session, actor: User, alert_id: int) -> None:
-    """An operator marks an alert as handled. Raises NotFound, Forbidden."""
-    with unit_of_work(db):
-        alert = db.get(DoorAlert, alert_id)
-        if alert is None:
-            raise NotFound()
-        get_managed_door(db, actor, alert.door_id)
-        if alert.resolved_at is None:
-            alert.resolved_at = utcnow()
-
-
-# --- audit log -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LogFilter:
-    location_id: int | None = None
-    door_id: int | None = None
-    channel: str | None = None
-    result: str | None = None
-    user: str | None = None  # e-mail or part of it
-    since: datetime | None = None
-    until: datetime | None = None
-
-
-def _parse_day(value: str | None, field: str) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput(_l("Enter a date like 2026-05-04."), field=field) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def log_filter(args: dict) -> LogFilter:
-    """Parse filter values (query string or JSON). Raises InvalidInput."""
-
-    def number(name: str) -> int | None:
-        value = args.get(name)
-        if value in (None, ""):
-            return None
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise InvalidInput(_l("This must be a number."), field=name) from None
-
-    channel = args.get("channel") or None
-    if channel is not None and channel not in set(Channel):
-        raise InvalidInput(_l("Unknown channel."), field="channel")
-    result = args.get("result") or None
-    if result is not None and result not in set(Result):
-        raise InvalidInput(_l("Unknown result."), field="result")
-    until = _parse_day(args.get("until"), "until")
-    if until is not None and len(str(args.get("until"))) == 10:
-        until += timedelta(days=1)  # a date means "to the end of that day"
-    return LogFilter(
-        location_id=number("location_id"),
-        door_id=number("door_id"),
-        channel=channel,
-        result=result,
-        user=(args.get("user") or "").strip().lower() or None,
-        since=_parse_day(args.get("since"), "since"),
-        until=until,
-    )
-
-
-def access_log(
-    db: Session, actor: User, filters: LogFilter, *, limit: int = 500
-) -> list[AccessEvent]:
-    """Audit rows of the locations the actor runs, newest first.
-
-    Raises Forbidden (not an operator, or a location run by others),
-    NotFound.
-    """
-    ids = managed_location_ids(db, actor)
-    if ids == []:
-        raise Forbidden()
-    query = select(AccessEvent)
-    if ids is not None:
-        query = query.where(AccessEvent.location_id.in_(ids))
-    if filters.location_id is not None:
-        get_managed_location(db, actor, filters.location_id)
-        query = query.where(AccessEvent.location_id == filters.location_id)
-    if filters.door_id is not None:
-        get_managed_door(db, actor, filters.door_id)
-        query = query.where(AccessEvent.door_id == filters.door_id)
-    if filters.channel:
-        query = query.where(AccessEvent.channel == filters.channel)
-    if filters.result:
-        query = query.where(AccessEvent.result == filters.result)
-    if filters.user:
-        query = query.join(User, AccessEvent.user_id == User.id).where(
-            User.email.contains(filters.user)
-        )
-    if filters.since:
-        query = query.where(AccessEvent.occurred_at >= filters.since)
-    if filters.until:
-        query = query.where(AccessEvent.occurred_at < filters.until)
-    query = query.order_by(AccessEvent.occurred_at.desc(), AccessEvent.id.desc())
-    return list(db.scalars(query.limit(limit)))
-
-
-CSV_COLUMNS = (
-    "occurred_at",
-    "location",
-    "door_id",
-    "door",
-    "channel",
-    "result",
-    "event",
-    "user_email",
-    "user_name",
-    "booking_id",
-    "reason",
-    "command_id",
-    "offline",
-)
-
-
-def _csv_cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    # Spreadsheets run cells that start like a formula (CSV injection).
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        text = "'" + text
-    return text
-
-
-def access_log_csv(rows: list[AccessEvent]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    for row in rows:
-        writer.writerow(
-            [
-                _csv_cell(v)
-                for v in (
-                    row.occurred_at.astimezone(UTC).isoformat(),
-                    row.door.location.name,
-                    row.door_id,
-                    row.door.name,
-                    row.channel,
-                    row.result,
-                    row.event_type,
-                    row.user.email if row.user else None,
-                    row.user.name if row.user else None,
-                    row.booking_id,
-                    row.reason,
-                    row.command_id,
-                    "yes" if row.offline else "no",
-                )
-            ]
-        )
-    return out.getvalue()
 
 
 # --- offline PINs and the door buttons ------------------------------------------

@@ -21,7 +21,7 @@ from ..errors import DomainError, InvalidInput
 from ..extensions import limiter
 from ..security import operator_required
 from ..spaces.services import get_managed_location, managed_location_ids
-from . import services
+from . import audit, reports, services
 from .models import Channel, DoorKind, Result
 from .mqtt import get_link
 
@@ -73,13 +73,13 @@ def _door_helpers():
     def door_alerts():
         if not (current_user.is_authenticated and current_user.is_operator):
             return []
-        return services.open_alerts(get_db(), current_user)
+        return reports.open_alerts(get_db(), current_user)
 
     return {
         "booking_doors": booking_doors,
         "location_doors": location_doors,
         "door_alerts": door_alerts,
-        "alert_text": services.alert_text,
+        "alert_text": reports.alert_text,
     }
 
 
@@ -121,7 +121,7 @@ def doors(location_id: int):
         "access/doors.html",
         location=location,
         doors=services.doors_of(db, location.id),
-        alerts=services.open_alerts(db, current_user, location.id),
+        alerts=reports.open_alerts(db, current_user, location.id),
         kinds=list(DoorKind),
         form={},
         error=None,
@@ -156,7 +156,7 @@ def create_door(location_id: int):
             "access/doors.html",
             location=location,
             doors=services.doors_of(db, location.id),
-            alerts=services.open_alerts(db, current_user, location.id),
+            alerts=reports.open_alerts(db, current_user, location.id),
             kinds=list(DoorKind),
             form=request.form,
             error=error,
@@ -188,14 +188,14 @@ def _secret_page(door, secret: str):
 def door(door_id: int):
     db = get_db()
     door = services.get_managed_door(db, current_user, door_id)
-    recent = services.access_log(
-        db, current_user, services.LogFilter(door_id=door.id), limit=30
+    recent = audit.access_log(
+        db, current_user, audit.LogFilter(door_id=door.id), limit=30
     )
     return render_template(
         "access/door.html",
         door=door,
         recent=recent,
-        alerts=services.open_alerts(db, current_user, door.location_id),
+        alerts=reports.open_alerts(db, current_user, door.location_id),
         error=None,
     )
 
@@ -239,7 +239,7 @@ def rotate_secret(door_id: int):
 @bp.post("/manage/alerts/<int:alert_id>/resolve")
 @operator_required
 def resolve_alert(alert_id: int):
-    services.resolve_alert(get_db(), current_user, alert_id)
+    reports.resolve_alert(get_db(), current_user, alert_id)
     flash(gettext("Alert marked as handled."), "success")
     return redirect(_back(url_for("spaces.console")), 303)
 
@@ -250,13 +250,13 @@ def access_log():
     db = get_db()
     args = request.args.to_dict()
     try:
-        filters = services.log_filter(args)
-        rows = services.access_log(db, current_user, filters, limit=5000)
+        filters = audit.log_filter(args)
+        rows = audit.access_log(db, current_user, filters, limit=5000)
     except InvalidInput as error:
         flash(str(error.message), "error")
-        filters, rows = services.LogFilter(), []
+        filters, rows = audit.LogFilter(), []
     if request.args.get("format") == "csv":
-        response = Response(services.access_log_csv(rows), mimetype="text/csv")
+        response = Response(audit.access_log_csv(rows), mimetype="text/csv")
         response.headers["Content-Disposition"] = (
             'attachment; filename="landdesk-access-log.csv"'
         )

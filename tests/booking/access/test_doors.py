@@ -356,7 +356,7 @@ def _other_member(db):
 
 
 def test_csv_cells_cannot_smuggle_formulas(db, door):
-    from booking.access.services import access_log_csv
+    from booking.access.audit import access_log_csv
 
     door_row, _ = door
     row = AccessEvent(
