@@ -565,11 +565,9 @@ def apply_subscription(
         return pass_
     pass_.stripe_status = subscription.get("status")
     pass_.cancel_at_period_end = bool(subscription.get("cancel_at_period_end"))
-    plan_id = str((subscription.get("metadata") or {}).get("plan_id") or "")
-    if plan_id.isdigit() and int(plan_id) != pass_.plan_id:
-        plan = db.get(Plan, int(plan_id))
-        if plan is not None and plan.kind == pass_.kind:
-            _switch_plan(pass_, plan)
+    plan = _plan_of(db, subscription)
+    if plan is not None and plan.id != pass_.plan_id and plan.kind == pass_.kind:
+        _switch_plan(pass_, plan)
     period_end = subscription.get("current_period_end")
     if period_end:
         pass_.current_period_end = datetime.fromtimestamp(int(period_end), UTC)
@@ -588,6 +586,20 @@ def apply_subscription(
     pass_.status = status
     pass_.updated_at = now
     return pass_
+
+
+def _plan_of(db: Session, subscription: dict) -> Plan | None:
+    """The plan a subscription bills now: named in its metadata by a change
+    of plan, or known by the Stripe price of its item."""
+    plan_id = str((subscription.get("metadata") or {}).get("plan_id") or "")
+    if plan_id.isdigit():
+        return db.get(Plan, int(plan_id))
+    items = (subscription.get("items") or {}).get("data") or []
+    price = (items[0].get("price") or items[0].get("plan") or {}) if items else {}
+    price_id = price.get("id") if isinstance(price, dict) else None
+    if not price_id:
+        return None
+    return db.scalar(select(Plan).where(Plan.stripe_price_id == price_id))
 
 
 def _switch_plan(pass_: Pass, plan: Plan) -> None:

@@ -58,7 +58,7 @@ def set_card(stripe_emulator, customer: str, number: str) -> None:
         "/v1/payment_methods",
         {
             "type": "card",
-            "card": {"number": number, "exp_month": 12, "exp_year": 2040, "cvc": "1"},
+            "card": {"number": number, "exp_month": 12, "exp_year": 2040, "cvc": "123"},
         },
     )
     stripe_emulator.request(

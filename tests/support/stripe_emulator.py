@@ -289,7 +289,10 @@ def build_app(public_url: str):
             if behavior not in ("create_prorations", "none", "always_invoice"):
                 raise UserError(400, "Invalid proration_behavior")
             data["prorate"] = behavior != "none"
+        # localstripe accepts metadata on update but drops it.
+        metadata = data.pop("metadata", None) or {}
         sub = Subscription._api_update(subscription_id, **data)
+        sub.metadata = {**(sub.metadata or {}), **metadata}
         schedule_webhook(Event("customer.subscription.updated", sub))
         return server.json_response(sub._export())
 
