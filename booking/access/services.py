@@ -502,8 +502,29 @@ def doors_for_location(
     doors = doors_of(db, location_id, active_only=True)
     if user is None or not getattr(user, "is_authenticated", False):
         return [DoorAccess(d, False, rules.NO_BOOKING) for d in doors]
+    # The PIN of the person's current or next booking here (within a day).
+    booking = db.scalar(
+        select(Booking)
+        .where(
+            Booking.user_id == user.id,
+            Booking.location_id == location_id,
+            Booking.status == BookingStatus.CONFIRMED,
+            Booking.ends_at > now,
+            Booking.starts_at < now + timedelta(days=1),
+        )
+        .order_by(Booking.starts_at)
+        .limit(1)
+    )
+    with_pins = (
+        {a.door.id: a for a in doors_for_booking(db, user, booking, now)}
+        if booking is not None
+        else {}
+    )
     out = []
     for door in doors:
+        if door.id in with_pins:
+            out.append(with_pins[door.id])
+            continue
         decision = check_access(db, user, door, now)
         out.append(DoorAccess(door, decision.allowed, decision.reason))
     return out

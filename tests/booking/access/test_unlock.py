@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from booking.access.models import AccessEvent, Door
+from devices.messages import offline_pin
 from tests.support.doors import fresh, wait_until
 
 
@@ -241,6 +242,12 @@ def test_location_page_offers_the_door_to_a_member_with_a_booking(
     auth.login("mia@example.org")
     page = client.get(f"/l/{location.slug}").get_data(as_text=True)
     assert f'action="/doors/{door_row.id}/open"' in page
+    # ... with the offline PIN of the booking.
+    start = booking_now.starts_at - timedelta(minutes=30)
+    pin = offline_pin(
+        door[1], str(door_row.id), start.timestamp(), booking_now.ends_at.timestamp()
+    )
+    assert f'class="pin">{pin[:3]} {pin[3:5]} {pin[5:]}<' in page
 
 
 def test_without_mqtt_configured_unlock_is_503(app, api, member, door, booking_now):
