@@ -72,6 +72,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .security import csrf_exempt_endpoint
 
     app.register_blueprint(billing_bp)
+    from .billing.api import api_bp as billing_api_bp
+
+    app.register_blueprint(billing_api_bp)
     app.register_blueprint(passes_bp)
     csrf_exempt_endpoint("billing.webhook")  # proven by its Stripe signature
     register_billing_cli(app)

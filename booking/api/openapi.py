@@ -285,6 +285,54 @@ SCHEMAS = {
             },
             "created_at": {"type": "string", "format": "date-time"},
             "cancelled_at": {"type": "string", "format": "date-time", "nullable": True},
+            "payment": {
+                "allOf": [{"$ref": "#/components/schemas/Payment"}],
+                "description": "only in the answer to POST /bookings when the "
+                "booking is held for payment (status pending_payment)",
+            },
+        },
+    },
+    "Payment": {
+        "type": "object",
+        "description": "A held booking's price; it is confirmed only when "
+        "Stripe reports the payment, and released when the hold expires.",
+        "required": ["order_id", "amount_cents", "currency", "checkout"],
+        "properties": {
+            "order_id": {"type": "integer"},
+            "amount_cents": {"type": "integer", "description": "gross, VAT included"},
+            "vat_cents": {"type": "integer"},
+            "currency": {"type": "string", "example": "EUR"},
+            "hold_expires_at": {"type": "string", "format": "date-time"},
+            "checkout": {
+                "type": "string",
+                "description": "POST here for the payment_url",
+            },
+            "payment_url": {
+                "type": "string",
+                "format": "uri",
+                "description": "Stripe Checkout; send the person there",
+            },
+        },
+    },
+    "Credit": {
+        "type": "object",
+        "properties": {
+            "pass_id": {"type": "integer"},
+            "name": {"type": "string"},
+            "kind": {"type": "string", "enum": ["pack", "membership", "company"]},
+            "remaining_days": {
+                "type": "integer",
+                "nullable": True,
+                "description": "this month (packs: in total); null: unlimited",
+            },
+            "room_minutes_left": {"type": "integer", "nullable": True},
+            "standing": {
+                "type": "string",
+                "enum": ["active", "past_due_in_grace", "suspended", "none"],
+            },
+            "valid_until": {"type": "string", "format": "date", "nullable": True},
+            "company": {"type": "string", "nullable": True},
+            "cancel_at_period_end": {"type": "boolean"},
         },
     },
 }
@@ -550,9 +598,17 @@ def build_openapi() -> dict:
                 "summary": "Book a desk, seat or room",
                 "requestBody": _body("BookingInput"),
                 "responses": {
-                    "201": _json("Booking", "Booked"),
+                    "201": _json(
+                        "Booking",
+                        "Booked: confirmed (free, or paid from a pass) or "
+                        "pending_payment with a payment object",
+                    ),
                     "400": E400,
                     "401": E401,
+                    "402": _error(
+                        "Membership suspended: a payment is overdue "
+                        "(membership_suspended)"
+                    ),
                     "403": E403,
                     "404": E404,
                     "409": _error(
@@ -587,6 +643,8 @@ def build_openapi() -> dict:
         },
     }
     for path, item in _more_paths().items():
+        paths.setdefault(path, {}).update(item)
+    for path, item in _billing_paths().items():
         paths.setdefault(path, {}).update(item)
     for path, item in _door_paths().items():
         paths.setdefault(path, {}).update(item)
@@ -931,5 +989,50 @@ def _door_paths() -> dict:
                 "each landdesk door (pin, pin_valid_from, pin_valid_until)",
                 "responses": {"200": doors("OK", many=True), "401": E401, "404": E404},
             },
+        },
+    }
+
+
+def _billing_paths() -> dict:
+    """Paying for a held booking; the caller's passes (see docs/billing.md)."""
+    return {
+        "/bookings/{booking_id}/checkout": {
+            "parameters": [_id("booking_id")],
+            "post": {
+                "summary": "Start paying a booking held for payment: answers the "
+                "Stripe Checkout address (payment_url). Repeating it gives the "
+                "same address; the booking is confirmed by Stripe's webhook",
+                "responses": {
+                    "200": _json("Payment"),
+                    "401": E401,
+                    "404": E404,
+                    "409": _error("Not waiting for payment, or the hold has ended"),
+                    "503": _error(
+                        "Stripe cannot be reached: try again, the hold stays "
+                        "(payment_unavailable)"
+                    ),
+                },
+            },
+        },
+        "/me/credits": {
+            "get": {
+                "summary": "Days (and meeting-room minutes) left on your passes, "
+                "memberships and company budget",
+                "parameters": [
+                    {
+                        "name": "location_id",
+                        "in": "query",
+                        "schema": {"type": "integer"},
+                        "description": "only passes valid at this location",
+                    },
+                    {
+                        "name": "date",
+                        "in": "query",
+                        "schema": {"type": "string", "format": "date"},
+                        "description": "the month to count (default today)",
+                    },
+                ],
+                "responses": {"200": _json("Credit", many=True), "401": E401},
+            }
         },
     }

@@ -230,7 +230,12 @@ def create_booking():
         data, holder_id=holder_id
     )
     booking = booking_services.create_booking(db, current_user, booking_request)
-    return jsonify(serialize.booking_json(booking)), 201
+    body = serialize.booking_json(booking)
+    if booking.status == "pending_payment":
+        from ..billing.api import payment_json
+
+        body["payment"] = payment_json(booking)
+    return jsonify(body), 201
 
 
 @bp.get("/bookings")
