@@ -29,7 +29,7 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=35)
     args = parser.parse_args()
     url = database_url(args.db)
-    seed = seed_bench_location(url)
+    seed = seed_bench_location(url, mail=False)
     from common import make_app
 
     app = make_app(url)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextvars
+import fcntl
+import os
+import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 
 from flask import Flask, current_app
@@ -86,12 +89,43 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
+class WriterQueue:
+    """Makes SQLite writers of all processes queue on a lock file.
+
+    SQLite lets a second writer poll with growing sleeps (its busy handler),
+    so under load most of a booking's latency was sleeping. An exclusive
+    ``flock`` around each write transaction wakes the next writer the moment
+    the previous one commits. Threads of one process queue on a mutex first,
+    because ``flock`` does not exclude threads sharing a file description.
+    """
+
+    def __init__(self, database_path: str):
+        self.path = database_path + ".writer-lock"
+        self._mutex = threading.RLock()
+        self._fd: int | None = None
+        self._pid: int | None = None
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        with self._mutex:
+            if self._pid != os.getpid():  # a forked worker opens its own
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+                self._pid = os.getpid()
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 20})
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    # No pre-ping: it costs a round trip per request. A connection that died
+    # (server restart) fails one request and the pool is invalidated.
+    return create_engine(url, pool_recycle=1800, pool_size=5, max_overflow=10)
 
 
 def _app_context():
@@ -115,7 +149,13 @@ class Database:
 
     def __init__(self, url: str):
         self.engine = make_engine(url)
-        self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+        path = self.engine.url.database if url.startswith("sqlite") else None
+        writer_queue = WriterQueue(path) if path and path != ":memory:" else None
+        self.session_factory = sessionmaker(
+            bind=self.engine,
+            expire_on_commit=False,
+            info={"writer_queue": writer_queue},
+        )
         event.listen(self.session_factory, "do_orm_execute", _refresh_locked_rows)
         # One session per application context (that is, per request or CLI
         # command), not per thread.
@@ -153,20 +193,24 @@ def unit_of_work(db: Session) -> Iterator[Session]:
     if db.info.get("in_unit_of_work"):
         yield db
         return
-    if db.in_transaction():
-        # End the read transaction of this request so the write transaction
-        # starts fresh (and on SQLite takes the write lock up front).
+    writer_queue = db.info.get("writer_queue")
+    if db.get_bind().dialect.name == "sqlite" and db.in_transaction():
+        # End the read transaction of this request so that the write
+        # transaction takes SQLite's write lock up front (BEGIN IMMEDIATE).
+        # PostgreSQL (READ COMMITTED) simply goes on in the same transaction.
         db.commit()
     token = _write_intent.set(True)
     db.info["in_unit_of_work"] = True
     db.info["after_commit"] = []
     try:
-        yield db
-        db.commit()
-    except BaseException:
-        db.rollback()
-        db.info["after_commit"] = []
-        raise
+        with writer_queue.hold() if writer_queue else nullcontext():
+            try:
+                yield db
+                db.commit()
+            except BaseException:
+                db.rollback()
+                db.info["after_commit"] = []
+                raise
     finally:
         db.info["in_unit_of_work"] = False
         _write_intent.reset(token)

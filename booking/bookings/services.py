@@ -6,7 +6,17 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Date, bindparam, delete, exists, insert, or_, select
+from sqlalchemy import (
+    Date,
+    bindparam,
+    delete,
+    exists,
+    insert,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -122,6 +132,16 @@ _TAKEN_SEATS = select(BookingSlot.seat).where(
     BookingSlot.resource_id == bindparam("resource_id"),
     BookingSlot.slot.in_(bindparam("slots", expanding=True)),
 )
+# The three checks above in one round trip: ("closed", 1), ("clash", booking
+# id) and one ("seat", n) row per taken seat.
+_clash = _PERSON_CLASH.add_columns(literal("clash").label("k")).subquery()
+_OCCUPANCY = union_all(
+    select(literal("closed").label("k"), literal(1).label("v")).where(
+        _CLOSED.scalar_subquery()
+    ),
+    select(_clash.c.k, _clash.c.id),
+    select(literal("seat").label("k"), _TAKEN_SEATS.subquery().c.seat),
+)
 
 
 def _load_resource_for_update(
@@ -156,21 +176,6 @@ def _holder(
     return holder
 
 
-def _check_not_closed(
-    db: Session, location: Location, resource: Resource, day: date
-) -> None:
-    closed = (
-        db.connection()
-        .execute(
-            _CLOSED,
-            {"location_id": location.id, "resource_id": resource.id, "day": day},
-        )
-        .scalar()
-    )
-    if closed:
-        raise InvalidInput(_l("Closed on that day."), field="date")
-
-
 def _check_person_free(
     db: Session, holder: User, kind: ResourceKind, window: rules.Window
 ) -> None:
@@ -188,6 +193,43 @@ def _check_person_free(
         )
         .scalar()
     )
+    _raise_if_clash(clash, kind)
+
+
+def _occupancy(
+    db: Session,
+    location: Location,
+    resource: Resource,
+    holder: User,
+    window: rules.Window,
+) -> tuple[bool, int | None, set[int]]:
+    """Closed?, the holder's clashing booking, the seats taken: one query."""
+    rows = db.connection().execute(
+        _OCCUPANCY,
+        {
+            "location_id": location.id,
+            "resource_id": resource.id,
+            "day": window.booked_on,
+            "user_id": holder.id,
+            "earliest": window.starts_at - rules.MAX_BOOKING_LENGTH,
+            "starts_at": window.starts_at,
+            "ends_at": window.ends_at,
+            "kinds": sorted(rules.same_category_kinds(resource.kind)),
+            "slots": list(window.slots),
+        },
+    )
+    closed, clash, taken = False, None, set()
+    for kind, value in rows:
+        if kind == "closed":
+            closed = True
+        elif kind == "clash":
+            clash = value
+        else:
+            taken.add(value)
+    return closed, clash, taken
+
+
+def _raise_if_clash(clash: int | None, kind: ResourceKind) -> None:
     if clash is not None:
         if kind in rules.WORKPLACE_KINDS:
             message = _l("You already have a desk booked at that time.")
@@ -202,6 +244,10 @@ def _free_seat(db: Session, resource: Resource, slots: tuple[int, ...]) -> int:
         .execute(_TAKEN_SEATS, {"resource_id": resource.id, "slots": list(slots)})
         .scalars()
     )
+    return _pick_seat(resource, taken)
+
+
+def _pick_seat(resource: Resource, taken: set[int]) -> int:
     for seat in range(resource.seat_count):
         if seat not in taken:
             return seat
@@ -231,11 +277,13 @@ def create_booking(
                 location, resource, request.starts_at, request.ends_at
             )
         rules.check_bookable_time(location, window, now)
-        _check_not_closed(db, location, resource, window.booked_on)
+        closed, clash, taken = _occupancy(db, location, resource, holder, window)
+        if closed:
+            raise InvalidInput(_l("Closed on that day."), field="date")
         check_not_blocked(db, resource, window.starts_at, window.ends_at)
         try:
-            _check_person_free(db, holder, resource.kind, window)
-            seat = _free_seat(db, resource, window.slots)
+            _raise_if_clash(clash, resource.kind)
+            seat = _pick_seat(resource, taken)
         except BookingConflict:
             # An unpaid hold that ran out is released here, so that freeing
             # the desk does not depend on the expire-holds cron job.
@@ -245,22 +293,22 @@ def create_booking(
                 raise
             _check_person_free(db, holder, resource.kind, window)
             seat = _free_seat(db, resource, window.slots)
-        booking = Booking(
-            user_id=holder.id,
-            resource_id=resource.id,
-            location_id=location.id,
-            seat=seat,
-            starts_at=window.starts_at,
-            ends_at=window.ends_at,
-            booked_on=window.booked_on,
-            part=window.part,
-            status=BookingStatus.CONFIRMED,
-            created_at=now,
-            created_by_id=actor.id,
-        )
-        db.add(booking)
+        values = {
+            "user_id": holder.id,
+            "resource_id": resource.id,
+            "location_id": location.id,
+            "seat": seat,
+            "starts_at": window.starts_at,
+            "ends_at": window.ends_at,
+            "booked_on": window.booked_on,
+            "part": window.part,
+            "status": BookingStatus.CONFIRMED,
+            "created_at": now,
+            "created_by_id": actor.id,
+        }
         try:
-            db.flush()
+            # An INSERT ... RETURNING that yields the ORM object: no flush.
+            booking = db.scalars(insert(Booking).returning(Booking), [values]).one()
             db.execute(
                 insert(BookingSlot),
                 [
