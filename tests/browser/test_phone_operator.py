@@ -74,5 +74,6 @@ def test_operator_sets_up_a_location_and_cancels_a_members_booking(
     expect(flash(page, "success")).to_have_text("The booking is cancelled.")
     expect(row).to_have_class(re.compile(r"\bcancelled\b"))
     expect(row.get_by_role("button", name="Cancel")).to_have_count(0)
-    db.rollback()
+    db.rollback()  # end the read snapshot
+    db.expire_all()  # and forget what this session loaded before
     assert db.get(Booking, booking.id).status == "cancelled"
