@@ -98,3 +98,12 @@ def test_cli_db_upgrade_and_demo(tmp_path):
         ]
     )
     assert bad_role.exit_code == 2
+
+
+def test_migrations_have_a_single_head(app):
+    from alembic.script import ScriptDirectory
+
+    from booking.cli import alembic_config
+
+    heads = ScriptDirectory.from_config(alembic_config()).get_heads()
+    assert len(heads) == 1, f"merge the migration branches: {heads}"
