@@ -3,7 +3,10 @@
 Pure function over facts the service gathers (access.services.access_facts):
 
 - an operator of the door's location, or an admin: always;
-- a suspended or past-due member: never (not even with a booking);
+- a suspended member (payment overdue beyond the grace period): never, not
+  even with a booking. During the grace period after a failed renewal the
+  member keeps access, as billing keeps their bookings (issue 3: "a grace
+  period follows, then new bookings and door access stop until paid");
 - a member whose membership grants 24/7 access at this location: any time;
 - the holder of a confirmed booking served by the door: from
   ``margin`` before the booking starts until it ends (half-open);
@@ -23,7 +26,6 @@ MEMBERSHIP = "membership_24_7"
 BOOKING = "booking"
 DOOR_INACTIVE = "door_inactive"
 SUSPENDED = "membership_suspended"
-PAST_DUE = "membership_past_due"
 TOO_EARLY = "too_early"
 NO_BOOKING = "no_booking"
 
@@ -62,8 +64,6 @@ def decide(
         return Decision(True, OPERATOR)
     if facts.standing == "suspended":
         return Decision(False, SUSPENDED)
-    if facts.standing == "past_due_in_grace":
-        return Decision(False, PAST_DUE)
     if facts.has_24_7:
         return Decision(True, MEMBERSHIP)
     upcoming = None

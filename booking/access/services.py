@@ -76,9 +76,6 @@ _DENIED_MESSAGES = {
         "Your membership is suspended: the door stays closed until the "
         "payment is settled."
     ),
-    rules.PAST_DUE: _l(
-        "Your membership payment is overdue: the door stays closed until it is paid."
-    ),
     rules.NO_BOOKING: _l("You have no booking that opens this door now."),
 }
 
@@ -476,7 +473,7 @@ def doors_for_booking(
             continue
         decision = check_access(db, user, door, now)
         pin = pin_from = pin_until = None
-        blocked = decision.reason in (rules.SUSPENDED, rules.PAST_DUE)
+        blocked = decision.reason == rules.SUSPENDED
         if door.kind == DoorKind.LANDDESK and door.secret_enc and not blocked:
             start, end = pin_span(booking.starts_at, booking.ends_at)
             try:

@@ -38,12 +38,13 @@ def facts(*bookings, operator=False, standing="none", all_hours=False, active=Tr
         (facts(all_hours=True), (True, rules.MEMBERSHIP)),
         (facts(operator=True), (True, rules.OPERATOR)),
         (facts(operator=True, standing="suspended"), (True, rules.OPERATOR)),
-        # A suspended or past-due member never, booking or 24/7 plan or not.
+        # A suspended member never, booking or 24/7 plan or not; during the
+        # grace period after a failed renewal the member keeps access.
         (facts((NOW - H, NOW + H), standing="suspended"), (False, rules.SUSPENDED)),
         (facts(all_hours=True, standing="suspended"), (False, rules.SUSPENDED)),
         (
             facts((NOW - H, NOW + H), standing="past_due_in_grace"),
-            (False, rules.PAST_DUE),
+            (True, rules.BOOKING),
         ),
         (facts((NOW - H, NOW + H), standing="active"), (True, rules.BOOKING)),
         (facts((NOW - H, NOW + H), active=False), (False, rules.DOOR_INACTIVE)),
