@@ -119,7 +119,9 @@ def update_location(location_id: int):
 def set_operators(location_id: int):
     emails = _body().get("emails")
     if not isinstance(emails, list) or not all(isinstance(e, str) for e in emails):
-        raise InvalidInput(_l("emails must be a list of e-mail addresses."), field="emails")
+        raise InvalidInput(
+            _l("emails must be a list of e-mail addresses."), field="emails"
+        )
     location = space_services.set_location_operators(
         get_db(), current_user, location_id, emails
     )

@@ -23,7 +23,9 @@ class _Handler:
         self.server = server
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd API)
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        message = email.message_from_bytes(
+            envelope.content, policy=email.policy.default
+        )
         with self.server.lock:
             self.server.messages.append(message)
         return "250 OK"
@@ -34,7 +36,9 @@ class MailServer:
         self.messages: list[EmailMessage] = []
         self.lock = threading.Lock()
         self.port = free_port()
-        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(
+            _Handler(self), hostname="127.0.0.1", port=self.port
+        )
 
     @property
     def url(self) -> str:
