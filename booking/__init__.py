@@ -87,6 +87,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(access_api_bp)
     register_access_cli(app)
 
+    # Personal data: each domain adds to the export and the account deletion.
+    from .access.privacy import register_privacy as register_access_privacy
+    from .billing.privacy import register_privacy as register_billing_privacy
+    from .passes.privacy import register_privacy as register_passes_privacy
+
+    register_access_privacy()
+    register_billing_privacy()
+    register_passes_privacy()
+
     from .cli import register_cli
 
     register_cli(app)

@@ -69,6 +69,15 @@ def create_customer(
     )
 
 
+def scrub_customer(customer_id: str) -> dict[str, Any]:
+    """Remove name and e-mail from a customer (finalised invoices keep theirs)."""
+    return _call(
+        _client().v1.customers.update,
+        customer_id,
+        {"name": "", "email": ""},
+    )
+
+
 def create_checkout_session(
     params: dict[str, Any], *, idempotency_key: str
 ) -> dict[str, Any]:

@@ -34,7 +34,25 @@ from ..spaces.services import get_managed_location
 EXPORTERS: dict[str, Callable[[Session, User], object]] = {}
 ERASERS: list[Callable[[Session, User], None]] = []
 DOOR_LOG_ANONYMISERS: list[Callable[[Session, datetime], int]] = []
+# What an operator may see of a member at one location: fn(db, member, location_id).
+LOCATION_VIEWS: dict[str, Callable[[Session, User, int], object]] = {}
 DEFAULT_DOOR_LOG_RETENTION_DAYS = 90
+
+
+def add_hook(registry: list, fn: Callable) -> None:
+    """Register ``fn`` once, however often the app is created."""
+    if fn not in registry:
+        registry.append(fn)
+
+
+def door_log_cutoff(now: datetime | None = None) -> datetime:
+    """Door log entries older than this lose the person."""
+    days = int(
+        current_app.config.get(
+            "DOOR_LOG_RETENTION_DAYS", DEFAULT_DOOR_LOG_RETENTION_DAYS
+        )
+    )
+    return (now or utcnow()) - timedelta(days=days)
 
 
 def _iso(value) -> str | None:
@@ -138,10 +156,15 @@ def delete_account(
 ) -> None:
     """Delete a member's account after checking the password.
 
-    Future bookings are cancelled (their desks free up), past ones stay for the
-    locations' statistics but point to an anonymous, disabled account. Raises
-    Forbidden for a wrong password.
+    Future bookings are cancelled (their desks free up, credits go back,
+    payments are refunded), past ones stay for the locations' statistics but
+    point to an anonymous, disabled account. Raises Forbidden for a wrong
+    password, and whatever an eraser raises (billing: BookingConflict while a
+    membership still renews).
     """
+    from ..notifications.services import notify_booking_cancelled
+    from ..passes.services import release_booking
+
     now = now or utcnow()
     if authenticate(db, user.email, password) is None:
         raise Forbidden(_l("The password is wrong."))
@@ -163,6 +186,9 @@ def delete_account(
             booking.status = BookingStatus.CANCELLED
             booking.cancelled_at = now
             booking.sequence += 1
+            release_booking(db, booking, actor=user, now=now)
+            # No mail goes to the deleted account; the day's waitlist is told.
+            notify_booking_cancelled(db, booking)
         for model in (
             UserSession,
             CalendarFeed,
@@ -183,13 +209,7 @@ def delete_account(
 
 def anonymise_door_log(db: Session, *, now: datetime | None = None) -> int:
     """Run the door-log anonymisers for entries past the retention period."""
-    now = now or utcnow()
-    days = int(
-        current_app.config.get(
-            "DOOR_LOG_RETENTION_DAYS", DEFAULT_DOOR_LOG_RETENTION_DAYS
-        )
-    )
-    cutoff = now - timedelta(days=days)
+    cutoff = door_log_cutoff(now)
     total = 0
     with unit_of_work(db):
         for anonymiser in DOOR_LOG_ANONYMISERS:
@@ -198,7 +218,9 @@ def anonymise_door_log(db: Session, *, now: datetime | None = None) -> int:
 
 
 def member_at_location(db: Session, actor: User, location_id: int, email: str) -> dict:
-    """What an operator may see of a member: bookings at this location only.
+    """What an operator may see of a member: bookings at this location only,
+    plus what other domains add through ``LOCATION_VIEWS`` (door events,
+    orders), each limited to this location.
 
     Raises Forbidden (not the actor's location) and NotFound (no such member
     among the location's bookers).
@@ -213,11 +235,15 @@ def member_at_location(db: Session, actor: User, location_id: int, email: str) -
         .where(Booking.user_id == member.id, Booking.location_id == location.id)
         .order_by(Booking.starts_at)
     ).all()
-    if not rows:
+    extra = {
+        name: view(db, member, location.id) for name, view in LOCATION_VIEWS.items()
+    }
+    if not rows and not any(extra.values()):
         raise NotFound(_l("There is no such member at this location."))
     return {
         "id": member.id,
         "name": member.name,
         "email": member.email,
         "bookings": [_booking(b, location, r) for b, r in rows],
+        **extra,
     }
