@@ -1,0 +1,698 @@
+"""A small MQTT 5 broker for Landdesk's zero-install demo (standard library only).
+
+    python -m devices.embedded_broker --port 1883 --users FILE --acl FILE
+
+``bash scripts/run`` starts it when Mosquitto is not installed, so that the
+demo doors work on a fresh machine. It does what the booking service, the
+reference controller and paho-mqtt 2.x need, and little more:
+
+- MQTT 5 only: MQTT 3.1/3.1.1 clients are refused ("unacceptable protocol
+  version").
+- CONNECT: user name and password checked against a users file of plain
+  ``user:password`` lines (what ``flask doors demo-config`` writes before
+  ``mosquitto_passwd -U`` would hash it); anonymous clients are refused.
+  Clean start and session expiry: a session lives in memory while the process
+  runs (queued QoS 1 messages, in-flight messages, subscriptions). Will
+  message with QoS, retain and message expiry.
+- SUBSCRIBE/UNSUBSCRIBE with ``+``/``#``; shared subscriptions
+  ``$share/<group>/<filter>`` (each message goes to one member, round robin,
+  connected members first); options No Local, Retain As Published, Retain
+  Handling.
+- PUBLISH QoS 0 and 1 with PUBACK; retained messages; Message Expiry Interval
+  (expired messages are dropped, the interval is decremented on delivery);
+  the client's Receive Maximum; PINGREQ; DISCONNECT (0x04 sends the will); a
+  client silent for 1.5 keepalives is dropped. TCP_NODELAY on every socket.
+- Mosquitto's ACL file (``user``, ``topic [read|write|readwrite|deny] T``,
+  ``pattern ... T`` with ``%u``/``%c``): an unauthorised publish is dropped
+  (PUBACK 0x87); a subscription is granted, but only topics the user may read
+  are delivered, as Mosquitto 2.0 does. SIGHUP reloads users and ACL.
+
+Limits (a demo broker; use Mosquitto anywhere else): no TLS, no WebSockets,
+nothing persisted to disk, no QoS 2 (CONNACK says Maximum QoS 1), no topic
+aliases, subscription identifiers, enhanced authentication or will delay, no
+hashed passwords, no ``$SYS``; at most 1000 queued messages per offline
+session and 100 in flight per client; packets up to 256 KiB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hmac
+import itertools
+import logging
+import math
+import secrets
+import signal
+import socket
+import struct
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("landdesk.broker")
+
+CONNECT, CONNACK, PUBLISH, PUBACK = 1, 2, 3, 4
+SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK = 8, 9, 10, 11
+PINGREQ, PINGRESP, DISCONNECT = 12, 13, 14
+MAX_PACKET = 256 * 1024
+MAX_QUEUED = 1000
+NEVER = 0xFFFFFFFF
+MESSAGE_EXPIRY, SUBSCRIPTION_ID, SESSION_EXPIRY, ASSIGNED_ID = 0x02, 0x0B, 0x11, 0x12
+AUTH_METHOD, TOPIC_ALIAS = 0x15, 0x23
+# Property id -> encoding: n bytes, "v" variable byte integer, "s" string or
+# binary data (2-byte length), "p" string pair.
+_PROPERTIES: dict[int, Any] = {
+    0x01: 1, 0x02: 4, 0x03: "s", 0x08: "s", 0x09: "s", 0x0B: "v", 0x11: 4,
+    0x12: "s", 0x13: 2, 0x15: "s", 0x16: "s", 0x17: 1, 0x18: 4, 0x19: 1,
+    0x1A: "s", 0x1C: "s", 0x1F: "s", 0x21: 2, 0x22: 2, 0x23: 2, 0x24: 1,
+    0x25: 1, 0x26: "p", 0x27: 4, 0x28: 1, 0x29: 1, 0x2A: 1,
+}  # fmt: skip
+
+Properties = list[tuple[int, bytes]]  # (id, encoded value), in packet order
+
+
+class ProtocolError(Exception):
+    """Close the connection, telling an MQTT 5 client this reason code."""
+
+    def __init__(self, reason: int = 0x82) -> None:  # 0x82: protocol error
+        super().__init__(f"reason 0x{reason:02x}")
+        self.reason = reason
+
+
+# --- wire format ---------------------------------------------------------------
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data, self.pos = data, 0
+
+    def take(self, n: int) -> bytes:
+        if self.pos + n > len(self.data):
+            raise ProtocolError(0x81)  # malformed packet
+        self.pos += n
+        return self.data[self.pos - n : self.pos]
+
+    def uint(self, n: int) -> int:
+        return int.from_bytes(self.take(n), "big")
+
+    def varint(self) -> int:
+        value = 0
+        for shift in range(0, 28, 7):
+            byte = self.uint(1)
+            value |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                return value
+        raise ProtocolError(0x81)
+
+    def binary(self) -> bytes:
+        return self.take(self.uint(2))
+
+    def text(self) -> str:
+        try:
+            return self.binary().decode()
+        except UnicodeDecodeError:
+            raise ProtocolError(0x81) from None
+
+    def more(self) -> bool:
+        return self.pos < len(self.data)
+
+    def properties(self) -> Properties:
+        end = self.varint() + self.pos
+        out: Properties = []
+        while self.pos < end:
+            pid = self.uint(1)
+            kind, start = _PROPERTIES.get(pid), self.pos
+            if kind is None:
+                raise ProtocolError(0x81)
+            if kind == "v":
+                self.varint()
+            elif kind in ("s", "p"):
+                self.binary()
+                if kind == "p":
+                    self.binary()
+            else:
+                self.take(kind)
+            out.append((pid, self.data[start : self.pos]))
+        if self.pos != end:
+            raise ProtocolError(0x81)
+        return out
+
+
+def _prop(props: Properties, pid: int) -> int | None:
+    return next((int.from_bytes(v, "big") for p, v in props if p == pid), None)
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        n, byte = n >> 7, n & 0x7F
+        out.append(byte | 0x80 if n else byte)
+        if not n:
+            return bytes(out)
+
+
+def _str(value: str | bytes) -> bytes:
+    data = value.encode() if isinstance(value, str) else value
+    return struct.pack("!H", len(data)) + data
+
+
+def _props(props: Properties) -> bytes:
+    body = b"".join(bytes([pid]) + value for pid, value in props)
+    return _varint(len(body)) + body
+
+
+def _packet(kind: int, body: bytes, flags: int = 0) -> bytes:
+    return bytes([kind << 4 | flags]) + _varint(len(body)) + body
+
+
+async def _read_packet(reader: asyncio.StreamReader) -> tuple[int, int, bytes]:
+    first = (await reader.readexactly(1))[0]
+    length = 0
+    for shift in range(0, 28, 7):
+        byte = (await reader.readexactly(1))[0]
+        length |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            break
+    else:
+        raise ProtocolError(0x81)
+    if length > MAX_PACKET:
+        raise ProtocolError(0x95)  # packet too large
+    body = await reader.readexactly(length) if length else b""
+    return first >> 4, first & 0x0F, body
+
+
+# --- topics and the ACL ----------------------------------------------------------
+
+
+def topic_matches(pattern: str, topic: str) -> bool:
+    """Does the filter match the topic name? Wildcards in the first level do
+    not match ``$``-topics."""
+    if topic.startswith("$") and pattern[:1] in ("+", "#"):
+        return False
+    levels, names = pattern.split("/"), topic.split("/")
+    for i, level in enumerate(levels):
+        if level == "#":
+            return True
+        if i >= len(names) or level not in ("+", names[i]):
+            return False
+    return len(levels) == len(names)
+
+
+def valid_filter(pattern: str) -> bool:
+    levels = pattern.split("/")
+    return (
+        bool(pattern)
+        and all(
+            level in ("+", "#") or ("+" not in level and "#" not in level)
+            for level in levels
+        )
+        and "#" not in levels[:-1]
+    )
+
+
+@dataclass
+class Acl:
+    """Mosquitto's ``acl_file``: rules of a user, plus patterns for everyone."""
+
+    users: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    patterns: list[tuple[str, str]] = field(default_factory=list)
+    allow_all: bool = False
+
+    @classmethod
+    def parse(cls, text: str) -> Acl:
+        acl, user = cls(), None
+        for number, raw in enumerate(text.splitlines(), 1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            keyword, _, rest = line.partition(" ")
+            rest = rest.strip()
+            if keyword == "user":
+                user = rest
+                acl.users.setdefault(user, [])
+                continue
+            if keyword not in ("topic", "pattern") or not rest:
+                raise ValueError(f"ACL line {number}: {line!r}")
+            access, _, name = rest.partition(" ")
+            if access not in ("read", "write", "readwrite", "deny"):
+                access, name = "readwrite", rest
+            rule = (access, name.strip())
+            if keyword == "pattern":
+                acl.patterns.append(rule)
+            elif user is not None:  # rules before any "user": anonymous (refused)
+                acl.users[user].append(rule)
+        return acl
+
+    def allows(self, username: str, client_id: str, topic: str, access: str) -> bool:
+        if self.allow_all:
+            return True
+        rules = list(self.users.get(username, ()))
+        for kind, pattern in self.patterns:
+            # Like Mosquitto: a name with wildcards or "/" gets no pattern rule.
+            if any(
+                key in pattern and any(c in value for c in "+#/")
+                for key, value in (("%u", username), ("%c", client_id))
+            ):
+                continue
+            rules.append(
+                (kind, pattern.replace("%u", username).replace("%c", client_id))
+            )
+        matching = [kind for kind, pattern in rules if topic_matches(pattern, topic)]
+        return "deny" not in matching and any(access in kind for kind in matching)
+
+
+def load_users(path: str | Path) -> dict[str, str]:
+    users = {}
+    for line in Path(path).read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, password = line.partition(":")
+        if not sep or not name or password.startswith(("$6$", "$7$")):
+            raise ValueError(f"{path}: want plain 'user:password' lines")
+        users[name] = password
+    return users
+
+
+# --- messages, sessions, connections ----------------------------------------------
+
+
+@dataclass(eq=False)
+class Message:
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+    properties: Properties  # as published, less expiry, alias, subscription ids
+    expires_at: float | None = None
+
+    def expired(self, now: float) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
+
+    def encode(self, qos: int, retain: bool, pid: int, now: float, dup: bool) -> bytes:
+        props = list(self.properties)
+        if self.expires_at is not None:  # what is left of it
+            left = max(1, math.ceil(self.expires_at - now))
+            props.append((MESSAGE_EXPIRY, struct.pack("!I", left)))
+        body = _str(self.topic) + (struct.pack("!H", pid) if qos else b"")
+        flags = dup << 3 | qos << 1 | int(retain)
+        return _packet(PUBLISH, body + _props(props) + self.payload, flags)
+
+
+@dataclass
+class Subscription:
+    filter: str
+    qos: int
+    no_local: bool
+    retain_as_published: bool
+    group: str | None = None  # shared subscription
+
+
+Delivery = tuple[Message, int, bool]  # message, QoS, retain flag
+
+
+@dataclass(eq=False)
+class Session:
+    client_id: str
+    username: str
+    expiry: int = 0
+    subscriptions: dict[str, Subscription] = field(default_factory=dict)
+    queue: deque[Delivery] = field(default_factory=deque)
+    inflight: dict[int, Delivery] = field(default_factory=dict)
+    connection: Connection | None = None
+    expiry_timer: asyncio.TimerHandle | None = None
+    pids: itertools.cycle[int] = field(
+        default_factory=lambda: itertools.cycle(range(1, 65536))
+    )
+
+    def deliver(self, message: Message, qos: int, retain: bool, now: float) -> None:
+        if message.expired(now):
+            return
+        if self.connection is None:  # offline: QoS 1 is queued, QoS 0 dropped
+            if qos and len(self.queue) < MAX_QUEUED:
+                self.queue.append((message, qos, retain))
+            return
+        pid = 0
+        if qos:
+            pid = next(p for p in self.pids if p not in self.inflight)
+            self.inflight[pid] = (message, qos, retain)
+        self.connection.send(message.encode(qos, retain, pid, now, dup=False))
+
+    def resume(self, now: float) -> None:
+        """After a reconnect: re-send what is in flight, then the queue."""
+        assert self.connection is not None
+        for pid, (message, qos, retain) in list(self.inflight.items()):
+            if message.expired(now):
+                del self.inflight[pid]
+            else:
+                self.connection.send(message.encode(qos, retain, pid, now, dup=True))
+        queued, self.queue = self.queue, deque()
+        for item in queued:
+            self.deliver(*item, now)
+
+
+class Connection:
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self.writer = writer
+        self.session: Session | None = None
+        self.will: tuple[str, bytes, int, bool, Properties] | None = None
+        self.keepalive = 0
+
+    def send(self, data: bytes) -> None:
+        if not self.writer.is_closing():
+            self.writer.write(data)
+
+    def close(self, reason: int | None = None) -> None:
+        if reason is not None and self.session is not None:
+            self.send(_packet(DISCONNECT, bytes([reason]) + _props([])))
+        self.writer.close()
+
+
+# --- the broker ------------------------------------------------------------------
+
+
+class Broker:
+    def __init__(self, users: dict[str, str], acl: Acl | None = None) -> None:
+        self.users = users
+        self.acl = acl or Acl(allow_all=True)
+        self.sessions: dict[str, Session] = {}
+        self.retained: dict[str, Message] = {}
+        self._turn = itertools.count()
+        self.server: asyncio.Server | None = None
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        """Listen; returns the port (``port=0``: a free one)."""
+        self.server = await asyncio.start_server(self._serve, host, port)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def _serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        with contextlib.suppress(OSError, AttributeError):
+            writer.get_extra_info("socket").setsockopt(
+                socket.IPPROTO_TCP, socket.TCP_NODELAY, 1
+            )
+        conn, graceful = Connection(writer), False
+        try:
+            kind, _, body = await asyncio.wait_for(_read_packet(reader), 10)
+            if kind != CONNECT or not self._connect(conn, body):
+                return
+            while not writer.is_closing():
+                timeout = conn.keepalive * 1.5 if conn.keepalive else None
+                kind, flags, body = await asyncio.wait_for(
+                    _read_packet(reader), timeout
+                )
+                if kind == DISCONNECT:
+                    graceful = self._disconnect(conn, body)
+                    return
+                self._handle(conn, kind, flags, body)
+                await writer.drain()
+        except ProtocolError as exc:
+            log.info("closing %s: %s", conn.session and conn.session.client_id, exc)
+            conn.close(exc.reason)
+        except (asyncio.IncompleteReadError, TimeoutError, OSError):
+            pass
+        finally:
+            self._closed(conn, publish_will=not graceful)
+
+    def _connect(self, conn: Connection, body: bytes) -> bool:
+        r = _Reader(body)
+        name, level = r.text(), r.uint(1)
+        if name != "MQTT" or level != 5:
+            conn.send(_packet(CONNACK, bytes([0, 1])))  # 3.1.1: bad version
+            conn.close()
+            return False
+        flags, conn.keepalive, props = r.uint(1), r.uint(2), r.properties()
+        client_id = r.text()
+        if flags & 0x04:
+            will_props, topic = r.properties(), r.text()
+            conn.will = (
+                topic,
+                r.binary(),
+                flags >> 3 & 3,
+                bool(flags & 0x20),
+                will_props,
+            )
+        username = r.text() if flags & 0x80 else None
+        password = r.binary() if flags & 0x40 else b""
+        expected = self.users.get(username) if username is not None else None
+        reason = 0
+        if username is None:
+            reason = 0x87  # not authorized
+        elif expected is None or not hmac.compare_digest(expected.encode(), password):
+            reason = 0x86  # bad user name or password
+        elif _prop(props, AUTH_METHOD) is not None:
+            reason = 0x8C  # bad authentication method
+        elif conn.will is not None and conn.will[2] > 1:
+            reason = 0x9B  # QoS not supported
+        if reason:
+            conn.send(_packet(CONNACK, bytes([0, reason]) + _props([])))
+            conn.close()
+            return False
+        assert username is not None
+        ack_props: Properties = [(0x24, b"\x01"), (0x29, b"\x00")]  # QoS 1, no sub ids
+        ack_props.append((0x27, struct.pack("!I", MAX_PACKET)))
+        if not client_id:
+            client_id = f"auto-{secrets.token_hex(8)}"
+            ack_props.append((ASSIGNED_ID, _str(client_id)))
+        session = self.sessions.get(client_id)
+        if session is not None and session.connection is not None:
+            self._take_over(session.connection)
+        if session is not None and (flags & 0x02 or session.username != username):
+            self._drop(session)
+            session = None
+        present = session is not None
+        session = session or Session(client_id, username)
+        if session.expiry_timer is not None:
+            session.expiry_timer.cancel()
+            session.expiry_timer = None
+        session.expiry = _prop(props, SESSION_EXPIRY) or 0
+        session.connection, conn.session = conn, session
+        self.sessions[client_id] = session
+        conn.send(_packet(CONNACK, bytes([int(present), 0]) + _props(ack_props)))
+        session.resume(time.monotonic())
+        return True
+
+    def _take_over(self, old: Connection) -> None:
+        """The same client id connected again: the old connection goes, and
+        its will is published now (before the new one can publish)."""
+        if old.will is not None and old.session is not None:
+            self._publish_will(old.will, old.session)
+        old.will = None
+        if old.session is not None:
+            old.session.connection = None
+        old.close(0x8E)  # session taken over
+
+    def _disconnect(self, conn: Connection, body: bytes) -> bool:
+        r = _Reader(body)
+        reason = r.uint(1) if r.more() else 0
+        props = r.properties() if r.more() else []
+        expiry = _prop(props, SESSION_EXPIRY)
+        if expiry is not None and conn.session is not None:
+            conn.session.expiry = expiry
+        return reason != 0x04  # "disconnect with will message"
+
+    def _closed(self, conn: Connection, publish_will: bool) -> None:
+        conn.writer.close()
+        session = conn.session
+        if session is None or session.connection is not conn:
+            return
+        session.connection = None
+        if publish_will and conn.will is not None:
+            self._publish_will(conn.will, session)
+        if session.expiry == 0:
+            self._drop(session)
+        elif session.expiry != NEVER:
+            session.expiry_timer = asyncio.get_running_loop().call_later(
+                session.expiry, self._expire, session
+            )
+
+    def _expire(self, session: Session) -> None:
+        if session.connection is None:
+            self._drop(session)
+
+    def _drop(self, session: Session) -> None:
+        if session.expiry_timer is not None:
+            session.expiry_timer.cancel()
+        if self.sessions.get(session.client_id) is session:
+            del self.sessions[session.client_id]
+
+    def _publish_will(self, will: tuple[Any, ...], session: Session) -> None:
+        message = self._message(*will)
+        if self.acl.allows(session.username, session.client_id, will[0], "write"):
+            self.publish(message, session)
+
+    # --- packets of a connected client ---
+
+    def _handle(self, conn: Connection, kind: int, flags: int, body: bytes) -> None:
+        session = conn.session
+        assert session is not None
+        if kind == PUBLISH:
+            self._on_publish(conn, session, flags, body)
+        elif kind == PUBACK:
+            session.inflight.pop(_Reader(body).uint(2), None)
+        elif kind == SUBSCRIBE and flags == 2:
+            self._on_subscribe(conn, session, body)
+        elif kind == UNSUBSCRIBE and flags == 2:
+            r = _Reader(body)
+            pid, _ = r.uint(2), r.properties()
+            codes = bytearray()
+            while r.more():
+                codes.append(0 if session.subscriptions.pop(r.text(), None) else 0x11)
+            conn.send(_packet(UNSUBACK, struct.pack("!H", pid) + _props([]) + codes))
+        elif kind == PINGREQ:
+            conn.send(_packet(PINGRESP, b""))
+        else:
+            raise ProtocolError(0x82)
+
+    def _message(
+        self, topic: str, payload: bytes, qos: int, retain: bool, props: Properties
+    ) -> Message:
+        expiry = _prop(props, MESSAGE_EXPIRY)
+        kept = [
+            (pid, value)
+            for pid, value in props
+            if pid not in (MESSAGE_EXPIRY, TOPIC_ALIAS, SUBSCRIPTION_ID)
+        ]
+        expires_at = None if expiry is None else time.monotonic() + expiry
+        return Message(topic, payload, qos, retain, kept, expires_at)
+
+    def _on_publish(
+        self, conn: Connection, session: Session, flags: int, body: bytes
+    ) -> None:
+        qos, retain = flags >> 1 & 3, bool(flags & 1)
+        if qos > 1:
+            raise ProtocolError(0x9B)  # QoS not supported
+        r = _Reader(body)
+        topic = r.text()
+        pid = r.uint(2) if qos else 0
+        props = r.properties()
+        if not topic or "+" in topic or "#" in topic:
+            raise ProtocolError(0x90)  # topic name invalid
+        if _prop(props, TOPIC_ALIAS) is not None:
+            raise ProtocolError(0x94)  # we allow no topic aliases
+        message = self._message(topic, r.take(len(body) - r.pos), qos, retain, props)
+        reason = 0
+        if self.acl.allows(session.username, session.client_id, topic, "write"):
+            self.publish(message, session)
+        else:
+            log.info("%s may not publish to %s", session.username, topic)
+            reason = 0x87  # not authorized
+        if qos:
+            conn.send(_packet(PUBACK, struct.pack("!HB", pid, reason)))
+
+    def _may_read(self, session: Session, topic: str) -> bool:
+        return self.acl.allows(session.username, session.client_id, topic, "read")
+
+    def publish(self, message: Message, sender: Session | None = None) -> None:
+        """Store a retained message and deliver to every matching subscription."""
+        now = time.monotonic()
+        if message.retain:
+            if message.payload:
+                self.retained[message.topic] = message
+            else:
+                self.retained.pop(message.topic, None)
+        plain: dict[Session, tuple[int, bool]] = {}
+        groups: dict[tuple[str, str], list[tuple[Session, Subscription]]] = {}
+        for session in self.sessions.values():
+            for sub in session.subscriptions.values():
+                if not topic_matches(sub.filter, message.topic):
+                    continue
+                if sub.group is not None:
+                    groups.setdefault((sub.group, sub.filter), []).append(
+                        (session, sub)
+                    )
+                elif not (sub.no_local and session is sender):
+                    qos, rap = plain.get(session, (0, False))
+                    plain[session] = (max(qos, sub.qos), rap or sub.retain_as_published)
+        for session, (qos, rap) in plain.items():
+            if self._may_read(session, message.topic):
+                session.deliver(
+                    message, min(qos, message.qos), message.retain and rap, now
+                )
+        for members in groups.values():
+            readers = [m for m in members if self._may_read(m[0], message.topic)]
+            online = [m for m in readers if m[0].connection is not None] or readers
+            if online:
+                session, sub = online[next(self._turn) % len(online)]
+                retain = message.retain and sub.retain_as_published
+                session.deliver(message, min(sub.qos, message.qos), retain, now)
+
+    def _on_subscribe(self, conn: Connection, session: Session, body: bytes) -> None:
+        r = _Reader(body)
+        pid, _ = r.uint(2), r.properties()
+        codes, fresh = bytearray(), []
+        while r.more():
+            name, options = r.text(), r.uint(1)
+            if options & 3 == 3 or options >> 6:
+                raise ProtocolError(0x81)
+            group, pattern = None, name
+            if name.startswith("$share/"):
+                _, group, pattern = (name.split("/", 2) + [""])[:3]
+            if not valid_filter(pattern) or group in ("", "+", "#"):
+                codes.append(0x8F)  # topic filter invalid
+                continue
+            existed = name in session.subscriptions
+            sub = Subscription(pattern, min(options & 3, 1), bool(options & 4),
+                               bool(options & 8), group)  # fmt: skip
+            session.subscriptions[name] = sub
+            codes.append(sub.qos)
+            handling = options >> 4 & 3
+            if group is None and (handling == 0 or (handling == 1 and not existed)):
+                fresh.append(sub)
+        if not codes:
+            raise ProtocolError(0x82)
+        conn.send(_packet(SUBACK, struct.pack("!H", pid) + _props([]) + codes))
+        now = time.monotonic()
+        for name, message in list(self.retained.items()):
+            if message.expired(now):
+                del self.retained[name]
+                continue
+            for sub in fresh:
+                if topic_matches(sub.filter, name) and self._may_read(session, name):
+                    session.deliver(message, min(sub.qos, message.qos), True, now)
+                    break
+
+    async def serve_forever(self, host: str, port: int) -> int:
+        port = await self.start(host, port)
+        print(f"embedded MQTT broker listening on {host}:{port}", flush=True)
+        loop, done = asyncio.get_running_loop(), asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, done.set)
+        assert self.server is not None
+        async with self.server:
+            await done.wait()
+        return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m devices.embedded_broker",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=1883, help="0: a free port")
+    parser.add_argument("--users", required=True, help="file of user:password lines")
+    parser.add_argument("--acl", help="Mosquitto acl_file (default: allow all)")
+    parser.add_argument("--log-level", default="WARNING")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        users = load_users(args.users)
+        acl = Acl.parse(Path(args.acl).read_text()) if args.acl else None
+    except (OSError, ValueError) as exc:
+        print(f"embedded broker: {exc}", file=sys.stderr)
+        return 2
+    return asyncio.run(Broker(users, acl).serve_forever(args.host, args.port))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
