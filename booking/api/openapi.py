@@ -814,8 +814,31 @@ def _more_paths() -> dict:
             ],
             "get": {
                 "summary": "A member's data as far as it concerns a location you "
-                "run (nothing from other locations)",
+                "run: bookings, door events and orders there (nothing from other "
+                "locations)",
                 "responses": {"200": _obj(), "401": E401, "403": E403, "404": E404},
+            },
+        },
+        "/locations/{location_id}/insight": {
+            "parameters": [_id("location_id")],
+            "get": {
+                "summary": "Dashboard figures of a location you run, in its time "
+                "zone: occupancy today, last 7 and 30 days (0..1), by weekday "
+                "(mon..sun, 8 weeks), bookings per local hour and week (8 weeks or "
+                "since the location opened), no-show rate, active and new members",
+                "responses": {
+                    "200": _obj(
+                        '{"location_id", "today", "seats", "occupancy_today", '
+                        '"week": [{"date", "occupancy"}], "month": [...], '
+                        '"by_weekday": [{"weekday", "occupancy"}], '
+                        '"by_hour": [{"hour", "bookings_per_week"}], '
+                        '"no_show_rate", "checked_bookings", "active_members", '
+                        '"new_members"}'
+                    ),
+                    "401": E401,
+                    "403": E403,
+                    "404": E404,
+                },
             },
         },
     }

@@ -124,12 +124,13 @@ def _weight(part: str) -> float:
 
 @dataclass
 class Dashboard:
-    today: date
+    today: date  # the local date of most of the locations (labels)
     seats: int  # desk and flex seats
     occupancy_today: float  # share of seats booked today, 0..1
     week: list[tuple[date, float]] = field(default_factory=list)
     month: list[tuple[date, float]] = field(default_factory=list)
     by_weekday: list[tuple[str, float]] = field(default_factory=list)
+    # Bookings running in each local hour, per week the location existed.
     by_hour: list[tuple[int, float]] = field(default_factory=list)
     no_show_rate: float | None = None
     checked_bookings: int = 0
@@ -137,87 +138,134 @@ class Dashboard:
     new_members: int = 0
 
 
-def _seats(db: Session, location_ids: list[int]) -> int:
-    return sum(
-        (r.capacity if r.kind == ResourceKind.FLEX else 1)
-        for r in db.scalars(
-            select(Resource).where(
-                Resource.location_id.in_(location_ids),
-                Resource.is_active,
-                Resource.kind.in_(list(DAY_KINDS)),
-            )
+WINDOW_DAYS = 56  # weekday and hour figures: the last 8 weeks
+
+
+def _seats(db: Session, location_ids: list[int]) -> dict[int, int]:
+    seats: dict[int, int] = defaultdict(int)
+    for r in db.scalars(
+        select(Resource).where(
+            Resource.location_id.in_(location_ids),
+            Resource.is_active,
+            Resource.kind.in_(list(DAY_KINDS)),
         )
-    )
+    ):
+        seats[r.location_id] += r.capacity if r.kind == ResourceKind.FLEX else 1
+    return seats
 
 
 def dashboard(
     db: Session, locations: list[Location], *, now: datetime | None = None
 ) -> Dashboard:
     """Occupancy of desks (today, 7 and 30 days), utilisation by weekday and
-    local hour (last 8 weeks), no-show rate and members (last 30 days)."""
+    local hour (last 8 weeks, or since the location opened), no-show rate and
+    members (last 30 days).
+
+    Every location counts its days in its own time zone: "today" at a
+    location is its local date, and "n days ago" is n days before that.
+    """
     now = now or utcnow()
     ids = [loc.id for loc in locations]
-    tz_name = locations[0].timezone if locations else "Europe/Berlin"
-    today = local_date(now, tz_name)
-    seats = _seats(db, ids) if ids else 0
-    since = today - timedelta(days=56)
+    todays = {loc.id: local_date(now, loc.timezone) for loc in locations}
+    today = (
+        Counter(todays.values()).most_common(1)[0][0]
+        if todays
+        else local_date(now, "Europe/Berlin")
+    )
+    opened = {loc.id: local_date(loc.created_at, loc.timezone) for loc in locations}
+    seats_at = _seats(db, ids) if ids else {}
     rows = (
         db.execute(
             select(Booking, Resource.kind)
             .join(Resource, Resource.id == Booking.resource_id)
             .where(
                 Booking.location_id.in_(ids),
-                Booking.booked_on >= since,
-                Booking.booked_on <= today + timedelta(days=1),
+                Booking.booked_on >= min(todays.values()) - timedelta(days=WINDOW_DAYS),
+                Booking.booked_on <= max(todays.values()) + timedelta(days=1),
             )
         ).all()
         if ids
         else []
     )
-    open_days = {loc.id: loc for loc in locations}
-    desk_days: dict[date, float] = defaultdict(float)
-    hours: Counter[int] = Counter()
+    by_id = {loc.id: loc for loc in locations}
+    desk_days: dict[tuple[int, date], float] = defaultdict(float)
+    hours: dict[int, Counter[int]] = defaultdict(Counter)
     for booking, kind in rows:
         if booking.status not in ACTIVE_STATUSES:
             continue
+        loc_today = todays[booking.location_id]
         if kind in DAY_KINDS:
-            desk_days[booking.booked_on] += _weight(booking.part)
-        tz = ZoneInfo(open_days[booking.location_id].timezone)
+            desk_days[booking.location_id, booking.booked_on] += _weight(booking.part)
+        if not loc_today - timedelta(days=WINDOW_DAYS) < booking.booked_on <= loc_today:
+            continue
+        tz = ZoneInfo(by_id[booking.location_id].timezone)
         cursor = booking.starts_at
         while cursor < booking.ends_at:
-            hours[cursor.astimezone(tz).hour] += 1
+            hours[booking.location_id][cursor.astimezone(tz).hour] += 1
             cursor += timedelta(hours=1)
 
-    def share(day: date) -> float:
-        open_seats = (
-            seats if any(plan_for(loc, day).is_open for loc in locations) else 0
-        )
-        return round(desk_days[day] / open_seats, 3) if open_seats else 0.0
+    def day_of(loc: Location, days_ago: int) -> date:
+        return todays[loc.id] - timedelta(days=days_ago)
 
-    result = Dashboard(today=today, seats=seats, occupancy_today=share(today))
-    result.week = [(today - timedelta(days=n), 0.0) for n in range(6, -1, -1)]
-    result.week = [(d, share(d)) for d, _ in result.week]
-    result.month = [(today - timedelta(days=n), 0.0) for n in range(29, -1, -1)]
-    result.month = [(d, share(d)) for d, _ in result.month]
+    def is_open(loc: Location, day: date) -> bool:
+        return day >= opened[loc.id] and plan_for(loc, day).is_open
+
+    def share(days_ago: int) -> float | None:
+        """Booked share of the seats open that day; None where none was."""
+        booked = open_seats = 0.0
+        for loc in locations:
+            day = day_of(loc, days_ago)
+            if is_open(loc, day):
+                open_seats += seats_at.get(loc.id, 0)
+                booked += desk_days[loc.id, day]
+        return round(booked / open_seats, 3) if open_seats else None
+
+    result = Dashboard(
+        today=today, seats=sum(seats_at.values()), occupancy_today=share(0) or 0.0
+    )
+    result.week = [
+        (today - timedelta(days=n), share(n) or 0.0) for n in range(6, -1, -1)
+    ]
+    result.month = [
+        (today - timedelta(days=n), share(n) or 0.0) for n in range(29, -1, -1)
+    ]
     weekday_sum: dict[int, list[float]] = defaultdict(list)
-    for n in range(56):
-        day = today - timedelta(days=n)
-        if any(plan_for(loc, day).is_open for loc in locations):
-            weekday_sum[day.weekday()].append(share(day))
+    for n in range(WINDOW_DAYS):
+        value = share(n)
+        if value is not None:
+            weekday_sum[(today - timedelta(days=n)).weekday()].append(value)
     result.by_weekday = [
         (WEEKDAYS[w], round(sum(v) / len(v), 3) if (v := weekday_sum.get(w)) else 0.0)
         for w in range(7)
     ]
-    weeks = 8
-    result.by_hour = [(h, round(hours[h] / weeks, 2)) for h in range(6, 23)]
+    # Per week the location has existed in the window, not a fixed 8: a
+    # location opened 10 days ago divides by 10/7 weeks.
+    weeks = {
+        loc.id: min(WINDOW_DAYS, (todays[loc.id] - opened[loc.id]).days + 1) / 7
+        for loc in locations
+    }
+    result.by_hour = [
+        (
+            h,
+            round(
+                sum(
+                    hours[loc.id][h] / weeks[loc.id]
+                    for loc in locations
+                    if weeks[loc.id] > 0
+                ),
+                2,
+            ),
+        )
+        for h in range(6, 23)
+    ]
     # No-shows: ended confirmed bookings of the last 30 days nobody checked in.
-    month_start = today - timedelta(days=30)
+    month_start = {loc.id: day_of(loc, 30) for loc in locations}
     ended = [
         b
         for b, kind in rows
         if b.status == BookingStatus.CONFIRMED
         and b.ends_at <= now
-        and b.booked_on >= month_start
+        and b.booked_on >= month_start[b.location_id]
     ]
     result.checked_bookings = len(ended)
     if ended:
@@ -226,7 +274,8 @@ def dashboard(
     active = {
         b.user_id
         for b, _ in rows
-        if b.status in ACTIVE_STATUSES and month_start <= b.booked_on <= today
+        if b.status in ACTIVE_STATUSES
+        and month_start[b.location_id] <= b.booked_on <= todays[b.location_id]
     }
     result.active_members = len(active)
     if ids and active:
@@ -239,8 +288,26 @@ def dashboard(
             )
             .group_by(Booking.user_id)
         ).all()
-        result.new_members = sum(1 for _, first in firsts if first >= month_start)
+        since = today - timedelta(days=30)
+        result.new_members = sum(1 for _, first in firsts if first >= since)
     return result
+
+
+def dashboard_json(board: Dashboard) -> dict:
+    """The dashboard's figures for the API (weekdays as mon..sun)."""
+    return {
+        "today": board.today.isoformat(),
+        "seats": board.seats,
+        "occupancy_today": board.occupancy_today,
+        "week": [{"date": d.isoformat(), "occupancy": v} for d, v in board.week],
+        "month": [{"date": d.isoformat(), "occupancy": v} for d, v in board.month],
+        "by_weekday": [{"weekday": w, "occupancy": v} for w, v in board.by_weekday],
+        "by_hour": [{"hour": h, "bookings_per_week": v} for h, v in board.by_hour],
+        "no_show_rate": board.no_show_rate,
+        "checked_bookings": board.checked_bookings,
+        "active_members": board.active_members,
+        "new_members": board.new_members,
+    }
 
 
 # --- exports for funders ---------------------------------------------------

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 
+from babel import Locale
+from babel import dates as babel_dates
 from flask import Blueprint, Response, jsonify, render_template, request
-from flask_login import current_user
+from flask_babel import get_locale, gettext
+from flask_login import current_user, login_required
 
 from ..db import get_db, utcnow
+from ..i18n import localdate
 from ..security import operator_required
+from ..spaces.hours import WEEKDAYS
 from ..spaces.services import get_managed_location
 from . import services
 from .charts import bar_chart
@@ -25,33 +30,54 @@ def geojson():
     return response
 
 
+@api_bp.get("/locations/<int:location_id>/insight")
+@login_required
+def api_location(location_id: int):
+    """The dashboard's figures, for the operators of that location only."""
+    db = get_db()
+    loc = get_managed_location(db, current_user, location_id)
+    board = services.dashboard(db, [loc])
+    return jsonify({"location_id": loc.id, **services.dashboard_json(board)})
+
+
+def _hour(hour: int) -> str:
+    locale = Locale.parse(str(get_locale()))
+    pattern = locale.datetime_skeletons["H"].pattern
+    return babel_dates.format_time(time(hour), pattern, locale=locale)
+
+
 def _charts(board: services.Dashboard) -> dict:
+    locale = Locale.parse(str(get_locale()))
+    day_names = babel_dates.get_day_names("abbreviated", locale=locale)
     return {
         "week": bar_chart(
-            [d.strftime("%d.%m.") for d, _ in board.week],
+            [localdate(d, skeleton="Md") for d, _ in board.week],
             [round(v * 100) for _, v in board.week],
-            title="week",
+            title=gettext("Desk occupancy, last 7 days"),
             max_value=100,
             unit="%",
         ),
         "month": bar_chart(
-            [d.strftime("%d") for d, _ in board.month],
+            [localdate(d, skeleton="d") for d, _ in board.month],
             [round(v * 100) for _, v in board.month],
-            title="month",
+            title=gettext("Desk occupancy, last 30 days"),
             max_value=100,
             unit="%",
         ),
         "weekday": bar_chart(
-            [w for w, _ in board.by_weekday],
+            [day_names[WEEKDAYS.index(w)] for w, _ in board.by_weekday],
             [round(v * 100) for _, v in board.by_weekday],
-            title="weekday",
+            title=gettext("Average occupancy by weekday (8 weeks)"),
             max_value=100,
             unit="%",
         ),
         "hour": bar_chart(
-            [str(h) for h, _ in board.by_hour],
+            [_hour(h) for h, _ in board.by_hour],
             [v for _, v in board.by_hour],
-            title="hour",
+            title=gettext(
+                "Bookings by hour of day "
+                "(weekly average of the last 8 weeks, or since opening)"
+            ),
         ),
     }
 
