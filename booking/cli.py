@@ -26,8 +26,10 @@ def upgrade_database(revision: str = "heads") -> None:
 
 def register_cli(app: Flask) -> None:
     from .cron import register_cron_commands
+    from .notifications.cli import register_cli as register_notifications_cli
 
     register_cron_commands(app)
+    register_notifications_cli(app)
 
     @app.cli.group("db")
     def db_group():

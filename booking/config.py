@@ -27,6 +27,11 @@ class DefaultConfig:
     # "console" prints mails to the log (demo); "smtp://user:pass@host:port" sends them.
     MAIL_URL = "console"
     MAIL_FROM = "Landdesk <noreply@landdesk.invalid>"
+    # Who sends booking mails (confirmations, cancellations), always after the
+    # commit: "thread" (a background thread of each web process; the demo),
+    # "worker" (only `flask notifications deliver --loop`, a process of its
+    # own; production), "inline" (right after the commit, in the caller; tests).
+    MAIL_DELIVERY = "thread"
     PASSWORD_RESET_MAX_AGE_S = 3600
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -78,6 +83,8 @@ def validate_config(app: Flask) -> None:
             "LANDDESK_SECRET_KEY is not set. Set it in the environment or in "
             "instance/config.py (scripts/run does this for the demo)."
         )
+    if config["MAIL_DELIVERY"] not in ("thread", "worker", "inline"):
+        raise RuntimeError("MAIL_DELIVERY must be thread, worker or inline")
     if config["BABEL_DEFAULT_LOCALE"] not in config["LANGUAGES"]:
         raise RuntimeError("BABEL_DEFAULT_LOCALE must be one of LANGUAGES")
 

@@ -1,11 +1,12 @@
-"""Slow side effects (mail) run after the response, in a background thread.
+"""A per-process background thread that runs one job whenever it is woken.
 
-A booking should not wait for an SMTP server. ``in_background(db, fn)`` runs
-``fn`` once the current unit of work has committed, on a per-process worker
-thread inside its own application context (so with its own database session:
-``fn`` must use ``get_db()``, never the caller's session or objects). With
-``DEFERRED_TASKS = "inline"`` (the tests) it runs at once instead, after the
-commit, which keeps tests deterministic.
+The web process uses it for booking mails when ``MAIL_DELIVERY = "thread"``
+(the default, for the demo; see ``notifications.services``): a commit that
+leaves mail due wakes the job, and the job delivers everything due in its own
+application context, so with its own database session (the job must use
+``get_db()``, never the caller's session or objects). Wakes that arrive while
+the job runs coalesce into one more run, so a burst of bookings costs a few
+runs, not one per booking. The request never waits for the job.
 """
 
 from __future__ import annotations
@@ -13,82 +14,81 @@ from __future__ import annotations
 import atexit
 import logging
 import os
-import queue
 import threading
 from collections.abc import Callable
 
-from flask import Flask, current_app
-from sqlalchemy.orm import Session
-
-from .db import on_commit
+from flask import Flask
 
 log = logging.getLogger(__name__)
-_STOP = object()
+_jobs_lock = threading.Lock()
 
 
-class BackgroundWorker:
-    def __init__(self, app: Flask):
+class BackgroundJob:
+    def __init__(self, app: Flask, name: str, run: Callable[[], None]):
         self.app = app
-        self._queue: queue.Queue | None = None
+        self.name = name
+        self._run = run
         self._pid: int | None = None
-        self._lock = threading.Lock()
+        self._start_lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._pending = False
+        self._running = False
 
-    def submit(self, fn: Callable[[], None]) -> None:
-        if self.app.config["DEFERRED_TASKS"] == "inline":
-            self._run(fn)
-            return
-        self._ensure_thread().put(fn)
+    def wake(self) -> None:
+        """Run the job soon (again, if it is running now)."""
+        self._ensure_thread()
+        with self._cond:
+            self._pending = True
+            self._cond.notify_all()
 
-    def _ensure_thread(self) -> queue.Queue:
-        # Threads do not survive a fork (gunicorn --preload): start one per process.
+    def drain(self, timeout: float = 10.0) -> bool:
+        """Wait until the job is idle with nothing pending (process exit, tests)."""
         if self._pid != os.getpid():
-            with self._lock:
-                if self._pid != os.getpid():
-                    self._queue = queue.Queue()
-                    threading.Thread(
-                        target=self._work, name="landdesk-background", daemon=True
-                    ).start()
-                    self._pid = os.getpid()
-                    atexit.register(self.drain)
-        return self._queue
+            return True
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: not self._pending and not self._running, timeout
+            )
 
-    def _work(self) -> None:
-        while True:
-            fn = self._queue.get()
-            try:
-                if fn is _STOP:
-                    return
-                self._run(fn)
-            finally:
-                self._queue.task_done()
-
-    def _run(self, fn: Callable[[], None]) -> None:
-        with self.app.app_context():
-            try:
-                fn()
-            except Exception:
-                log.exception("background task failed")
-
-    def drain(self, timeout: float = 10.0) -> None:
-        """Wait for queued work (process exit, tests)."""
-        if self._queue is None or self._pid != os.getpid():
+    def _ensure_thread(self) -> None:
+        # Threads do not survive a fork (gunicorn --preload): one per process.
+        if self._pid == os.getpid():
             return
-        done = threading.Event()
+        with self._start_lock:
+            if self._pid == os.getpid():
+                return
+            self._cond = threading.Condition()
+            self._pending = self._running = False
+            threading.Thread(target=self._loop, name=self.name, daemon=True).start()
+            self._pid = os.getpid()
+            atexit.register(self.drain)
 
-        def _join():
-            self._queue.join()
-            done.set()
-
-        threading.Thread(target=_join, daemon=True).start()
-        done.wait(timeout)
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._pending)
+                self._pending = False
+                self._running = True
+            try:
+                with self.app.app_context():
+                    self._run()
+            except Exception:
+                log.exception("background job %s failed", self.name)
+            finally:
+                with self._cond:
+                    self._running = False
+                    self._cond.notify_all()
 
 
 def init_app(app: Flask) -> None:
-    app.config.setdefault("DEFERRED_TASKS", "thread")
-    app.extensions["landdesk_background"] = BackgroundWorker(app)
+    app.extensions["landdesk_background"] = {}
 
 
-def in_background(db: Session, fn: Callable[[], None]) -> None:
-    """Run ``fn`` after the commit, off the request (see the module docstring)."""
-    worker: BackgroundWorker = current_app.extensions["landdesk_background"]
-    on_commit(db, lambda: worker.submit(fn))
+def background_job(app: Flask, name: str, run: Callable[[], None]) -> BackgroundJob:
+    """The app's job called ``name`` (created on first use)."""
+    jobs: dict[str, BackgroundJob] = app.extensions["landdesk_background"]
+    job = jobs.get(name)
+    if job is None:
+        with _jobs_lock:
+            job = jobs.setdefault(name, BackgroundJob(app, name, run))
+    return job

@@ -26,8 +26,8 @@ TEST_CONFIG = {
     "ARGON2_TIME_COST": 1,
     "ARGON2_MEMORY_COST": 1024,
     "MAIL_URL": "console",
-    # Background work (mail) runs right after the commit, deterministically.
-    "DEFERRED_TASKS": "inline",
+    # Booking mails go out right after the commit, deterministically.
+    "MAIL_DELIVERY": "inline",
     "PUBLIC_URL": "http://localhost",
     "SERVER_NAME": None,
 }

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -48,6 +49,14 @@ class Booking(Base):
         Index(None, "location_id", "starts_at"),
         Index(None, "user_id", "starts_at"),
         Index(None, "resource_id", "starts_at"),
+        # Only the few bookings whose mail is still to go, oldest first: what
+        # the mail delivery (notifications.services.deliver_booking_mails) scans.
+        Index(
+            "ix_bookings_mail_due",
+            "id",
+            sqlite_where=text("mail_due IS NOT NULL"),
+            postgresql_where=text("mail_due IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -78,6 +87,10 @@ class Booking(Base):
     settled_by: Mapped[str | None] = mapped_column(String(8))
     # Set when the holder opens the door or taps "check in" (booking.checkin).
     checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The mail this booking still owes its holder ("booking_confirmed" or
+    # "booking_cancelled"), set in the same transaction as the change and
+    # cleared by the mail delivery; NULL when nothing is due.
+    mail_due: Mapped[str | None] = mapped_column(String(20))
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
     resource: Mapped[Resource] = relationship()

@@ -25,7 +25,8 @@ from ..billing.services import release_expired_holds
 from ..calendars.services import check_not_blocked
 from ..db import UTCDateTime, unit_of_work, utcnow
 from ..errors import BookingConflict, Forbidden, InvalidInput, NotFound
-from ..notifications.services import notify_booking_cancelled, notify_booking_confirmed
+from ..notifications.models import NotificationKind
+from ..notifications.services import deliver_after_commit, notify_booking_cancelled
 from ..passes import services as passes_services
 from ..spaces.models import Closure, Location, Resource, ResourceKind
 from ..spaces.services import can_manage
@@ -305,6 +306,8 @@ def create_booking(
             "status": BookingStatus.CONFIRMED,
             "created_at": now,
             "created_by_id": actor.id,
+            # The confirmation mail goes out after the commit (notifications).
+            "mail_due": NotificationKind.BOOKING_CONFIRMED,
         }
         try:
             # An INSERT ... RETURNING that yields the ORM object: no flush.
@@ -328,7 +331,11 @@ def create_booking(
         passes_services.settle_booking(
             db, booking, resource=resource, location=location, holder=holder, now=now
         )
-        notify_booking_confirmed(db, booking)
+        if booking.status != BookingStatus.CONFIRMED:
+            # Held for payment: billing marks the mail when the payment
+            # confirms the booking.
+            booking.mail_due = None
+        deliver_after_commit(db)
     return booking
 
 

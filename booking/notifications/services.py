@@ -1,9 +1,11 @@
 """E-mail notifications in the member's language, as the member chose them.
 
 Mails are composed and sent after the unit of work that caused them has
-committed (``on_commit``); a failing mail server is logged and never undoes
-a booking. ``send_reminders`` claims each reminder in ``sent_notifications``
-under a unique key before sending, so running it twice sends nothing twice.
+committed, never in the transaction; a failing mail server is logged and
+never undoes a booking. Booking mails are marked on the booking and delivered
+by polling (see ``deliver_booking_mails``). ``send_reminders`` claims each
+reminder in ``sent_notifications`` under a unique key before sending, so
+running it twice sends nothing twice.
 """
 
 from __future__ import annotations
@@ -16,18 +18,18 @@ from datetime import date, datetime, timedelta
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from ..auth.models import User
 from ..bookings.models import Booking, BookingStatus
 from ..calendars import ical
-from ..db import get_db, unit_of_work, utcnow
+from ..db import get_db, on_commit, unit_of_work, utcnow
 from ..mail import Attachment, send_mail
 from ..spaces.hours import local_date
 from ..spaces.models import DAY_KINDS, Location
-from ..tasks import in_background
+from ..tasks import background_job
 from .models import NotificationKind, NotificationOptOut, SentNotification
 
 log = logging.getLogger(__name__)
@@ -134,18 +136,7 @@ def _booking_context(booking: Booking) -> dict:
     }
 
 
-def _send_booking_mail(db: Session, booking_id: int, kind: NotificationKind) -> None:
-    booking = db.get(Booking, booking_id)
-    if booking is None:
-        return
-    if kind == NotificationKind.BOOKING_CONFIRMED and (
-        booking.status != BookingStatus.CONFIRMED
-    ):
-        # Held for payment: billing confirms (and notifies) once paid.
-        return
-    user = booking.user
-    if not wants(db, user, kind):
-        return
+def _booking_mail(booking: Booking, kind: NotificationKind) -> tuple[dict, Attachment]:
     method, body = ical.invitation(booking, organizer=current_app.config["MAIL_FROM"])
     attachment = Attachment(
         filename="booking.ics" if method == "REQUEST" else "cancellation.ics",
@@ -153,36 +144,173 @@ def _send_booking_mail(db: Session, booking_id: int, kind: NotificationKind) -> 
         mimetype="text/calendar",
         params={"method": method, "charset": "utf-8"},
     )
-    with force_locale(_locale_for(user)):
+    with force_locale(_locale_for(booking.user)):
         context = _booking_context(booking)
-    deliver(user, kind, context, [attachment])
+    return context, attachment
+
+
+# --- booking mails: marked in the transaction, delivered by polling ----------
+#
+# A booking change that owes its holder a mail sets ``bookings.mail_due`` in
+# its own transaction (create_booking writes it with the INSERT), so the mail
+# cannot be lost between the commit and the send, and the request does no mail
+# work at all. ``deliver_booking_mails`` finds the marked bookings (a partial
+# index holds only them), claims each mail under a unique key in
+# ``sent_notifications`` as the reminders do, and sends it. Who runs it after
+# a commit depends on ``MAIL_DELIVERY`` (see config.py): a background thread of
+# the web process, a separate ``flask notifications deliver --loop`` worker,
+# or the caller itself (tests).
+
+DELIVERY_BATCH = 100
 
 
 def notify_booking_confirmed(db: Session, booking: Booking) -> None:
-    """After the commit: mail the holder the booking with a METHOD:REQUEST .ics."""
-    booking_id = booking.id
-    in_background(
-        db,
-        lambda: _send_booking_mail(
-            get_db(), booking_id, NotificationKind.BOOKING_CONFIRMED
-        ),
-    )
+    """Inside a unit of work: mail the holder the booking (with a
+    METHOD:REQUEST .ics) once it has committed."""
+    booking.mail_due = NotificationKind.BOOKING_CONFIRMED
+    deliver_after_commit(db)
 
 
 def notify_booking_cancelled(db: Session, booking: Booking) -> None:
-    """After the commit: mail a METHOD:CANCEL .ics and tell the day's waitlist."""
-    booking_id, location_id, day = booking.id, booking.location_id, booking.booked_on
+    """Inside a unit of work: once committed, mail a METHOD:CANCEL .ics and
+    tell the day's waitlist."""
+    booking.mail_due = NotificationKind.BOOKING_CANCELLED
+    deliver_after_commit(db)
 
-    def _after() -> None:
-        db = get_db()
-        _send_booking_mail(db, booking_id, NotificationKind.BOOKING_CANCELLED)
-        from ..checkin.services import desk_freed
 
-        booking = db.get(Booking, booking_id)
-        if booking is not None and booking.resource.kind in DAY_KINDS:
-            desk_freed(db, location_id, day)
+def deliver_after_commit(db: Session) -> None:
+    """Have due booking mails delivered once the current unit of work commits
+    (for a caller that set ``mail_due`` itself)."""
+    mode = current_app.config["MAIL_DELIVERY"]
+    if mode == "worker":
+        return  # the worker polls
+    app = current_app._get_current_object()
+    if mode == "thread":
+        job = background_job(app, "landdesk-mail", _deliver_all)
+        on_commit(db, job.wake)
+    else:
+        on_commit(db, lambda: _deliver_in_own_context(app))
 
-    in_background(db, _after)
+
+def _deliver_in_own_context(app) -> None:
+    # Its own app context, so its own session: the caller's session and objects
+    # stay untouched, as with the thread.
+    with app.app_context():
+        try:
+            _deliver_all()
+        except Exception:
+            log.exception("booking mail delivery failed")
+
+
+def _deliver_all() -> None:
+    """Deliver batches until nothing is due (or a send failed: retry later)."""
+    db = get_db()
+    while True:
+        handled, failed = deliver_booking_mails(db)
+        if handled < DELIVERY_BATCH or failed:
+            return
+
+
+def deliver_booking_mails(
+    db: Session, *, now: datetime | None = None, limit: int = DELIVERY_BATCH
+) -> tuple[int, int]:
+    """Send the mails of up to ``limit`` bookings marked ``mail_due``, oldest
+    first, and tell waitlists about cancelled desks. Safe to run in several
+    processes at once: each marker is cleared by exactly one of them, and each
+    mail is claimed under a unique key before it is sent. A failed send is
+    retried on a later run while the booking has not ended.
+
+    Returns (bookings handled, sends that failed).
+    """
+    now = now or utcnow()
+    due = list(
+        db.scalars(
+            select(Booking)
+            .where(Booking.mail_due.is_not(None))
+            .order_by(Booking.id)
+            .limit(limit)
+            .options(
+                selectinload(Booking.user),
+                selectinload(Booking.resource),
+                selectinload(Booking.location),
+            )
+        )
+    )
+    if not due:
+        return 0, 0
+    muted = {
+        (user_id, kind)
+        for user_id, kind in db.execute(
+            select(NotificationOptOut.user_id, NotificationOptOut.kind).where(
+                NotificationOptOut.user_id.in_({b.user_id for b in due})
+            )
+        )
+    }
+    mine: list[tuple[Booking, NotificationKind]] = []
+    to_send: list[tuple[Booking, NotificationKind, str]] = []
+    with unit_of_work(db):  # one write transaction for the whole batch
+        for booking in due:
+            kind = NotificationKind(booking.mail_due)
+            # Compare and clear: whoever clears the marker handles the change.
+            cleared = db.execute(
+                update(Booking)
+                .where(Booking.id == booking.id, Booking.mail_due == kind)
+                .values(mail_due=None)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if not cleared:
+                continue
+            mine.append((booking, kind))
+            key = f"{kind}:booking:{booking.id}"
+            if _owes_mail(booking, kind, muted) and claim(db, key, booking.user_id):
+                to_send.append((booking, kind, key))
+    results = []
+    for booking, kind, key in to_send:
+        context, attachment = _booking_mail(booking, kind)
+        results.append(
+            (booking, kind, key, deliver(booking.user, kind, context, [attachment]))
+        )
+    failed = 0
+    with unit_of_work(db):
+        for booking, kind, key, sent in results:
+            _finish_claim(db, key, sent)
+            if not sent:
+                failed += 1
+                _retry_later(db, booking, kind, now)
+    from ..checkin.services import desk_freed
+
+    for booking, kind in mine:
+        if kind == NotificationKind.BOOKING_CANCELLED and (
+            booking.resource.kind in DAY_KINDS
+        ):
+            desk_freed(db, booking.location_id, booking.booked_on)
+    return len(mine), failed
+
+
+def _owes_mail(
+    booking: Booking, kind: NotificationKind, muted: set[tuple[int, str]]
+) -> bool:
+    if kind == NotificationKind.BOOKING_CONFIRMED and (
+        booking.status != BookingStatus.CONFIRMED
+    ):
+        # Held for payment: billing confirms (and marks it again) once paid.
+        return False
+    user = booking.user
+    return user.is_active and bool(user.email) and (user.id, kind) not in muted
+
+
+def _retry_later(
+    db: Session, booking: Booking, kind: NotificationKind, now: datetime
+) -> None:
+    if booking.ends_at <= now:
+        log.warning("gave up the %s mail of booking %s: it is over", kind, booking.id)
+        return
+    db.execute(
+        update(Booking)
+        .where(Booking.id == booking.id, Booking.mail_due.is_(None))
+        .values(mail_due=kind)
+        .execution_options(synchronize_session=False)
+    )
 
 
 # --- idempotent sends ------------------------------------------------------
