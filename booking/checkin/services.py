@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from ..auth.models import User
 from ..bookings.models import ACTIVE_STATUSES, Booking, BookingSlot, BookingStatus
-from ..bookings.queries import location_day
+from ..bookings.queries import LocationDay, location_day
 from ..db import unit_of_work, utcnow
 from ..errors import BookingConflict, InvalidInput, NotFound
 from ..spaces.hours import local_date, parse_minutes
@@ -168,16 +168,53 @@ def release_unchecked(db: Session, *, now: datetime | None = None) -> list[int]:
 # --- waitlist --------------------------------------------------------------
 
 
-def is_day_full(db: Session, location: Location, day: date, now: datetime) -> bool:
-    availability = location_day(db, location, day, now=now)
+def day_is_full(availability: LocationDay) -> bool:
+    """No desk left on a day that is still bookable (open and not over)."""
     desks = [
         entry
         for entry in availability.resources
         if entry.resource.kind in DAY_KINDS and not entry.closed
     ]
-    if not desks:
-        return False
+    if not any(entry.parts for entry in desks):
+        return False  # no desks, closed, or the day is over
     return all(not any(n > 0 for n in entry.parts.values()) for entry in desks)
+
+
+def is_day_full(db: Session, location: Location, day: date, now: datetime) -> bool:
+    return day_is_full(location_day(db, location, day, now=now))
+
+
+def waitlist_offer(
+    db: Session, user: User | None, availability: LocationDay
+) -> str | None:
+    """What the location page offers for the day: "leave" (the person waits),
+    "join" (the day is full and they hold no desk there) or None."""
+    location_id, day = availability.location.id, availability.day
+    if user is not None and getattr(user, "is_authenticated", False):
+        waiting = db.scalar(
+            select(WaitlistEntry.id).where(
+                WaitlistEntry.user_id == user.id,
+                WaitlistEntry.location_id == location_id,
+                WaitlistEntry.day == day,
+            )
+        )
+        holds_desk = db.scalar(
+            select(Booking.id)
+            .join(Resource, Resource.id == Booking.resource_id)
+            .where(
+                Booking.user_id == user.id,
+                Booking.location_id == location_id,
+                Booking.booked_on == day,
+                Booking.status.in_(ACTIVE_STATUSES),
+                Resource.kind.in_(list(DAY_KINDS)),
+            )
+            .limit(1)
+        )
+        if holds_desk is not None:
+            return None
+        if waiting is not None:
+            return "leave"
+    return "join" if day_is_full(availability) else None
 
 
 def join_waitlist(

@@ -60,6 +60,9 @@ def location(slug: str):
     is_operator = current_user.is_authenticated and space_services.can_manage(
         db, current_user, location.id
     )
+    from ..checkin import services as checkin_services
+
+    waitlist = checkin_services.waitlist_offer(db, current_user, availability)
     return render_template(
         "network/location.html",
         location=location,
@@ -69,6 +72,7 @@ def location(slug: str):
         next_days=[today + timedelta(days=i) for i in range(0, 7)],
         availability=availability,
         is_operator=is_operator,
+        waitlist=waitlist,
     )
 
 
