@@ -27,12 +27,30 @@ def register_cli(app: Flask) -> None:
         """Door access over MQTT."""
 
     @doors_group.command("listen")
-    def listen():
+    @click.option(
+        "--client-id",
+        default="landdesk-listener",
+        show_default=True,
+        help="MQTT client id of the persistent session (one listener per id)",
+    )
+    @click.option(
+        "--session-expiry",
+        type=int,
+        default=86400,
+        show_default=True,
+        help="seconds the broker keeps events for a stopped listener (0: none)",
+    )
+    def listen(client_id: str, session_expiry: int):
         """Stay connected and store door state and events (no web requests
-        needed). Runs until SIGTERM or Ctrl-C."""
+        needed). Runs until SIGTERM or Ctrl-C. A persistent MQTT session: the
+        broker keeps the events published while it is down."""
         from .mqtt import get_link, stop_link
 
-        link = get_link(current_app._get_current_object())
+        link = get_link(
+            current_app._get_current_object(),
+            client_id=client_id,
+            session_expiry_s=session_expiry,
+        )
         if link is None:
             raise click.ClickException("LANDDESK_MQTT_URL is not set.")
         done = threading.Event()
@@ -48,9 +66,10 @@ def register_cli(app: Flask) -> None:
     @click.argument("directory", type=click.Path(file_okay=False))
     @click.option("--port", type=int, required=True, help="the demo broker's port")
     def demo_config(directory: str, port: int):
-        """Write a private Mosquitto and one controller configuration per
-        Landdesk door into DIRECTORY, with fresh passwords; print the
-        service's MQTT URL."""
+        """Write a private Mosquitto configuration (its password file, plain
+        ``user:password`` lines, also serves the embedded demo broker) and one
+        controller configuration per Landdesk door into DIRECTORY, with fresh
+        passwords; print the service's MQTT URL."""
         from ..db import get_db
         from .services import demo_controller_secrets
 

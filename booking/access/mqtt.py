@@ -12,6 +12,16 @@ after the next connect, possibly minutes later. ``unlock`` answers
 supervisor thread throws the client (and whatever it still had queued) away
 and connects a fresh one. For our own controller the signed ``exp`` is the
 second line of defence; vendor devices have only this one.
+
+A network cut without a TCP reset is noticed two ways: a short keepalive (5 s,
+so at most ~10 s without traffic), and an unlock whose PUBACK does not come
+within ``puback_timeout_s`` (1 s) answers "unavailable" and drops the
+connection at once.
+
+``flask doors listen`` gives its link a persistent session (fixed client id,
+``clean_start=False`` from the first connect, a session expiry): the broker
+keeps the door events published while the listener is down and delivers them
+when it is back.
 """
 
 from __future__ import annotations
@@ -172,7 +182,9 @@ class DoorLink:
         on_report: Callable[[Report], None] | None = None,
         client_id: str | None = None,
         connect_grace_s: float = 1.5,
-        keepalive: int = 15,
+        keepalive: int = 5,
+        puback_timeout_s: float = 1.0,
+        session_expiry_s: int = 0,
         ca_file: str | None = None,
         share_group: str = SHARE_GROUP,
     ) -> None:
@@ -182,6 +194,9 @@ class DoorLink:
         self.client_id = client_id or f"landdesk-app-{uuid.uuid4().hex[:12]}"
         self.connect_grace_s = connect_grace_s
         self.keepalive = keepalive
+        self.puback_timeout_s = puback_timeout_s
+        # > 0: a persistent session under exactly ``client_id`` (the listener).
+        self.session_expiry_s = session_expiry_s
         self.ca_file = ca_file
         self.share_group = share_group
         self.connected = threading.Event()
@@ -229,7 +244,9 @@ class DoorLink:
         # _supervise starts a new client, so nothing queued is ever re-sent.
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=f"{self.client_id}-{secrets.token_hex(3)}",
+            client_id=self.client_id
+            if self.session_expiry_s
+            else f"{self.client_id}-{secrets.token_hex(3)}",
             protocol=mqtt.MQTTv5,
             reconnect_on_failure=False,
         )
@@ -250,8 +267,21 @@ class DoorLink:
             client = self._make_client()
             self._lost.clear()
             self._client = client
+            props = None
+            if self.session_expiry_s:
+                props = Properties(PacketTypes.CONNECT)
+                props.SessionExpiryInterval = self.session_expiry_s
             try:
-                client.connect(self.url.host, self.url.port, self.keepalive)
+                # Persistent: clean_start=False from the very first connect
+                # (Mosquitto 2.0.11 does not restore, after a restart, a
+                # session opened with clean_start=1).
+                client.connect(
+                    self.url.host,
+                    self.url.port,
+                    self.keepalive,
+                    clean_start=not self.session_expiry_s,
+                    properties=props,
+                )
             except OSError as exc:
                 log.debug("MQTT broker not reachable: %s", exc)
                 self._stopping.wait(pause)
@@ -289,14 +319,21 @@ class DoorLink:
             return
         own = SubscribeOptions(qos=1, noLocal=True)
         p = self.prefix
+        # Each event is delivered to one process of the group; the unique
+        # event id keeps a redelivered one from being stored twice. The
+        # listener's persistent session takes every event itself: the broker
+        # queues them while it is down (Mosquitto 2.0 does not restore shared
+        # subscriptions after a restart), and web processes that got one
+        # too find it stored already.
+        events = f"{p}/doors/+/event"
+        if not self.session_expiry_s:
+            events = f"$share/{self.share_group}/{events}"
         subscriptions = [
             (f"{p}/doors/+/ack", own),
             # Retained state must reach every process (shared subscriptions
             # get no retained messages); storing it is idempotent.
             (f"{p}/doors/+/state", own),
-            # Each event is delivered to one process of the group; the unique
-            # event id keeps a redelivered one from being stored twice.
-            (f"$share/{self.share_group}/{p}/doors/+/event", SubscribeOptions(qos=1)),
+            (events, SubscribeOptions(qos=1)),
             *((name, own) for name in VENDOR_FILTERS),
         ]
         client.subscribe(subscriptions)
@@ -327,14 +364,39 @@ class DoorLink:
 
     # --- unlock --------------------------------------------------------------
 
-    def _publish(self, name: str, payload: str, expiry_s: int) -> bool:
-        client = self._client
+    def _publish(
+        self, client: mqtt.Client | None, name: str, payload: str, expiry_s: int
+    ) -> mqtt.MQTTMessageInfo | None:
         if client is None or not self.connected.is_set():
-            return False
+            return None
         props = Properties(PacketTypes.PUBLISH)
         props.MessageExpiryInterval = max(1, expiry_s)
         info = client.publish(name, payload, qos=1, retain=False, properties=props)
-        return info.rc == mqtt.MQTT_ERR_SUCCESS
+        return info if info.rc == mqtt.MQTT_ERR_SUCCESS else None
+
+    def _await(
+        self,
+        waiter: _Waiter,
+        client: mqtt.Client | None,
+        sent: list[mqtt.MQTTMessageInfo],
+        timeout_s: float,
+    ) -> str | None:
+        """Wait for the device: None once it answered, else "timeout", or
+        "unavailable" if the broker has not acknowledged (PUBACK) what we
+        sent within ``puback_timeout_s``: a connection cut without a TCP
+        reset looks alive until the keepalive; give it up now instead."""
+        first = min(self.puback_timeout_s, timeout_s)
+        if waiter.done.wait(first):
+            return None
+        if not all(info.is_published() for info in sent):
+            if client is self._client and self.connected.is_set():
+                log.warning(
+                    "MQTT broker silent for %.1f s; reconnecting", self.puback_timeout_s
+                )
+                self.connected.clear()
+                self._lost.set()
+            return "unavailable"
+        return None if waiter.done.wait(timeout_s - first) else "timeout"
 
     def unlock(
         self, door_id: str, secret: str, *, open_s: int, timeout_s: float
@@ -350,15 +412,18 @@ class DoorLink:
         with self._lock:
             self._pending[command.id] = waiter
         try:
+            client = self._client
             sent = self._publish(
+                client,
                 topic(self.prefix, door_id, "cmd"),
                 command.to_json(),
                 command.exp - int(time.time()),
             )
-            if not sent:
+            if sent is None:
                 return Outcome("unavailable", command_id=command.id)
-            if not waiter.done.wait(timeout_s):
-                return Outcome("timeout", command_id=command.id)
+            failed = self._await(waiter, client, [sent], timeout_s)
+            if failed:
+                return Outcome(failed, command_id=command.id)
         finally:
             with self._lock:
                 self._pending.pop(command.id, None)
@@ -380,11 +445,15 @@ class DoorLink:
                 kind, device_id, open_s, request_id=request_id
             )
             expiry = max(1, math.ceil(timeout_s))
+            client, sent = self._client, []
             for name, payload in messages:
-                if not self._publish(name, payload, expiry):
+                info = self._publish(client, name, payload, expiry)
+                if info is None:
                     return Outcome("unavailable", command_id=str(request_id))
-            if not waiter.done.wait(timeout_s):
-                return Outcome("timeout", command_id=str(request_id))
+                sent.append(info)
+            failed = self._await(waiter, client, sent, timeout_s)
+            if failed:
+                return Outcome(failed, command_id=str(request_id))
         finally:
             with self._lock:
                 waiting = self._vendor_pending.get(key, [])
@@ -512,10 +581,12 @@ class DoorLink:
 _create_lock = threading.Lock()
 
 
-def get_link(app: Any) -> DoorLink | None:
+def get_link(app: Any, **options: Any) -> DoorLink | None:
     """This process's link for the app, started on first use; None without
     ``MQTT_URL``. A forked worker gets its own (a paho client and its thread
-    must never be shared across processes)."""
+    must never be shared across processes). ``options`` (``client_id``,
+    ``session_expiry_s``: the listener's persistent session) apply when this
+    call creates the link."""
     url = app.config.get("MQTT_URL")
     if not url:
         return None
@@ -539,6 +610,9 @@ def get_link(app: Any) -> DoorLink | None:
                 on_report=on_report,
                 ca_file=app.config.get("MQTT_CA_FILE"),
                 connect_grace_s=float(app.config.get("MQTT_CONNECT_GRACE_S", 1.5)),
+                keepalive=int(app.config.get("MQTT_KEEPALIVE_S", 5)),
+                puback_timeout_s=float(app.config.get("MQTT_PUBACK_TIMEOUT_S", 1.0)),
+                **options,
             ).start()
             app.extensions["landdesk_door_link"] = link
     return link
