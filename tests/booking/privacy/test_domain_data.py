@@ -183,7 +183,7 @@ def test_deletion_keeps_invoices_and_payments_but_not_the_person(
 
 
 def test_deletion_refunds_a_paid_future_day_and_returns_budget_days(
-    db, api, two_spaces, member, create_user, stripe_emulator, webhooks
+    db, api, two_spaces, member, create_user, stripe_emulator, webhooks, mailbox
 ):
     (a, desk_a, _), _ = two_spaces
     desk_a.price_day_cents = 1500
@@ -205,8 +205,16 @@ def test_deletion_refunds_a_paid_future_day_and_returns_budget_days(
     )
     db.add(CompanyMember(company_id=company.id, user_id=member.id))
     db.commit()
+    waiting = create_user("wait@example.org")
+    joined = api(waiting).post(
+        f"/api/v1/locations/{a.id}/waitlist?date={booking.booked_on.isoformat()}"
+    )
+    assert joined.status_code == 201
+    mailbox.clear()
 
     assert api(member).delete("/api/v1/me", json=PASSWORD).status_code == 204
+    # The freed desk goes to the waitlist; the deleted account gets no mail.
+    assert [m["To"] for m in mailbox.wait(1)] == ["wait@example.org"]
     fresh(db)
     assert db.get(Booking, booking.id).status == BookingStatus.CANCELLED
     payment = db.get(Payment, payment.id)
