@@ -2,36 +2,31 @@
 
     python -m devices.embedded_broker --port 1883 --users FILE --acl FILE
 
-``bash scripts/run`` starts it when Mosquitto is not installed, so that the
-demo doors work on a fresh machine. It does what the booking service, the
-reference controller and paho-mqtt 2.x need, and little more:
+``bash scripts/run`` starts it when Mosquitto is not installed. It does what
+the booking service, the reference controller and paho-mqtt 2.x use:
 
-- MQTT 5 only: MQTT 3.1/3.1.1 clients are refused ("unacceptable protocol
-  version").
-- CONNECT: user name and password checked against a users file of plain
-  ``user:password`` lines (what ``flask doors demo-config`` writes before
-  ``mosquitto_passwd -U`` would hash it); anonymous clients are refused.
-  Clean start and session expiry: a session lives in memory while the process
-  runs (queued QoS 1 messages, in-flight messages, subscriptions). Will
-  message with QoS, retain and message expiry.
-- SUBSCRIBE/UNSUBSCRIBE with ``+``/``#``; shared subscriptions
-  ``$share/<group>/<filter>`` (each message goes to one member, round robin,
-  connected members first); options No Local, Retain As Published, Retain
-  Handling.
-- PUBLISH QoS 0 and 1 with PUBACK; retained messages; Message Expiry Interval
-  (expired messages are dropped, the interval is decremented on delivery);
-  the client's Receive Maximum; PINGREQ; DISCONNECT (0x04 sends the will); a
-  client silent for 1.5 keepalives is dropped. TCP_NODELAY on every socket.
-- Mosquitto's ACL file (``user``, ``topic [read|write|readwrite|deny] T``,
-  ``pattern ... T`` with ``%u``/``%c``): an unauthorised publish is dropped
-  (PUBACK 0x87); a subscription is granted, but only topics the user may read
-  are delivered, as Mosquitto 2.0 does. SIGHUP reloads users and ACL.
+- CONNECT (MQTT 5 only; 3.1/3.1.1 clients are refused): user name and
+  password from a file of plain ``user:password`` lines (what ``flask doors
+  demo-config`` writes); clean start and session expiry (a session, with its
+  subscriptions and queued QoS 1 messages, lives in memory while the process
+  runs); a will with QoS, retain and message expiry.
+- SUBSCRIBE with ``+``/``#``, shared subscriptions ``$share/<group>/<filter>``
+  (one member gets each message, round robin, connected members first), No
+  Local, Retain As Published, Retain Handling.
+- PUBLISH QoS 0 and 1 (PUBACK), retained messages, Message Expiry Interval
+  (expired messages are dropped; the interval counts down on delivery),
+  PINGREQ, DISCONNECT (reason 0x04 sends the will), keepalive (a client
+  silent for 1.5 keepalives is dropped). TCP_NODELAY on every socket.
+- Mosquitto's ACL file: ``user``, ``topic [read|write|readwrite] T``,
+  ``pattern [...] T`` with ``%u``. An unauthorised publish is dropped (PUBACK
+  0x87); a subscription is granted, but only topics the user may read are
+  delivered, as Mosquitto 2.0 does.
 
-Limits (a demo broker; use Mosquitto anywhere else): no TLS, no WebSockets,
-nothing persisted to disk, no QoS 2 (CONNACK says Maximum QoS 1), no topic
-aliases, subscription identifiers, enhanced authentication or will delay, no
-hashed passwords, no ``$SYS``; at most 1000 queued messages per offline
-session and 100 in flight per client; packets up to 256 KiB.
+Limits (a demo broker; use Mosquitto for anything else): no TLS, nothing
+persisted to disk, no QoS 2 (CONNACK says Maximum QoS 1), no UNSUBSCRIBE,
+topic aliases, subscription identifiers, enhanced authentication, will
+delay, hashed passwords or ``$SYS``; Receive Maximum is not enforced; at most
+1000 queued messages per offline session; packets up to 256 KiB.
 """
 
 from __future__ import annotations
@@ -56,14 +51,11 @@ from typing import Any
 
 log = logging.getLogger("landdesk.broker")
 
-CONNECT, CONNACK, PUBLISH, PUBACK = 1, 2, 3, 4
-SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK = 8, 9, 10, 11
+CONNECT, CONNACK, PUBLISH, PUBACK, SUBSCRIBE, SUBACK = 1, 2, 3, 4, 8, 9
 PINGREQ, PINGRESP, DISCONNECT = 12, 13, 14
-MAX_PACKET = 256 * 1024
-MAX_QUEUED = 1000
-NEVER = 0xFFFFFFFF
-MESSAGE_EXPIRY, SUBSCRIPTION_ID, SESSION_EXPIRY, ASSIGNED_ID = 0x02, 0x0B, 0x11, 0x12
-AUTH_METHOD, TOPIC_ALIAS = 0x15, 0x23
+MAX_PACKET, MAX_QUEUED, NEVER = 256 * 1024, 1000, 0xFFFFFFFF
+MESSAGE_EXPIRY, SUBSCRIPTION_ID, SESSION_EXPIRY = 0x02, 0x0B, 0x11
+ASSIGNED_ID, TOPIC_ALIAS = 0x12, 0x23
 # Property id -> encoding: n bytes, "v" variable byte integer, "s" string or
 # binary data (2-byte length), "p" string pair.
 _PROPERTIES: dict[int, Any] = {
@@ -72,12 +64,11 @@ _PROPERTIES: dict[int, Any] = {
     0x1A: "s", 0x1C: "s", 0x1F: "s", 0x21: 2, 0x22: 2, 0x23: 2, 0x24: 1,
     0x25: 1, 0x26: "p", 0x27: 4, 0x28: 1, 0x29: 1, 0x2A: 1,
 }  # fmt: skip
-
 Properties = list[tuple[int, bytes]]  # (id, encoded value), in packet order
 
 
 class ProtocolError(Exception):
-    """Close the connection, telling an MQTT 5 client this reason code."""
+    """Close the connection, telling the client this reason code."""
 
     def __init__(self, reason: int = 0x82) -> None:  # 0x82: protocol error
         super().__init__(f"reason 0x{reason:02x}")
@@ -122,8 +113,7 @@ class _Reader:
         return self.pos < len(self.data)
 
     def properties(self) -> Properties:
-        end = self.varint() + self.pos
-        out: Properties = []
+        end, out = self.varint() + self.pos, []
         while self.pos < end:
             pid = self.uint(1)
             kind, start = _PROPERTIES.get(pid), self.pos
@@ -156,8 +146,8 @@ def _varint(n: int) -> bytes:
             return bytes(out)
 
 
-def _str(value: str | bytes) -> bytes:
-    data = value.encode() if isinstance(value, str) else value
+def _str(value: str) -> bytes:
+    data = value.encode()
     return struct.pack("!H", len(data)) + data
 
 
@@ -171,8 +161,7 @@ def _packet(kind: int, body: bytes, flags: int = 0) -> bytes:
 
 
 async def _read_packet(reader: asyncio.StreamReader) -> tuple[int, int, bytes]:
-    first = (await reader.readexactly(1))[0]
-    length = 0
+    first, length = (await reader.readexactly(1))[0], 0
     for shift in range(0, 28, 7):
         byte = (await reader.readexactly(1))[0]
         length |= (byte & 0x7F) << shift
@@ -186,7 +175,7 @@ async def _read_packet(reader: asyncio.StreamReader) -> tuple[int, int, bytes]:
     return first >> 4, first & 0x0F, body
 
 
-# --- topics and the ACL ----------------------------------------------------------
+# --- topics, users and the ACL -------------------------------------------------------
 
 
 def topic_matches(pattern: str, topic: str) -> bool:
@@ -205,12 +194,10 @@ def topic_matches(pattern: str, topic: str) -> bool:
 
 def valid_filter(pattern: str) -> bool:
     levels = pattern.split("/")
+    wild = [level for level in levels if "+" in level or "#" in level]
     return (
         bool(pattern)
-        and all(
-            level in ("+", "#") or ("+" not in level and "#" not in level)
-            for level in levels
-        )
+        and all(level in ("+", "#") for level in wild)
         and "#" not in levels[:-1]
     )
 
@@ -227,59 +214,48 @@ class Acl:
     def parse(cls, text: str) -> Acl:
         acl, user = cls(), None
         for number, raw in enumerate(text.splitlines(), 1):
-            line = raw.strip()
-            if not line or line.startswith("#"):
-                continue
-            keyword, _, rest = line.partition(" ")
+            keyword, _, rest = raw.strip().partition(" ")
             rest = rest.strip()
+            if not keyword or keyword.startswith("#"):
+                continue
             if keyword == "user":
                 user = rest
                 acl.users.setdefault(user, [])
                 continue
             if keyword not in ("topic", "pattern") or not rest:
-                raise ValueError(f"ACL line {number}: {line!r}")
+                raise ValueError(f"ACL line {number}: {raw.strip()!r}")
             access, _, name = rest.partition(" ")
-            if access not in ("read", "write", "readwrite", "deny"):
+            if access not in ("read", "write", "readwrite"):
                 access, name = "readwrite", rest
-            rule = (access, name.strip())
             if keyword == "pattern":
-                acl.patterns.append(rule)
+                acl.patterns.append((access, name.strip()))
             elif user is not None:  # rules before any "user": anonymous (refused)
-                acl.users[user].append(rule)
+                acl.users[user].append((access, name.strip()))
         return acl
 
-    def allows(self, username: str, client_id: str, topic: str, access: str) -> bool:
+    def allows(self, username: str, topic: str, access: str) -> bool:
         if self.allow_all:
             return True
         rules = list(self.users.get(username, ()))
-        for kind, pattern in self.patterns:
-            # Like Mosquitto: a name with wildcards or "/" gets no pattern rule.
-            if any(
-                key in pattern and any(c in value for c in "+#/")
-                for key, value in (("%u", username), ("%c", client_id))
-            ):
-                continue
-            rules.append(
-                (kind, pattern.replace("%u", username).replace("%c", client_id))
-            )
-        matching = [kind for kind, pattern in rules if topic_matches(pattern, topic)]
-        return "deny" not in matching and any(access in kind for kind in matching)
+        # Like Mosquitto: a user name with wildcards or "/" gets no patterns.
+        if not any(c in username for c in "+#/"):
+            rules += [(a, p.replace("%u", username)) for a, p in self.patterns]
+        return any(access in a and topic_matches(p, topic) for a, p in rules)
 
 
 def load_users(path: str | Path) -> dict[str, str]:
     users = {}
     for line in Path(path).read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
+        name, sep, password = line.strip().partition(":")
+        if not name or name.startswith("#"):
             continue
-        name, sep, password = line.partition(":")
-        if not sep or not name or password.startswith(("$6$", "$7$")):
+        if not sep or password.startswith(("$6$", "$7$")):
             raise ValueError(f"{path}: want plain 'user:password' lines")
         users[name] = password
     return users
 
 
-# --- messages, sessions, connections ----------------------------------------------
+# --- messages, sessions, connections -------------------------------------------------
 
 
 @dataclass(eq=False)
@@ -326,9 +302,7 @@ class Session:
     inflight: dict[int, Delivery] = field(default_factory=dict)
     connection: Connection | None = None
     expiry_timer: asyncio.TimerHandle | None = None
-    pids: itertools.cycle[int] = field(
-        default_factory=lambda: itertools.cycle(range(1, 65536))
-    )
+    pids: Any = field(default_factory=lambda: itertools.cycle(range(1, 65536)))
 
     def deliver(self, message: Message, qos: int, retain: bool, now: float) -> None:
         if message.expired(now):
@@ -369,7 +343,7 @@ class Connection:
 
     def close(self, reason: int | None = None) -> None:
         if reason is not None and self.session is not None:
-            self.send(_packet(DISCONNECT, bytes([reason]) + _props([])))
+            self.send(_packet(DISCONNECT, bytes([reason, 0])))
         self.writer.close()
 
 
@@ -383,20 +357,24 @@ class Broker:
         self.sessions: dict[str, Session] = {}
         self.retained: dict[str, Message] = {}
         self._turn = itertools.count()
-        self.server: asyncio.Server | None = None
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
-        """Listen; returns the port (``port=0``: a free one)."""
-        self.server = await asyncio.start_server(self._serve, host, port)
-        return int(self.server.sockets[0].getsockname()[1])
+    async def serve_forever(self, host: str, port: int) -> None:
+        """Listen (``port=0``: a free port, printed) until SIGTERM or SIGINT."""
+        server = await asyncio.start_server(self._serve, host, port)
+        port = server.sockets[0].getsockname()[1]
+        print(f"embedded MQTT broker listening on {host}:{port}", flush=True)
+        loop, done = asyncio.get_running_loop(), asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, done.set)
+        async with server:
+            await done.wait()
 
     async def _serve(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
+        sock = writer.get_extra_info("socket")
         with contextlib.suppress(OSError, AttributeError):
-            writer.get_extra_info("socket").setsockopt(
-                socket.IPPROTO_TCP, socket.TCP_NODELAY, 1
-            )
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn, graceful = Connection(writer), False
         try:
             kind, _, body = await asyncio.wait_for(_read_packet(reader), 10)
@@ -404,13 +382,11 @@ class Broker:
                 return
             while not writer.is_closing():
                 timeout = conn.keepalive * 1.5 if conn.keepalive else None
-                kind, flags, body = await asyncio.wait_for(
-                    _read_packet(reader), timeout
-                )
-                if kind == DISCONNECT:
-                    graceful = self._disconnect(conn, body)
+                packet = await asyncio.wait_for(_read_packet(reader), timeout)
+                if packet[0] == DISCONNECT:
+                    graceful = self._disconnect(conn, packet[2])
                     return
-                self._handle(conn, kind, flags, body)
+                self._handle(conn, *packet)
                 await writer.drain()
         except ProtocolError as exc:
             log.info("closing %s: %s", conn.session and conn.session.client_id, exc)
@@ -422,80 +398,67 @@ class Broker:
 
     def _connect(self, conn: Connection, body: bytes) -> bool:
         r = _Reader(body)
-        name, level = r.text(), r.uint(1)
-        if name != "MQTT" or level != 5:
+        if r.text() != "MQTT" or r.uint(1) != 5:
             conn.send(_packet(CONNACK, bytes([0, 1])))  # 3.1.1: bad version
             conn.close()
             return False
         flags, conn.keepalive, props = r.uint(1), r.uint(2), r.properties()
         client_id = r.text()
         if flags & 0x04:
-            will_props, topic = r.properties(), r.text()
-            conn.will = (
-                topic,
-                r.binary(),
-                flags >> 3 & 3,
-                bool(flags & 0x20),
-                will_props,
-            )
+            will_props, will_topic = r.properties(), r.text()
+            will_qos = min(flags >> 3 & 3, 1)
+            conn.will = (will_topic, r.binary(), will_qos, bool(flags & 32), will_props)
         username = r.text() if flags & 0x80 else None
         password = r.binary() if flags & 0x40 else b""
-        expected = self.users.get(username) if username is not None else None
-        reason = 0
-        if username is None:
-            reason = 0x87  # not authorized
-        elif expected is None or not hmac.compare_digest(expected.encode(), password):
-            reason = 0x86  # bad user name or password
-        elif _prop(props, AUTH_METHOD) is not None:
-            reason = 0x8C  # bad authentication method
-        elif conn.will is not None and conn.will[2] > 1:
-            reason = 0x9B  # QoS not supported
+        expected = self.users.get(username or "")
+        if username is None or expected is None:
+            reason = 0x87 if username is None else 0x86  # not authorized / bad login
+        else:
+            reason = 0 if hmac.compare_digest(expected.encode(), password) else 0x86
         if reason:
-            conn.send(_packet(CONNACK, bytes([0, reason]) + _props([])))
+            conn.send(_packet(CONNACK, bytes([0, reason, 0])))
             conn.close()
             return False
         assert username is not None
-        ack_props: Properties = [(0x24, b"\x01"), (0x29, b"\x00")]  # QoS 1, no sub ids
-        ack_props.append((0x27, struct.pack("!I", MAX_PACKET)))
+        # Maximum QoS 1, no subscription identifiers, maximum packet size.
+        ack: Properties = [(0x24, b"\x01"), (0x29, b"\x00")]
+        ack.append((0x27, struct.pack("!I", MAX_PACKET)))
         if not client_id:
             client_id = f"auto-{secrets.token_hex(8)}"
-            ack_props.append((ASSIGNED_ID, _str(client_id)))
+            ack.append((ASSIGNED_ID, _str(client_id)))
         session = self.sessions.get(client_id)
         if session is not None and session.connection is not None:
             self._take_over(session.connection)
         if session is not None and (flags & 0x02 or session.username != username):
-            self._drop(session)
+            self._drop(session)  # clean start, or another user's session
             session = None
         present = session is not None
         session = session or Session(client_id, username)
         if session.expiry_timer is not None:
             session.expiry_timer.cancel()
-            session.expiry_timer = None
         session.expiry = _prop(props, SESSION_EXPIRY) or 0
         session.connection, conn.session = conn, session
         self.sessions[client_id] = session
-        conn.send(_packet(CONNACK, bytes([int(present), 0]) + _props(ack_props)))
+        conn.send(_packet(CONNACK, bytes([int(present), 0]) + _props(ack)))
         session.resume(time.monotonic())
         return True
 
     def _take_over(self, old: Connection) -> None:
-        """The same client id connected again: the old connection goes, and
-        its will is published now (before the new one can publish)."""
-        if old.will is not None and old.session is not None:
+        """The same client id connected again: the old connection goes, its
+        will published now (before the new connection can publish)."""
+        assert old.session is not None
+        if old.will is not None:
             self._publish_will(old.will, old.session)
-        old.will = None
-        if old.session is not None:
-            old.session.connection = None
+        old.will, old.session.connection = None, None
         old.close(0x8E)  # session taken over
 
     def _disconnect(self, conn: Connection, body: bytes) -> bool:
         r = _Reader(body)
         reason = r.uint(1) if r.more() else 0
-        props = r.properties() if r.more() else []
-        expiry = _prop(props, SESSION_EXPIRY)
+        expiry = _prop(r.properties() if r.more() else [], SESSION_EXPIRY)
         if expiry is not None and conn.session is not None:
             conn.session.expiry = expiry
-        return reason != 0x04  # "disconnect with will message"
+        return reason != 0x04  # 0x04: "disconnect with will message"
 
     def _closed(self, conn: Connection, publish_will: bool) -> None:
         conn.writer.close()
@@ -509,12 +472,8 @@ class Broker:
             self._drop(session)
         elif session.expiry != NEVER:
             session.expiry_timer = asyncio.get_running_loop().call_later(
-                session.expiry, self._expire, session
+                session.expiry, self._drop, session
             )
-
-    def _expire(self, session: Session) -> None:
-        if session.connection is None:
-            self._drop(session)
 
     def _drop(self, session: Session) -> None:
         if session.expiry_timer is not None:
@@ -523,9 +482,8 @@ class Broker:
             del self.sessions[session.client_id]
 
     def _publish_will(self, will: tuple[Any, ...], session: Session) -> None:
-        message = self._message(*will)
-        if self.acl.allows(session.username, session.client_id, will[0], "write"):
-            self.publish(message, session)
+        if self.acl.allows(session.username, will[0], "write"):
+            self.publish(self._message(*will), session)
 
     # --- packets of a connected client ---
 
@@ -538,27 +496,18 @@ class Broker:
             session.inflight.pop(_Reader(body).uint(2), None)
         elif kind == SUBSCRIBE and flags == 2:
             self._on_subscribe(conn, session, body)
-        elif kind == UNSUBSCRIBE and flags == 2:
-            r = _Reader(body)
-            pid, _ = r.uint(2), r.properties()
-            codes = bytearray()
-            while r.more():
-                codes.append(0 if session.subscriptions.pop(r.text(), None) else 0x11)
-            conn.send(_packet(UNSUBACK, struct.pack("!H", pid) + _props([]) + codes))
         elif kind == PINGREQ:
             conn.send(_packet(PINGRESP, b""))
         else:
             raise ProtocolError(0x82)
 
+    @staticmethod
     def _message(
-        self, topic: str, payload: bytes, qos: int, retain: bool, props: Properties
+        topic: str, payload: bytes, qos: int, retain: bool, props: Properties
     ) -> Message:
         expiry = _prop(props, MESSAGE_EXPIRY)
-        kept = [
-            (pid, value)
-            for pid, value in props
-            if pid not in (MESSAGE_EXPIRY, TOPIC_ALIAS, SUBSCRIPTION_ID)
-        ]
+        skip = (MESSAGE_EXPIRY, TOPIC_ALIAS, SUBSCRIPTION_ID)
+        kept = [(pid, value) for pid, value in props if pid not in skip]
         expires_at = None if expiry is None else time.monotonic() + expiry
         return Message(topic, payload, qos, retain, kept, expires_at)
 
@@ -575,33 +524,31 @@ class Broker:
         if not topic or "+" in topic or "#" in topic:
             raise ProtocolError(0x90)  # topic name invalid
         if _prop(props, TOPIC_ALIAS) is not None:
-            raise ProtocolError(0x94)  # we allow no topic aliases
-        message = self._message(topic, r.take(len(body) - r.pos), qos, retain, props)
+            raise ProtocolError(0x94)  # topic alias invalid: we allow none
         reason = 0
-        if self.acl.allows(session.username, session.client_id, topic, "write"):
-            self.publish(message, session)
+        if self.acl.allows(session.username, topic, "write"):
+            payload = r.take(len(body) - r.pos)
+            self.publish(self._message(topic, payload, qos, retain, props), session)
         else:
             log.info("%s may not publish to %s", session.username, topic)
             reason = 0x87  # not authorized
         if qos:
             conn.send(_packet(PUBACK, struct.pack("!HB", pid, reason)))
 
-    def _may_read(self, session: Session, topic: str) -> bool:
-        return self.acl.allows(session.username, session.client_id, topic, "read")
-
     def publish(self, message: Message, sender: Session | None = None) -> None:
         """Store a retained message and deliver to every matching subscription."""
-        now = time.monotonic()
-        if message.retain:
-            if message.payload:
-                self.retained[message.topic] = message
-            else:
-                self.retained.pop(message.topic, None)
+        now, name = time.monotonic(), message.topic
+        if message.retain and message.payload:
+            self.retained[name] = message
+        elif message.retain:
+            self.retained.pop(name, None)
         plain: dict[Session, tuple[int, bool]] = {}
         groups: dict[tuple[str, str], list[tuple[Session, Subscription]]] = {}
         for session in self.sessions.values():
+            if not self.acl.allows(session.username, name, "read"):
+                continue
             for sub in session.subscriptions.values():
-                if not topic_matches(sub.filter, message.topic):
+                if not topic_matches(sub.filter, name):
                     continue
                 if sub.group is not None:
                     groups.setdefault((sub.group, sub.filter), []).append(
@@ -611,17 +558,12 @@ class Broker:
                     qos, rap = plain.get(session, (0, False))
                     plain[session] = (max(qos, sub.qos), rap or sub.retain_as_published)
         for session, (qos, rap) in plain.items():
-            if self._may_read(session, message.topic):
-                session.deliver(
-                    message, min(qos, message.qos), message.retain and rap, now
-                )
+            session.deliver(message, min(qos, message.qos), message.retain and rap, now)
         for members in groups.values():
-            readers = [m for m in members if self._may_read(m[0], message.topic)]
-            online = [m for m in readers if m[0].connection is not None] or readers
-            if online:
-                session, sub = online[next(self._turn) % len(online)]
-                retain = message.retain and sub.retain_as_published
-                session.deliver(message, min(sub.qos, message.qos), retain, now)
+            online = [m for m in members if m[0].connection is not None] or members
+            session, sub = online[next(self._turn) % len(online)]
+            retain = message.retain and sub.retain_as_published
+            session.deliver(message, min(sub.qos, message.qos), retain, now)
 
     def _on_subscribe(self, conn: Connection, session: Session, body: bytes) -> None:
         r = _Reader(body)
@@ -637,13 +579,13 @@ class Broker:
             if not valid_filter(pattern) or group in ("", "+", "#"):
                 codes.append(0x8F)  # topic filter invalid
                 continue
-            existed = name in session.subscriptions
-            sub = Subscription(pattern, min(options & 3, 1), bool(options & 4),
-                               bool(options & 8), group)  # fmt: skip
+            new = name not in session.subscriptions
+            qos, no_local, rap = min(options & 3, 1), bool(options & 4), options & 8
+            sub = Subscription(pattern, qos, no_local, bool(rap), group)
             session.subscriptions[name] = sub
-            codes.append(sub.qos)
-            handling = options >> 4 & 3
-            if group is None and (handling == 0 or (handling == 1 and not existed)):
+            codes.append(qos)
+            handling = options >> 4 & 3  # 0: send retained, 1: if new, 2: never
+            if group is None and (handling == 0 or (handling == 1 and new)):
                 fresh.append(sub)
         if not codes:
             raise ProtocolError(0x82)
@@ -652,28 +594,18 @@ class Broker:
         for name, message in list(self.retained.items()):
             if message.expired(now):
                 del self.retained[name]
-                continue
-            for sub in fresh:
-                if topic_matches(sub.filter, name) and self._may_read(session, name):
-                    session.deliver(message, min(sub.qos, message.qos), True, now)
-                    break
-
-    async def serve_forever(self, host: str, port: int) -> int:
-        port = await self.start(host, port)
-        print(f"embedded MQTT broker listening on {host}:{port}", flush=True)
-        loop, done = asyncio.get_running_loop(), asyncio.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, done.set)
-        assert self.server is not None
-        async with self.server:
-            await done.wait()
-        return 0
+            elif self.acl.allows(session.username, name, "read"):
+                qos = max(
+                    (s.qos for s in fresh if topic_matches(s.filter, name)), default=-1
+                )
+                if qos >= 0:
+                    session.deliver(message, min(qos, message.qos), True, now)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m devices.embedded_broker",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description="A small MQTT 5 broker for Landdesk's demo (not for production).",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=1883, help="0: a free port")
@@ -691,7 +623,8 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         print(f"embedded broker: {exc}", file=sys.stderr)
         return 2
-    return asyncio.run(Broker(users, acl).serve_forever(args.host, args.port))
+    asyncio.run(Broker(users, acl).serve_forever(args.host, args.port))
+    return 0
 
 
 if __name__ == "__main__":
