@@ -357,6 +357,7 @@ class Broker:
         self.sessions: dict[str, Session] = {}
         self.retained: dict[str, Message] = {}
         self._turn = itertools.count()
+        self._open: dict[asyncio.Task[Any], Connection] = {}
 
     async def serve_forever(self, host: str, port: int) -> None:
         """Listen (``port=0``: a free port, printed) until SIGTERM or SIGINT."""
@@ -368,6 +369,9 @@ class Broker:
             loop.add_signal_handler(sig, done.set)
         async with server:
             await done.wait()
+            for conn in self._open.values():  # let every client task end
+                conn.writer.close()
+            await asyncio.gather(*self._open, return_exceptions=True)
 
     async def _serve(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -376,6 +380,9 @@ class Broker:
         with contextlib.suppress(OSError, AttributeError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn, graceful = Connection(writer), False
+        task = asyncio.current_task()
+        assert task is not None
+        self._open[task] = conn
         try:
             kind, _, body = await asyncio.wait_for(_read_packet(reader), 10)
             if kind != CONNECT or not self._connect(conn, body):
@@ -395,6 +402,7 @@ class Broker:
             pass
         finally:
             self._closed(conn, publish_will=not graceful)
+            del self._open[task]
 
     def _connect(self, conn: Connection, body: bytes) -> bool:
         r = _Reader(body)
