@@ -5,17 +5,36 @@ from __future__ import annotations
 import contextvars
 import fcntl
 import os
+import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from flask import Flask, current_app
 from flask.globals import _cv_app
-from sqlalchemy import DateTime, MetaData, create_engine, event
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import (
+    DateTime,
+    MetaData,
+    create_engine,
+    event,
+    inspect,
+)
+from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Session,
+    configure_mappers,
+    make_transient_to_detached,
+    scoped_session,
+    sessionmaker,
+)
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.expression import Executable
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+T = TypeVar("T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -85,8 +104,11 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        mode = "IMMEDIATE" if _write_intent.get() else "DEFERRED"
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        # Straight to the driver: two of these run per request, and the full
+        # execute path of exec_driver_sql cost more than the BEGIN itself.
+        connection.connection.dbapi_connection.execute(
+            "BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN DEFERRED"
+        )
 
 
 class WriterQueue:
@@ -118,6 +140,167 @@ class WriterQueue:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
 
 
+class PreparedStatement:
+    """A Core statement of a hot path, compiled once, run at the driver level.
+
+    A booking runs a handful of statements, and SQLAlchemy's general execute
+    path (cache key, parameter and result set-up) cost several times what
+    SQLite needs to run them, while PostgreSQL spent more CPU planning them
+    than running them (bench/README.md). So the statement is compiled once
+    per dialect, with the bind and result processors of its own types, and
+    run with ``exec_driver_sql``: on SQLite as plain SQL (its driver caches
+    the prepared statement), on PostgreSQL as ``EXECUTE`` of a statement
+    prepared the first time a connection runs it (``PREPARE``; connections
+    plan these generically, see ``make_engine``, as they are index lookups
+    whose plan does not depend on the values). Values are converted exactly
+    as SQLAlchemy would convert them for the Core statement.
+
+    Parameters are the statement's named bind parameters without a value;
+    values in the statement (literals, ``IN`` lists) are fixed. Rows come
+    back as tuples in the order of the statement's columns.
+    """
+
+    def __init__(self, name: str, statement: Executable):
+        self.name = f"landdesk_{name}"
+        self.statement = statement
+        self._plans: dict[int, _Plan] = {}
+
+    def execute(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple]:
+        """Run with one set of parameters; the rows (empty without columns)."""
+        plan = self._plan(conn)
+        result = conn.exec_driver_sql(plan.sql, plan.arguments(params))
+        if not plan.columns:
+            return []
+        if plan.results is None:
+            # Some result processors depend on the types the driver reports.
+            plan.set_results(conn.dialect, result.cursor.description)
+        return [plan.convert(row) for row in result.fetchall()]
+
+    def executemany(
+        self, conn: Connection, params: Sequence[Mapping[str, Any]]
+    ) -> None:
+        plan = self._plan(conn)
+        conn.exec_driver_sql(plan.sql, [plan.arguments(p) for p in params])
+
+    def _plan(self, conn: Connection) -> _Plan:
+        dialect = conn.dialect
+        plan = self._plans.get(id(dialect))
+        if plan is None:
+            plan = self._plans[id(dialect)] = _Plan(self.name, self.statement, dialect)
+        if plan.prepare is not None:
+            prepared = conn.connection.info.setdefault("landdesk_prepared", set())
+            if self.name not in prepared:
+                # Session-level, not undone by a rollback: once per connection.
+                conn.exec_driver_sql(plan.prepare)
+                prepared.add(self.name)
+        return plan
+
+
+class _Plan:
+    """A statement compiled for one dialect (see PreparedStatement)."""
+
+    # Placeholders of psycopg2 (pyformat) and SQLite (qmark), and the marker
+    # of an IN list.
+    _PLACEHOLDER = re.compile(r"%\((\w+)\)s|\?|__\[POSTCOMPILE_(\w+)\]")
+
+    def __init__(self, name: str, statement: Executable, dialect: Dialect):
+        compiled = statement.compile(dialect=dialect)
+        positional = iter(compiled.positiontup or ())
+        # Per placeholder: the caller's parameter (or None for a fixed
+        # value), the fixed value, the bind processor.
+        self._binds: list[tuple[str | None, Any, Callable | None]] = []
+        types: list[TypeEngine] = []
+
+        def add(name: str | None, value: Any, type_: TypeEngine) -> str:
+            processor = type_.dialect_impl(dialect).bind_processor(dialect)
+            if name is None and processor is not None:
+                value, processor = processor(value), None
+            self._binds.append((name, value, processor))
+            types.append(type_)
+            return f"${len(self._binds)}"
+
+        def number(match: re.Match) -> str:
+            named, in_list = match.group(1), match.group(2)
+            if in_list is not None:
+                bind = compiled.binds[in_list]
+                if dialect.positional:
+                    next(positional)
+                if bind.value is None:
+                    raise ValueError(f"{name}: IN lists must be fixed")
+                return ", ".join(add(None, v, bind.type) for v in bind.value)
+            bind = compiled.binds[named or next(positional)]
+            if bind.value is not None:
+                return add(None, bind.value, bind.type)
+            return add(bind.key, None, bind.type)
+
+        body = self._PLACEHOLDER.sub(number, compiled.string)
+        self.columns = list(getattr(statement, "exported_columns", ()))
+        self.results: list[Callable | None] | None = None
+        if dialect.name == "postgresql":
+            declared = ", ".join(
+                dialect.type_compiler_instance.process(t) for t in types
+            )
+            # Sent without parameters, so a literal % is no longer escaped.
+            body = body.replace("%%", "%")
+            self.prepare = f"PREPARE {name} ({declared}) AS {body}"
+            placeholders = ", ".join(["%s"] * len(self._binds))
+            self.sql = f"EXECUTE {name}({placeholders})"
+        else:
+            self.prepare = None
+            self.sql = re.sub(r"\$\d+", "?", body)
+
+    def arguments(self, params: Mapping[str, Any]) -> tuple:
+        return tuple(
+            value
+            if name is None
+            else (processor(params[name]) if processor else params[name])
+            for name, value, processor in self._binds
+        )
+
+    def set_results(self, dialect: Dialect, description: Sequence) -> None:
+        self.results = [
+            column.type.dialect_impl(dialect).result_processor(dialect, entry[1])
+            for column, entry in zip(self.columns, description, strict=True)
+        ]
+
+    def convert(self, row: Sequence[Any]) -> tuple:
+        return tuple(
+            processor(value) if processor else value
+            for processor, value in zip(self.results, row, strict=True)
+        )
+
+
+def adopt(
+    db: Session, model: type[T], row: Mapping[str, Any], *, refresh: bool = False
+) -> T:
+    """The persistent ``model`` object of a row read or written with Core.
+
+    ``row`` holds every column of the table (anything missing would be
+    loaded by a query on first use). The object joins the session as if an
+    ORM query had loaded it, without the ORM's per-row work. If the session
+    holds that row's object already, that object is returned, with the row's
+    values when ``refresh`` is set (as ``populate_existing`` would: for rows
+    read under a lock), else unchanged (as a plain query would).
+    """
+    mapper = inspect(model)
+    key = mapper.identity_key_from_primary_key([row[c.key] for c in mapper.primary_key])
+    existing = db.identity_map.get(key)
+    if existing is not None:
+        if refresh:
+            for name, value in row.items():
+                set_committed_value(existing, name, value)
+        return existing
+    # As the ORM loads a row: no __init__, values set as already committed.
+    if not mapper.configured:
+        configure_mappers()
+    instance = mapper.class_manager.new_instance()
+    for name, value in row.items():
+        set_committed_value(instance, name, value)
+    make_transient_to_detached(instance)
+    db.add(instance)
+    return instance
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 20})
@@ -125,7 +308,19 @@ def make_engine(url: str) -> Engine:
         return engine
     # No pre-ping: it costs a round trip per request. A connection that died
     # (server restart) fails one request and the pool is invalidated.
-    return create_engine(url, pool_recycle=1800, pool_size=5, max_overflow=10)
+    engine = create_engine(url, pool_recycle=1800, pool_size=5, max_overflow=10)
+    if engine.dialect.name == "postgresql":
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection, _record):
+            # Only PreparedStatement prepares statements (psycopg2 binds
+            # values on the client): plan them once, for any values.
+            cursor = dbapi_connection.cursor()
+            cursor.execute("SET plan_cache_mode = force_generic_plan")
+            cursor.close()
+            dbapi_connection.commit()
+
+    return engine
 
 
 def _app_context():

@@ -7,10 +7,14 @@ from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
+    BigInteger,
+    Boolean,
     Date,
+    Integer,
     bindparam,
     delete,
     exists,
+    func,
     insert,
     literal,
     or_,
@@ -23,7 +27,7 @@ from sqlalchemy.orm import Session
 from ..auth.models import User
 from ..billing.services import release_expired_holds
 from ..calendars.services import check_not_blocked
-from ..db import UTCDateTime, unit_of_work, utcnow
+from ..db import PreparedStatement, UTCDateTime, adopt, unit_of_work, utcnow
 from ..errors import BookingConflict, Forbidden, InvalidInput, NotFound
 from ..notifications.models import NotificationKind
 from ..notifications.services import deliver_after_commit, notify_booking_cancelled
@@ -90,17 +94,28 @@ class BookingRequest:
 
 
 # The statements of the booking path are built once, with bound parameters:
-# building SQL expressions per request cost more than running them (see
-# bench/README.md). Instants carry UTCDateTime explicitly so that SQLite gets
-# the stored format.
-_RESOURCE_AND_LOCATION = (
-    select(Resource, Location)
-    .join(Location, Location.id == Resource.location_id)
-    .where(Resource.id == bindparam("resource_id"))
+# building SQL expressions per request cost more than running them, and on
+# PostgreSQL so did planning them, so there they are prepared statements
+# (db.PreparedStatement; see bench/README.md). Instants carry UTCDateTime
+# explicitly so that SQLite gets the stored format. A window's slots are
+# consecutive numbers (rules.day_slots, rules.room_slots), so they are passed
+# as their first and last.
+_resources = Resource.__table__
+_locations = Location.__table__
+# Every column of both rows, so that their objects need no further query. The
+# lock serialises bookings of one resource on PostgreSQL; SQLite's BEGIN
+# IMMEDIATE (see db.unit_of_work) already serialises all writers.
+_resource_and_location = (
+    select(_resources, _locations)
+    .join(_locations, _locations.c.id == _resources.c.location_id)
+    .where(_resources.c.id == bindparam("resource_id"))
 )
-# Serialises bookings of one resource on PostgreSQL; SQLite's BEGIN IMMEDIATE
-# (see db.unit_of_work) already serialises all writers.
-_RESOURCE_AND_LOCATION_FOR_UPDATE = _RESOURCE_AND_LOCATION.with_for_update(of=Resource)
+_LOAD_RESOURCE = PreparedStatement("load_resource", _resource_and_location)
+_LOAD_RESOURCE_FOR_UPDATE = PreparedStatement(
+    "load_resource_for_update", _resource_and_location.with_for_update(of=_resources)
+)
+_RESOURCE_COLUMNS = [column.key for column in _resources.c]
+_LOCATION_COLUMNS = [column.key for column in _locations.c]
 _CLOSED = select(
     exists().where(
         Closure.location_id == bindparam("location_id"),
@@ -125,37 +140,90 @@ _PERSON_CLASH = (
             bindparam("starts_at", type_=UTCDateTime()),
             bindparam("ends_at", type_=UTCDateTime()),
         ),
-        Resource.kind.in_(bindparam("kinds", expanding=True)),
+        # The same category as the booked resource (rules.same_category_kinds):
+        # a workplace clashes with workplaces, a room with rooms.
+        Resource.kind.in_(sorted(rules.WORKPLACE_KINDS))
+        == bindparam("workplace", type_=Boolean()),
     )
     .limit(1)
 )
 _TAKEN_SEATS = select(BookingSlot.seat).where(
     BookingSlot.resource_id == bindparam("resource_id"),
-    BookingSlot.slot.in_(bindparam("slots", expanding=True)),
+    BookingSlot.slot.between(
+        bindparam("first_slot", type_=BigInteger()),
+        bindparam("last_slot", type_=BigInteger()),
+    ),
 )
 # The three checks above in one round trip: ("closed", 1), ("clash", booking
 # id) and one ("seat", n) row per taken seat.
 _clash = _PERSON_CLASH.add_columns(literal("clash").label("k")).subquery()
-_OCCUPANCY = union_all(
-    select(literal("closed").label("k"), literal(1).label("v")).where(
-        _CLOSED.scalar_subquery()
+_OCCUPANCY = PreparedStatement(
+    "occupancy",
+    union_all(
+        select(literal("closed").label("k"), literal(1).label("v")).where(
+            _CLOSED.scalar_subquery()
+        ),
+        select(_clash.c.k, _clash.c.id),
+        select(literal("seat").label("k"), _TAKEN_SEATS.subquery().c.seat),
     ),
-    select(_clash.c.k, _clash.c.id),
-    select(literal("seat").label("k"), _TAKEN_SEATS.subquery().c.seat),
+)
+# Every column, so that the object made from the row needs no query.
+_BOOKING_COLUMNS = [c.key for c in Booking.__table__.c if c.key != "id"]
+_new_booking = insert(Booking.__table__).values(
+    {key: bindparam(key) for key in _BOOKING_COLUMNS}
+)
+_INSERT_BOOKING = PreparedStatement(
+    "insert_booking", _new_booking.returning(Booking.__table__.c.id)
+)
+_INSERT_SLOT = PreparedStatement(
+    "insert_slot",
+    insert(BookingSlot.__table__).values(
+        {key: bindparam(key) for key in ("resource_id", "seat", "slot", "booking_id")}
+    ),
+)
+# PostgreSQL: the booking and its slots in one statement (one round trip).
+_new_booking_cte = _new_booking.returning(Booking.__table__.c.id).cte("new_booking")
+_INSERT_BOOKING_AND_SLOTS = PreparedStatement(
+    "insert_booking_and_slots",
+    insert(BookingSlot.__table__)
+    .from_select(
+        ["resource_id", "seat", "slot", "booking_id"],
+        select(
+            bindparam("resource_id", type_=Integer()),
+            bindparam("seat", type_=Integer()),
+            func.generate_series(
+                bindparam("first_slot", type_=BigInteger()),
+                bindparam("last_slot", type_=BigInteger()),
+            ),
+            _new_booking_cte.c.id,
+        ),
+    )
+    .returning(BookingSlot.__table__.c.booking_id)
+    .add_cte(_new_booking_cte, nest_here=True),
 )
 
 
 def _load_resource_for_update(
     db: Session, resource_id: int
 ) -> tuple[Resource, Location]:
-    if db.get_bind().dialect.name == "postgresql":
-        query = _RESOURCE_AND_LOCATION_FOR_UPDATE
+    conn = db.connection()
+    if conn.dialect.name == "postgresql":
+        query = _LOAD_RESOURCE_FOR_UPDATE
     else:
-        query = _RESOURCE_AND_LOCATION
-    row = db.execute(query, {"resource_id": resource_id}).first()
-    if row is None or not row[0].is_active:
+        query = _LOAD_RESOURCE
+    rows = query.execute(conn, {"resource_id": resource_id})
+    if not rows:
         raise NotFound(_l("There is no such desk or room."))
-    resource, location = row
+    row = rows[0]
+    split = len(_RESOURCE_COLUMNS)
+    resource_row = dict(zip(_RESOURCE_COLUMNS, row[:split], strict=True))
+    location_row = dict(zip(_LOCATION_COLUMNS, row[split:], strict=True))
+    # refresh: values read under the lock win over what this session may
+    # have loaded before (populate_existing).
+    resource = adopt(db, Resource, resource_row, refresh=True)
+    location = adopt(db, Location, location_row, refresh=True)
+    if not resource.is_active:
+        raise NotFound(_l("There is no such desk or room."))
     if not location.is_active:
         raise InvalidInput(_l("This location takes no bookings at the moment."))
     return resource, location
@@ -189,7 +257,7 @@ def _check_person_free(
                 "earliest": window.starts_at - rules.MAX_BOOKING_LENGTH,
                 "starts_at": window.starts_at,
                 "ends_at": window.ends_at,
-                "kinds": sorted(rules.same_category_kinds(kind)),
+                "workplace": kind in rules.WORKPLACE_KINDS,
             },
         )
         .scalar()
@@ -205,8 +273,8 @@ def _occupancy(
     window: rules.Window,
 ) -> tuple[bool, int | None, set[int]]:
     """Closed?, the holder's clashing booking, the seats taken: one query."""
-    rows = db.connection().execute(
-        _OCCUPANCY,
+    rows = _OCCUPANCY.execute(
+        db.connection(),
         {
             "location_id": location.id,
             "resource_id": resource.id,
@@ -215,8 +283,9 @@ def _occupancy(
             "earliest": window.starts_at - rules.MAX_BOOKING_LENGTH,
             "starts_at": window.starts_at,
             "ends_at": window.ends_at,
-            "kinds": sorted(rules.same_category_kinds(resource.kind)),
-            "slots": list(window.slots),
+            "workplace": resource.kind in rules.WORKPLACE_KINDS,
+            "first_slot": window.slots[0],
+            "last_slot": window.slots[-1],
         },
     )
     closed, clash, taken = False, None, set()
@@ -242,7 +311,14 @@ def _raise_if_clash(clash: int | None, kind: ResourceKind) -> None:
 def _free_seat(db: Session, resource: Resource, slots: tuple[int, ...]) -> int:
     taken = set(
         db.connection()
-        .execute(_TAKEN_SEATS, {"resource_id": resource.id, "slots": list(slots)})
+        .execute(
+            _TAKEN_SEATS,
+            {
+                "resource_id": resource.id,
+                "first_slot": slots[0],
+                "last_slot": slots[-1],
+            },
+        )
         .scalars()
     )
     return _pick_seat(resource, taken)
@@ -255,6 +331,28 @@ def _pick_seat(resource: Resource, taken: set[int]) -> int:
     if resource.kind == ResourceKind.FLEX:
         raise BookingConflict(_l("All seats of this area are booked at that time."))
     raise BookingConflict(_l("This is already booked for that time."))
+
+
+def _insert_booking(db: Session, values: dict, slots: tuple[int, ...]) -> int:
+    """Insert the booking and its slots with Core (no ORM flush); its id."""
+    conn = db.connection()
+    if conn.dialect.name == "postgresql":
+        params = {**values, "first_slot": slots[0], "last_slot": slots[-1]}
+        return _INSERT_BOOKING_AND_SLOTS.execute(conn, params)[0][0]
+    [(booking_id,)] = _INSERT_BOOKING.execute(conn, values)
+    _INSERT_SLOT.executemany(
+        conn,
+        [
+            {
+                "resource_id": values["resource_id"],
+                "seat": values["seat"],
+                "slot": slot,
+                "booking_id": booking_id,
+            }
+            for slot in slots
+        ],
+    )
+    return booking_id
 
 
 def create_booking(
@@ -302,32 +400,27 @@ def create_booking(
             "starts_at": window.starts_at,
             "ends_at": window.ends_at,
             "booked_on": window.booked_on,
-            "part": window.part,
-            "status": BookingStatus.CONFIRMED,
+            "part": str(window.part),
+            "status": str(BookingStatus.CONFIRMED),
             "created_at": now,
             "created_by_id": actor.id,
+            "cancelled_at": None,
+            "cancelled_by_id": None,
+            "sequence": 0,
+            "hold_expires_at": None,
+            "settled_by": None,
+            "checked_in_at": None,
             # The confirmation mail goes out after the commit (notifications).
-            "mail_due": NotificationKind.BOOKING_CONFIRMED,
+            "mail_due": str(NotificationKind.BOOKING_CONFIRMED),
         }
         try:
-            # An INSERT ... RETURNING that yields the ORM object: no flush.
-            booking = db.scalars(insert(Booking).returning(Booking), [values]).one()
-            db.execute(
-                insert(BookingSlot),
-                [
-                    {
-                        "resource_id": resource.id,
-                        "seat": seat,
-                        "slot": slot,
-                        "booking_id": booking.id,
-                    }
-                    for slot in window.slots
-                ],
-            )
+            booking_id = _insert_booking(db, values, window.slots)
         except IntegrityError:
             # Another process won the race past our checks: the database
             # constraint is the real guarantee.
             raise BookingConflict(_l("This is already booked for that time.")) from None
+        # The session gets the row it just wrote without reading it back.
+        booking = adopt(db, Booking, {"id": booking_id, **values})
         passes_services.settle_booking(
             db, booking, resource=resource, location=location, holder=holder, now=now
         )
