@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session
 
 from ..auth.models import User
 from ..bookings.models import Booking, BookingSlot, BookingStatus
+from ..bookings.rules import BookableResource
 from ..db import on_commit, unit_of_work, utcnow
 from ..errors import BookingConflict, DomainError, Forbidden, InvalidInput, NotFound
-from ..spaces.models import Resource
 from ..spaces.services import can_manage
 from . import stripe_client
 from .models import (
@@ -80,7 +80,7 @@ def hold_for_payment(
     booking: Booking,
     *,
     amount_cents: int,
-    resource: Resource,
+    resource: BookableResource,
     now: datetime,
 ) -> Order:
     """Inside create_booking's unit: hold the booking and open its order."""

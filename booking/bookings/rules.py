@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 
 from ..errors import InvalidInput
 from ..spaces.hours import DayPlan, day_plan
-from ..spaces.models import DAY_KINDS, Location, Resource, ResourceKind
+from ..spaces.models import DAY_KINDS, ResourceKind
 from .models import DayPart
 
 ROOM_STEP = timedelta(minutes=30)
@@ -42,7 +43,37 @@ def same_category_kinds(kind: ResourceKind) -> frozenset[ResourceKind]:
     return frozenset(ResourceKind) - WORKPLACE_KINDS
 
 
-def plan_for(location: Location, day: date) -> DayPlan:
+class BookableLocation(Protocol):
+    """What the rules read of a location: a Location, or the values
+    create_booking reads under its lock (services.LockedLocation)."""
+
+    id: int
+    timezone: str
+    opening_hours: dict
+    midday: str
+    horizon_days: int
+
+
+class BookableResource(Protocol):
+    """What the rules (and pricing) read of a resource: a Resource, or
+    services.LockedResource."""
+
+    id: int
+    location_id: int
+    name: str
+    kind: ResourceKind
+    price_day_cents: int
+    price_half_day_cents: int
+    price_hour_cents: int
+
+    @property
+    def seat_count(self) -> int: ...
+
+    @property
+    def is_day_bookable(self) -> bool: ...
+
+
+def plan_for(location: BookableLocation, day: date) -> DayPlan:
     return day_plan(location.opening_hours, location.timezone, location.midday, day)
 
 
@@ -104,7 +135,7 @@ def parse_instant(value, field: str) -> datetime:
 
 
 def day_window(
-    location: Location, resource: Resource, day: date, part: DayPart
+    location: BookableLocation, resource: BookableResource, day: date, part: DayPart
 ) -> Window:
     if not resource.is_day_bookable:
         raise InvalidInput(
@@ -127,7 +158,10 @@ def day_window(
 
 
 def hour_window(
-    location: Location, resource: Resource, starts_at: datetime, ends_at: datetime
+    location: BookableLocation,
+    resource: BookableResource,
+    starts_at: datetime,
+    ends_at: datetime,
 ) -> Window:
     if resource.is_day_bookable:
         raise InvalidInput(
@@ -149,7 +183,9 @@ def hour_window(
     )
 
 
-def check_bookable_time(location: Location, window: Window, now: datetime) -> None:
+def check_bookable_time(
+    location: BookableLocation, window: Window, now: datetime
+) -> None:
     """Not in the past, not beyond the booking horizon."""
     if window.ends_at <= now:
         raise InvalidInput(_l("That time is already over."), field="date")

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from ..auth.models import User
 from ..bookings.models import ACTIVE_STATUSES, Booking
-from ..bookings.rules import overlaps
+from ..bookings.rules import BookableResource, overlaps
 from ..db import unit_of_work, utcnow
 from ..errors import BookingConflict, InvalidInput, NotFound
 from ..spaces.models import DAY_KINDS, Location, Resource
@@ -156,7 +156,7 @@ def feed_bookings(
 
 
 def check_not_blocked(
-    db: Session, resource: Resource, starts_at: datetime, ends_at: datetime
+    db: Session, resource: BookableResource, starts_at: datetime, ends_at: datetime
 ) -> None:
     """Raise BookingConflict when an imported event holds the room then.
 

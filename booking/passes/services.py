@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from ..auth.models import User
 from ..bookings.models import Booking, DayPart
+from ..bookings.rules import BookableLocation, BookableResource
 from ..db import on_commit, unit_of_work, utcnow
 from ..errors import DomainError, Forbidden, InvalidInput, NotFound
 from ..spaces.models import Location, Resource
@@ -55,7 +56,7 @@ class MembershipSuspended(DomainError):
 # --- prices -----
 
 
-def booking_price_cents(resource: Resource, booking: Booking) -> int:
+def booking_price_cents(resource: BookableResource, booking: Booking) -> int:
     """Gross price of a booking from the prices on its resource row."""
     if booking.part == DayPart.FULL:
         return resource.price_day_cents
@@ -261,8 +262,8 @@ def settle_booking(
     db: Session,
     booking: Booking,
     *,
-    resource: Resource,
-    location: Location,
+    resource: BookableResource,
+    location: BookableLocation,
     holder: User,
     now: datetime,
 ) -> None:
