@@ -12,11 +12,13 @@ from flask import Flask
 def register_cron_commands(app: Flask) -> None:
     @app.cli.command("send-reminders")
     def send_reminders_command():
-        """Mail tomorrow's bookings to their holders (each reminder once)."""
+        """Mail tomorrow's bookings and renewals due soon (each mail once)."""
         from .db import get_db
         from .notifications.services import send_reminders
+        from .passes.services import remind_renewals
 
         click.echo(f"Sent {send_reminders(get_db())} reminder(s).")
+        click.echo(f"Sent {remind_renewals(get_db())} renewal notice(s).")
 
     @app.cli.command("release-unchecked")
     def release_unchecked_command():

@@ -632,6 +632,43 @@ def _tell_renewal_failed(db: Session, pass_id: int, key: str):
     return run
 
 
+RENEWAL_NOTICE_DAYS = 3
+
+
+def remind_renewals(db: Session, *, now: datetime | None = None) -> int:
+    """Tell holders that their membership or company budget renews soon.
+
+    For cron, with the booking reminders: each renewal is announced once
+    (keyed by pass and period end), nothing for memberships that end at the
+    period end instead. Returns the number of mails sent.
+    """
+    from ..notifications.services import notify_membership_renewing
+
+    now = now or utcnow()
+    due = db.scalars(
+        select(Pass).where(
+            Pass.status == PassStatus.ACTIVE,
+            Pass.cancel_at_period_end.is_(False),
+            Pass.current_period_end > now,
+            Pass.current_period_end <= now + timedelta(days=RENEWAL_NOTICE_DAYS),
+        )
+    ).all()
+    sent = 0
+    for pass_ in due:
+        person = pass_.user or pass_.company.admin
+        if notify_membership_renewing(
+            db,
+            person,
+            key=f"{pass_.id}:{pass_.current_period_end.date().isoformat()}",
+            plan=pass_.plan.name,
+            renews_on=pass_.current_period_end.date(),
+            amount_cents=pass_.plan.price_cents,
+            currency=pass_.plan.currency,
+        ):
+            sent += 1
+    return sent
+
+
 # --- companies -----
 
 
