@@ -22,6 +22,7 @@ from sqlalchemy import (
     inspect,
 )
 from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import (
     DeclarativeBase,
     Session,
@@ -141,24 +142,31 @@ class WriterQueue:
 
 
 class PreparedStatement:
-    """A Core statement of a hot path, compiled once, run at the driver level.
+    """A Core statement of a hot path, compiled once, run on the driver.
 
     A booking runs a handful of statements, and SQLAlchemy's general execute
-    path (cache key, parameter and result set-up) cost several times what
-    SQLite needs to run them, while PostgreSQL spent more CPU planning them
-    than running them (bench/README.md). So the statement is compiled once
-    per dialect, with the bind and result processors of its own types, and
-    run with ``exec_driver_sql``: on SQLite as plain SQL (its driver caches
-    the prepared statement), on PostgreSQL as ``EXECUTE`` of a statement
-    prepared the first time a connection runs it (``PREPARE``; connections
-    plan these generically, see ``make_engine``, as they are index lookups
-    whose plan does not depend on the values). Values are converted exactly
-    as SQLAlchemy would convert them for the Core statement.
+    path (cache key, parameter set-up, result metadata) cost several times
+    what SQLite needs to run them, while PostgreSQL spent more CPU planning
+    them than running them (bench/README.md). So the statement is compiled
+    once per dialect, with the bind and result processors of its own types,
+    and run on a cursor of the connection's driver connection, inside the
+    connection's transaction: on SQLite as plain SQL (its driver caches the
+    prepared statement), on PostgreSQL as ``EXECUTE`` of a statement prepared
+    the first time a connection runs it (``PREPARE``; connections plan these
+    generically, see ``make_engine``, as they are index lookups whose plan
+    does not depend on the values). Values are converted exactly as
+    SQLAlchemy converts them for the Core statement, and driver errors are
+    raised as SQLAlchemy's (IntegrityError, ...), a lost connection
+    invalidated. Not seen by engine events (``before_cursor_execute``):
+    ``statements`` counts them for the benchmarks.
 
     Parameters are the statement's named bind parameters without a value;
     values in the statement (literals, ``IN`` lists) are fixed. Rows come
     back as tuples in the order of the statement's columns.
     """
+
+    # (statement name, SQL) of every run, when a benchmark sets a list here.
+    statements: list[tuple[str, str]] | None = None
 
     def __init__(self, name: str, statement: Executable):
         self.name = f"landdesk_{name}"
@@ -168,19 +176,14 @@ class PreparedStatement:
     def execute(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple]:
         """Run with one set of parameters; the rows (empty without columns)."""
         plan = self._plan(conn)
-        result = conn.exec_driver_sql(plan.sql, plan.arguments(params))
-        if not plan.columns:
-            return []
-        if plan.results is None:
-            # Some result processors depend on the types the driver reports.
-            plan.set_results(conn.dialect, result.cursor.description)
-        return [plan.convert(row) for row in result.fetchall()]
+        return self._run(conn, plan, plan.sql, plan.arguments(params))
 
     def executemany(
         self, conn: Connection, params: Sequence[Mapping[str, Any]]
     ) -> None:
         plan = self._plan(conn)
-        conn.exec_driver_sql(plan.sql, [plan.arguments(p) for p in params])
+        arguments = [plan.arguments(p) for p in params]
+        self._run(conn, plan, plan.sql, arguments, many=True)
 
     def _plan(self, conn: Connection) -> _Plan:
         dialect = conn.dialect
@@ -191,9 +194,49 @@ class PreparedStatement:
             prepared = conn.connection.info.setdefault("landdesk_prepared", set())
             if self.name not in prepared:
                 # Session-level, not undone by a rollback: once per connection.
-                conn.exec_driver_sql(plan.prepare)
+                self._run(conn, None, plan.prepare, ())
                 prepared.add(self.name)
         return plan
+
+    def _run(
+        self,
+        conn: Connection,
+        plan: _Plan | None,
+        sql: str,
+        arguments: Any,
+        *,
+        many: bool = False,
+    ) -> list[tuple]:
+        if PreparedStatement.statements is not None:
+            PreparedStatement.statements.append((self.name, sql))
+        dbapi_connection = conn.connection.dbapi_connection
+        cursor = dbapi_connection.cursor()
+        try:
+            if many:
+                cursor.executemany(sql, arguments)
+            else:
+                cursor.execute(sql, arguments)
+            if plan is None or not plan.columns:
+                return []
+            if plan.results is None:
+                # Some result processors depend on the types the driver reports.
+                plan.set_results(conn.dialect, cursor.description)
+            return [plan.convert(row) for row in cursor.fetchall()]
+        except conn.dialect.loaded_dbapi.Error as error:
+            # What SQLAlchemy's own execute does with a driver error.
+            lost = conn.dialect.is_disconnect(error, dbapi_connection, cursor)
+            if lost:
+                conn.invalidate(error)
+            raise DBAPIError.instance(
+                sql,
+                arguments,
+                error,
+                conn.dialect.loaded_dbapi.Error,
+                connection_invalidated=lost,
+                dialect=conn.dialect,
+            ) from error
+        finally:
+            cursor.close()
 
 
 class _Plan:
@@ -270,25 +313,19 @@ class _Plan:
         )
 
 
-def adopt(
-    db: Session, model: type[T], row: Mapping[str, Any], *, refresh: bool = False
-) -> T:
+def adopt(db: Session, model: type[T], row: Mapping[str, Any]) -> T:
     """The persistent ``model`` object of a row read or written with Core.
 
     ``row`` holds every column of the table (anything missing would be
     loaded by a query on first use). The object joins the session as if an
-    ORM query had loaded it, without the ORM's per-row work. If the session
-    holds that row's object already, that object is returned, with the row's
-    values when ``refresh`` is set (as ``populate_existing`` would: for rows
-    read under a lock), else unchanged (as a plain query would).
+    ORM query had loaded it, without the ORM's per-row work; if the session
+    holds that row's object already, that object is returned unchanged, as a
+    query would.
     """
     mapper = inspect(model)
     key = mapper.identity_key_from_primary_key([row[c.key] for c in mapper.primary_key])
     existing = db.identity_map.get(key)
     if existing is not None:
-        if refresh:
-            for name, value in row.items():
-                set_committed_value(existing, name, value)
         return existing
     # As the ORM loads a row: no __init__, values set as already committed.
     if not mapper.configured:
