@@ -14,7 +14,14 @@ On a database made by bench/generate.py this
 4. measures ``POST /api/v1/bookings`` with wrk (16 connections, a Lua
    script in which member *i* books desk *i* on ever later days, so every
    request must succeed with 201 and any other status is counted and
-   reported), sampling the workers' VmRSS meanwhile;
+   reported), sampling the workers' VmRSS and the CPU time of the workers
+   (and of PostgreSQL) per request meanwhile;
+   with ``--mail-delivery worker`` (the default) the confirmation mails are
+   sent by a ``flask notifications deliver --loop`` process (``nice 19``),
+   started after each booking load (``--mail-worker after``, the default:
+   the web tier measured alone) or running throughout (``--mail-worker
+   during``: sharing the two cores); the script waits until every mail is
+   sent and reports how long that took and the worker's CPU per mail;
 5. measures one client booking one desk after the other (p50/p99);
 6. fetches the phone page ``/l/<slug>`` of a generated location and reports
    its size and whether it carries any script.
@@ -28,17 +35,27 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from common import database_url, fmt, loadavg, make_app, percentiles, rss_mb
-from sqlalchemy import insert
+from common import (
+    BENCH_CONFIG,
+    database_url,
+    fmt,
+    loadavg,
+    make_app,
+    percentiles,
+    rss_mb,
+)
+from sqlalchemy import create_engine, insert, text
 
 from tests.support.servers import start_app_server
 
@@ -176,8 +193,7 @@ def seed_bench_location(url: str, *, mail: bool = True) -> dict:
         users = {user.id: user for user in db.query(User).filter(User.id.in_(user_ids))}
         tokens = [start_session(db, users[uid], SessionKind.API) for uid in user_ids]
         if not mail:
-            # The members switch their mails off (a normal preference), to
-            # show what the synchronous confirmation mail costs.
+            # The members switch their mails off (a normal preference).
             from booking.notifications.services import set_preferences
 
             for uid in user_ids:
@@ -235,6 +251,101 @@ def run_wrk(url: str, connections: int, duration: int, script=None) -> dict:
         "statuses": statuses,
         "socket_errors": errors.group(0) if errors else None,
     }
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of processes so far (/proc/<pid>/stat)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu() -> dict[int, float]:
+    """CPU seconds so far of each process of the PostgreSQL server."""
+    found = subprocess.run(["pgrep", "-u", "postgres"], capture_output=True, text=True)
+    return {int(pid): cpu_seconds([int(pid)]) for pid in found.stdout.split()}
+
+
+def postgres_cpu_since(before: dict[int, float]) -> float:
+    """CPU the server used since ``before``, new backends included."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in postgres_cpu().items())
+
+
+class MailWorker:
+    """``flask notifications deliver --loop`` at nice 19, as production runs it."""
+
+    def __init__(self, url: str, log_dir: Path):
+        self.env = {
+            **os.environ,
+            "LANDDESK_DATABASE_URL": url,
+            "LANDDESK_SECRET_KEY": BENCH_CONFIG["SECRET_KEY"],
+            "LANDDESK_MAIL_URL": "console",
+        }
+        self.log_path = log_dir / "mail-worker.log"
+        self.process: subprocess.Popen | None = None
+        self.engine = create_engine(url)
+
+    def start(self) -> None:
+        if self.process is not None:
+            return
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    "nice",
+                    "-n",
+                    "19",
+                    str(Path(sys.executable).parent / "flask"),
+                    "--app",
+                    "booking",
+                    "notifications",
+                    "deliver",
+                    "--loop",
+                    "--interval",
+                    "0.5",
+                ],
+                cwd=Path(__file__).resolve().parents[1],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def due(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.scalar(
+                text("SELECT count(*) FROM bookings WHERE mail_due IS NOT NULL")
+            )
+
+    def cpu(self) -> float:
+        return cpu_seconds([self.process.pid]) if self.process else 0.0
+
+    def wait_until_sent(self, timeout: float = 600) -> dict:
+        """Wait until no booking owes a mail; seconds and worker CPU taken."""
+        start, cpu = time.monotonic(), self.cpu()
+        backlog = self.due()
+        while self.due():
+            if time.monotonic() - start > timeout:
+                raise RuntimeError("the mail worker did not catch up")
+            time.sleep(0.2)
+        return {
+            "backlog": backlog,
+            "seconds": time.monotonic() - start,
+            "cpu": self.cpu() - cpu,
+        }
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()  # it finishes the batch in hand
+            self.process.wait(timeout=30)
+            self.process = None
+
+    def close(self) -> None:
+        self.stop()
+        self.engine.dispose()
 
 
 class RssSampler(threading.Thread):
@@ -325,6 +436,18 @@ def main() -> None:
         action="store_true",
         help="the bench members opt out of booking mails",
     )
+    parser.add_argument(
+        "--mail-delivery",
+        choices=("worker", "thread"),
+        default="worker",
+        help="LANDDESK_MAIL_DELIVERY of the server (worker: a separate process)",
+    )
+    parser.add_argument(
+        "--mail-worker",
+        choices=("after", "during"),
+        default="after",
+        help="run the mail worker after each booking load (default) or during it",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install wrk")
@@ -339,27 +462,42 @@ def main() -> None:
         worker_class=args.worker_class,
         threads=args.threads,
         log_dir=workdir,
+        env={"LANDDESK_MAIL_DELIVERY": args.mail_delivery},
     )
+    mailer = MailWorker(url, workdir) if args.mail_delivery == "worker" else None
+    if mailer and args.mail_worker == "during":
+        mailer.start()
     print(
         f"gunicorn: {args.workers} x {args.worker_class} workers, "
         f"{args.threads} threads; {args.connections} connections, "
         f"{args.duration} s per run; database {url.split('@')[-1]}; "
-        f"confirmation mails {'off' if args.no_mail else 'on'}"
+        f"confirmation mails {'off' if args.no_mail else 'on'}, "
+        f"MAIL_DELIVERY={args.mail_delivery}"
+        + (f", mail worker {args.mail_worker} the load" if mailer else "")
     )
     offset = 0
+    pg = url.startswith("postgresql")
     try:
         run_wrk(server.url + "/healthz", args.connections, 2)  # warm-up
         for round_no in range(1, args.rounds + 1):
+            workers = server.worker_pids()
+            cpu = cpu_seconds(workers)
             health = run_wrk(server.url + "/healthz", args.connections, args.duration)
+            health_cpu = cpu_seconds(workers) - cpu
             sampler = RssSampler(server)
             sampler.start()
             script = write_lua(seed, offset, workdir)
+            cpu, pg_before = cpu_seconds(workers), postgres_cpu() if pg else {}
+            mail_cpu = mailer.cpu() if mailer else 0.0
             booking = run_wrk(
                 server.url + "/api/v1/bookings",
                 args.connections,
                 args.duration,
                 script,
             )
+            booking_cpu = cpu_seconds(workers) - cpu
+            pg_cpu = postgres_cpu_since(pg_before) if pg else 0.0
+            mail_cpu = (mailer.cpu() - mail_cpu) if mailer else 0.0
             peak = sampler.stop()
             offset += booking["requests"] + 1000
             ok = booking["statuses"].get(201, 0)
@@ -373,10 +511,36 @@ def main() -> None:
                 f"{max(peak.values()):.0f} MB "
                 f"({', '.join(f'{v:.0f}' for v in sorted(peak.values()))})"
             )
+            print(
+                f"  app CPU per request: healthz "
+                f"{health_cpu / health['requests'] * 1000:.2f} ms, booking "
+                f"{booking_cpu / booking['requests'] * 1000:.2f} ms"
+                + (
+                    f" (+ PostgreSQL {pg_cpu / booking['requests'] * 1000:.2f} ms)"
+                    if pg
+                    else ""
+                )
+                + (
+                    f"; mail worker during the load {mail_cpu:.1f} s CPU"
+                    if mailer and args.mail_worker == "during"
+                    else ""
+                )
+            )
             if ok != booking["requests"]:
                 print(f"  WARNING: {booking['requests'] - ok} bookings were not 201")
             if booking["socket_errors"]:
                 print(f"  {booking['socket_errors']}")
+            if mailer:
+                mailer.start()  # a no-op if it runs already
+                sent = mailer.wait_until_sent()
+                if args.mail_worker == "after":
+                    mailer.stop()
+                print(
+                    f"  mail worker: {sent['backlog']} bookings still owed their "
+                    f"mail after the load, sent in {sent['seconds']:.1f} s "
+                    f"({sent['cpu'] / max(sent['backlog'], 1) * 1000:.2f} ms CPU "
+                    f"per mail)"
+                )
         stats = single_client(server, seed, offset, args.single)
         print(f"one client, one booking after the other: {fmt(stats)}")
         page = phone_page(server, seed["page_slug"])
@@ -386,8 +550,13 @@ def main() -> None:
             f"= {(page['html_bytes'] + page['header_bytes'] + page['css_bytes'])}"
             f" bytes; {page['scripts']} scripts, {page['images']} images"
         )
+        if mailer:
+            mailer.start()
+            mailer.wait_until_sent()
     finally:
         server.stop()
+        if mailer:
+            mailer.close()
     print(f"load average after: {loadavg()}; gunicorn log: {server.log_path}")
 
 

@@ -20,6 +20,21 @@ from common import database_url
 from http_load import seed_bench_location
 from sqlalchemy import event
 
+from booking.db import PreparedStatement, get_db
+from booking.notifications.services import deliver_booking_mails
+
+
+def _count_transactions(engine, statements: list[str]) -> None:
+    """BEGIN/COMMIT, which SQLAlchemy sends past the statement events."""
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):
+        statements.append("BEGIN")
+
+    @event.listens_for(engine, "commit")
+    def _commit(conn):
+        statements.append("COMMIT")
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -33,6 +48,8 @@ def main() -> None:
     from common import make_app
 
     app = make_app(url)
+    # The request path only: the mails are delivered at the end (below).
+    app.config["MAIL_DELIVERY"] = "worker"
     client = app.test_client()
     desks, tokens, days = seed["desks"], seed["tokens"], seed["days"]
     statements: list[str] = []
@@ -54,9 +71,16 @@ def main() -> None:
     def _count(conn, cursor, statement, *rest):
         statements.append(statement)
 
+    # The hot statements run on the driver, past the engine's events.
+    PreparedStatement.statements = prepared = []
+    _count_transactions(engine, statements)
     call(50)
-    print(f"{len(statements)} statements per booking:")
-    for statement in statements:
+    PreparedStatement.statements = None
+    print(
+        f"{len(statements) + len(prepared)} statements per booking "
+        f"({len(prepared)} of them prepared; in order within each group):"
+    )
+    for statement in statements + [sql for _, sql in prepared]:
         print("  " + " ".join(statement.split())[: 160 if not args.sql else 2000])
     event.remove(engine, "before_cursor_execute", _count)
 
@@ -73,6 +97,9 @@ def main() -> None:
         call(n)
     elapsed = time.perf_counter() - start
     print(f"{elapsed / args.requests * 1000:.2f} ms per booking (not profiled)")
+    with app.app_context():
+        while deliver_booking_mails(get_db())[0]:  # leave no mail owed
+            pass
     pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.top)
 
 
