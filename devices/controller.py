@@ -39,7 +39,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -54,6 +53,7 @@ from devices.messages import (
     FIRMWARE,
     MAX_ID_LENGTH,
     MAX_OPEN_S,
+    BrokerUrl,
     CommandRejected,
     DeviceError,
     Event,
@@ -90,29 +90,6 @@ REFUSAL_EVENTS_PER_MINUTE = 20
 
 
 @dataclass(frozen=True)
-class MqttUrl:
-    host: str
-    port: int
-    username: str | None
-    password: str | None
-    tls: bool
-
-    @classmethod
-    def parse(cls, url: str) -> MqttUrl:
-        parts = urlsplit(url)
-        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise ValueError(f"MQTT url must be mqtt://[user:pass@]host[:port]: {url}")
-        tls = parts.scheme == "mqtts"
-        return cls(
-            host=parts.hostname,
-            port=parts.port or (8883 if tls else 1883),
-            username=unquote(parts.username) if parts.username else None,
-            password=unquote(parts.password) if parts.password else None,
-            tls=tls,
-        )
-
-
-@dataclass(frozen=True)
 class BridgeConfig:
     kind: str
     device_id: str
@@ -145,7 +122,7 @@ class ControllerConfig:
     def __post_init__(self) -> None:
         validate_door_id(self.door_id)
         secret_key(self.secret)
-        MqttUrl.parse(self.mqtt_url)
+        BrokerUrl.parse(self.mqtt_url)
         if not 1 <= self.max_open_s <= MAX_OPEN_S:
             raise ValueError(f"max_open_s must be in 1..{MAX_OPEN_S}")
         if not 1 <= self.open_s <= self.max_open_s:
@@ -160,7 +137,7 @@ class ControllerConfig:
             raise ValueError("keypad kind 'fifo' needs path")
         if self.bridge is not None:
             vendors.get_vendor(self.bridge.kind)
-            MqttUrl.parse(self.bridge.url)
+            BrokerUrl.parse(self.bridge.url)
 
     @classmethod
     def from_dict(
@@ -318,7 +295,7 @@ def _close_client(client: mqtt.Client) -> None:
     client.reinitialise()
 
 
-def _make_client(client_id: str, url: MqttUrl, ca_file: str | None) -> mqtt.Client:
+def _make_client(client_id: str, url: BrokerUrl, ca_file: str | None) -> mqtt.Client:
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
     )
@@ -341,7 +318,7 @@ class VendorBridge:
         self.controller = controller
         self.config = config
         self.vendor = vendors.get_vendor(config.kind)
-        self.url = MqttUrl.parse(config.url)
+        self.url = BrokerUrl.parse(config.url)
         self.connected = threading.Event()
         self.online: bool | None = None
         self.battery: int | None = None
@@ -476,7 +453,7 @@ class Controller:
         self.config = config
         self.clock = clock
         self.door_id = config.door_id
-        self.url = MqttUrl.parse(config.mqtt_url)
+        self.url = BrokerUrl.parse(config.mqtt_url)
         self.store = StateStore(config.state_file)
         self.relay: TimedRelay | None = None
         if config.bridge is None:
@@ -1044,7 +1021,7 @@ __all__ = [
     "BridgeConfig",
     "Controller",
     "ControllerConfig",
-    "MqttUrl",
+    "BrokerUrl",
     "PinResult",
     "SimulatedRelay",
     "StateStore",

@@ -20,8 +20,9 @@ import secrets
 import time
 import uuid
 from collections.abc import Container, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
 
 PROTOCOL_VERSION = 1
 DEFAULT_PREFIX = "landdesk"
@@ -105,6 +106,32 @@ class PinRejected(Rejected):
 
 
 # --- topics -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BrokerUrl:
+    """A broker address: ``mqtt://[user:pass@]host[:port]``, ``mqtts://`` for TLS."""
+
+    host: str
+    port: int
+    username: str | None
+    password: str | None = field(repr=False)
+    tls: bool
+
+    @classmethod
+    def parse(cls, url: str) -> BrokerUrl:
+        """Raises ValueError for anything that is not such a URL."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise ValueError("MQTT URL must look like mqtt://[user:pass@]host[:port]")
+        tls = parts.scheme == "mqtts"
+        return cls(
+            host=parts.hostname,
+            port=parts.port or (8883 if tls else 1883),
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            tls=tls,
+        )
 
 
 def validate_door_id(door_id: str) -> str:

@@ -40,7 +40,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -53,6 +52,7 @@ from devices import vendors
 from devices.messages import (
     MAX_TTL_S,
     Ack,
+    BrokerUrl,
     MessageRejected,
     make_unlock,
     parse_ack,
@@ -88,30 +88,6 @@ VENDOR_FILTERS = (
 )
 # Nuki first: its topics are the most specific; Shelly's "+/online" last.
 _VENDOR_ORDER = ("nuki", "tasmota", "shelly")
-
-
-@dataclass(frozen=True)
-class BrokerUrl:
-    host: str
-    port: int
-    username: str | None
-    password: str | None
-    tls: bool
-
-    @classmethod
-    def parse(cls, url: str) -> BrokerUrl:
-        """``mqtt://user:pass@host:port`` or ``mqtts://`` (TLS); ValueError else."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise ValueError("MQTT URL must look like mqtt://user:pass@host:port")
-        tls = parts.scheme == "mqtts"
-        return cls(
-            host=parts.hostname,
-            port=parts.port or (8883 if tls else 1883),
-            username=unquote(parts.username) if parts.username else None,
-            password=unquote(parts.password) if parts.password else None,
-            tls=tls,
-        )
 
 
 @dataclass(frozen=True)
