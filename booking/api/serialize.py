@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from ..auth.models import User
 from ..bookings.models import Booking
@@ -27,9 +28,11 @@ def user_json(user: User) -> dict:
     }
 
 
-def location_json(
-    location: Location, *, free_desks_today: int | None = None, detail: bool = True
-) -> dict:
+_NOT_COUNTED = object()
+
+
+def location_json(location: Location, *, free_desks_today: Any = _NOT_COUNTED) -> dict:
+    """A location; with ``free_desks_today`` (None when closed) in lists."""
     data = {
         "id": location.id,
         "slug": location.slug,
@@ -47,7 +50,7 @@ def location_json(
         "is_active": location.is_active,
         "description": location.description,
     }
-    if free_desks_today is not None or not detail:
+    if free_desks_today is not _NOT_COUNTED:
         data["free_desks_today"] = free_desks_today
     return data
 
