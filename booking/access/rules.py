@@ -10,6 +10,8 @@ Pure function over facts the service gathers (access.services.access_facts):
 - a member whose membership grants 24/7 access at this location: any time;
 - the holder of a confirmed booking served by the door: from
   ``margin`` before the booking starts until it ends (half-open);
+- the holder of a paid day pass valid at the door's location: the same
+  window around that day's opening hours (a half-day pass: its half);
 - nobody else.
 """
 
@@ -24,6 +26,7 @@ DEFAULT_MARGIN = timedelta(minutes=30)
 OPERATOR = "operator"
 MEMBERSHIP = "membership_24_7"
 BOOKING = "booking"
+DAY_PASS = "day_pass"
 DOOR_INACTIVE = "door_inactive"
 SUSPENDED = "membership_suspended"
 TOO_EARLY = "too_early"
@@ -44,6 +47,9 @@ class AccessFacts:
     standing: str  # passes.models.Standing value
     has_24_7: bool
     bookings: tuple[LiveBooking, ...]  # confirmed, served by the door, not over
+    # Paid day passes at the door's location: their opening-hours windows
+    # (LiveBooking.id is the pass id).
+    day_passes: tuple[LiveBooking, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,18 +72,22 @@ def decide(
         return Decision(False, SUSPENDED)
     if facts.has_24_7:
         return Decision(True, MEMBERSHIP)
+    windows = [(b, BOOKING) for b in facts.bookings]
+    windows += [(p, DAY_PASS) for p in facts.day_passes]
     upcoming = None
-    for booking in sorted(facts.bookings, key=lambda b: b.starts_at):
-        if booking.starts_at - margin <= now < booking.ends_at:
-            return Decision(True, BOOKING, booking_id=booking.id)
-        if now < booking.starts_at - margin and upcoming is None:
-            upcoming = booking
+    for window, reason in sorted(windows, key=lambda w: w[0].starts_at):
+        if window.starts_at - margin <= now < window.ends_at:
+            booking_id = window.id if reason == BOOKING else None
+            return Decision(True, reason, booking_id=booking_id)
+        if now < window.starts_at - margin and upcoming is None:
+            upcoming = (window, reason)
     if upcoming is not None:
+        window, reason = upcoming
         return Decision(
             False,
             TOO_EARLY,
-            booking_id=upcoming.id,
-            opens_at=upcoming.starts_at - margin,
+            booking_id=window.id if reason == BOOKING else None,
+            opens_at=window.starts_at - margin,
         )
     return Decision(False, NO_BOOKING)
 

@@ -294,7 +294,19 @@ def access_facts(
     if served is not None:
         query = query.where(served)
     bookings = tuple(rules.LiveBooking(*row) for row in db.execute(query))
-    return rules.AccessFacts(door.is_active, False, standing, has_24_7, bookings)
+    day_passes = ()
+    if not door.resources or any(r.is_day_bookable for r in door.resources):
+        # The entrance or the desk area; a meeting room's own door wants a
+        # booking of that room.
+        day_passes = tuple(
+            rules.LiveBooking(*window)
+            for window in passes_services.day_pass_windows(
+                db, user, door.location, now
+            )
+        )
+    return rules.AccessFacts(
+        door.is_active, False, standing, has_24_7, bookings, day_passes
+    )
 
 
 def check_access(

@@ -15,6 +15,7 @@ class OrderKind(enum.StrEnum):
     PACK = "pack"
     MEMBERSHIP = "membership"
     COMPANY = "company"
+    DAY_PASS = "day_pass"
 
 
 class OrderStatus(enum.StrEnum):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
@@ -24,6 +24,7 @@ from ..bookings.models import Booking, BookingSlot, BookingStatus
 from ..bookings.rules import BookableResource
 from ..db import on_commit, unit_of_work, utcnow
 from ..errors import BookingConflict, DomainError, Forbidden, InvalidInput, NotFound
+from ..spaces.hours import local_date
 from ..spaces.services import can_manage
 from . import stripe_client
 from .models import (
@@ -142,14 +143,17 @@ def buy_plan(
     *,
     now: datetime | None = None,
     company_id: int | None = None,
+    day: date | None = None,
+    part: str | None = None,
 ) -> Order:
-    """Open an order for a pack, a membership or a company budget.
+    """Open an order for a day pass, a pack, a membership or a company budget.
 
-    The pass exists from now on as pending and turns active only from a
-    verified Stripe event. Raises NotFound, Forbidden.
+    A day pass is bought for ``day`` (and, half-day, for ``part``). The pass
+    exists from now on as pending and turns active only from a verified
+    Stripe event. Raises NotFound, Forbidden, InvalidInput.
     """
     from ..passes.models import Company, Plan, PlanKind
-    from ..passes.services import new_pass
+    from ..passes.services import check_day_pass_request, new_pass
 
     now = now or utcnow()
     with unit_of_work(db):
@@ -162,11 +166,22 @@ def buy_plan(
                 raise Forbidden(_l("Only a company's administrator buys its budget."))
         elif company_id is not None:
             raise InvalidInput(_l("This plan is for one person."))
+        starts_on, day_part = now.date(), None
+        description = plan.name
+        if plan.kind == PlanKind.DAY_PASS:
+            if day is None:
+                raise InvalidInput(_l("Choose the day for this pass."), field="date")
+            day_part = check_day_pass_request(db, plan, day, part, now)
+            starts_on = day
+            description = f"{plan.name} {day.isoformat()}"
+            if day_part:
+                description += f" {day_part}"
         pass_ = new_pass(
             plan,
             user_id=None if company_id else actor.id,
             company_id=company_id,
-            today=now.date(),
+            today=starts_on,
+            day_part=day_part,
         )
         db.add(pass_)
         db.flush()
@@ -175,12 +190,76 @@ def buy_plan(
             kind=OrderKind(plan.kind),
             user_id=actor.id,
             amount_cents=plan.price_cents,
-            description=plan.name,
+            description=description,
             pass_id=pass_.id,
             company_id=company_id,
             location_id=plan.location_id,
             now=now,
         )
+
+
+def order_for_pass(db: Session, pass_id: int) -> Order | None:
+    """The order that sold a day pass or a pack (the first one of a
+    subscription)."""
+    return db.scalar(select(Order).where(Order.pass_id == pass_id).order_by(Order.id))
+
+
+def cancel_day_pass(
+    db: Session, actor: User, pass_id: int, *, now: datetime | None = None
+) -> Order | None:
+    """The holder cancels a day pass before its day: a paid one is refunded
+    in full, an unpaid one closed. Raises NotFound (not the actor's),
+    BookingConflict (its day has begun, a booking uses it, already over).
+    """
+    from ..passes.models import Pass, PassStatus, PlanKind
+    from ..passes.services import NETWORK_TIMEZONE, day_pass_in_use
+
+    now = now or utcnow()
+    with unit_of_work(db):
+        query = select(Pass).where(
+            Pass.id == pass_id,
+            Pass.user_id == actor.id,
+            Pass.kind == PlanKind.DAY_PASS,
+        )
+        if db.get_bind().dialect.name == "postgresql":
+            # A booking drawing on the pass locks it too (settle_booking).
+            query = query.with_for_update()
+        pass_ = db.scalar(query)
+        if pass_ is None:
+            raise NotFound(_l("There is no such day pass."))
+        if pass_.status not in (PassStatus.PENDING, PassStatus.ACTIVE):
+            raise BookingConflict(_l("This day pass is no longer valid."))
+        tz = pass_.plan.location.timezone if pass_.plan.location else NETWORK_TIMEZONE
+        if pass_.valid_from <= local_date(now, tz):
+            raise BookingConflict(
+                _l("A day pass can be cancelled until the day before.")
+            )
+        if day_pass_in_use(db, pass_):
+            raise BookingConflict(
+                _l("A booking uses this day pass: cancel the booking first.")
+            )
+        order = order_for_pass(db, pass_.id)
+        if order is not None and order.status == OrderStatus.PENDING:
+            _close_unpaid(db, order, now=now, status=PaymentStatus.CANCELLED)
+        elif order is not None and order.status == OrderStatus.PAID:
+            _refund_in_unit(db, order, now=now, note="day pass cancelled")
+        pass_.status = PassStatus.CANCELLED
+        pass_.updated_at = now
+    return order
+
+
+def _end_refunded_pass(db: Session, order: Order, *, now: datetime) -> None:
+    """A refunded day pass or pack is no longer valid (subscriptions end
+    through Stripe's own events)."""
+    from ..passes.models import Pass, PassStatus, PlanKind
+
+    if order.pass_id is None:
+        return
+    pass_ = db.get(Pass, order.pass_id)
+    if pass_ is not None and pass_.kind in (PlanKind.DAY_PASS, PlanKind.PACK):
+        if pass_.status in (PassStatus.PENDING, PassStatus.ACTIVE):
+            pass_.status = PassStatus.CANCELLED
+            pass_.updated_at = now
 
 
 def get_order_for(db: Session, actor: User, order_id: int) -> Order:
@@ -526,6 +605,7 @@ def refund_payment(
         if payment.status != PaymentStatus.SUCCEEDED:
             raise BookingConflict(_l("Only a successful payment can be refunded."))
         _refund_in_unit(db, payment.order, now=now, note=f"{actor.email}: {reason}")
+        _end_refunded_pass(db, payment.order, now=now)
     return payment
 
 
@@ -802,6 +882,8 @@ def _apply_refund(db: Session, obj: dict, *, now: datetime) -> bool:
         if payment.order.status == OrderStatus.PAID:
             payment.order.status = OrderStatus.REFUNDED
             payment.order.closed_at = now
+            # Refunded in Stripe's dashboard: the pass it paid for ends too.
+            _end_refunded_pass(db, payment.order, now=now)
     payment.updated_at = now
     return True
 

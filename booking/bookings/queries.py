@@ -218,7 +218,7 @@ def free_desks_today(
             wanted_slots[location.id] = [base + 1]
         else:
             wanted_slots[location.id] = list(day_slots(today, DayPart.FULL, plan))
-        if _closed_on(db, location.id, today):
+        if location_closed_on(db, location.id, today):
             closed_today.add(location.id)
     all_slots = sorted({s for slots in wanted_slots.values() for s in slots})
     taken: dict[int, set] = defaultdict(set)
@@ -251,7 +251,7 @@ def free_desks_today(
     return result
 
 
-def _closed_on(db: Session, location_id: int, day: date) -> bool:
+def location_closed_on(db: Session, location_id: int, day: date) -> bool:
     return bool(
         db.scalar(
             select(func.count(Closure.id)).where(

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -24,6 +25,7 @@ class PlanKind(enum.StrEnum):
     PACK = "pack"  # N desk-days, valid for some days, paid once
     MEMBERSHIP = "membership"  # monthly subscription, N days a month or unlimited
     COMPANY = "company"  # an employer's monthly desk-day budget
+    DAY_PASS = "day_pass"  # one (half) day, bought for a date, paid once
 
 
 class PassStatus(enum.StrEnum):
@@ -70,6 +72,10 @@ class Plan(Base):
     # Meeting-room hours included per month (memberships, budgets).
     room_hours: Mapped[int | None] = mapped_column(Integer)
     access_24_7: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Day passes: a morning or an afternoon instead of the whole day.
+    half_day: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     # The Stripe price a subscription switches to when a member changes plan.
     stripe_price_id: Mapped[str | None] = mapped_column(String(255))
@@ -156,6 +162,8 @@ class Pass(Base):
     access_24_7: Mapped[bool] = mapped_column(Boolean, default=False)
     valid_from: Mapped[date] = mapped_column(Date)
     valid_until: Mapped[date | None] = mapped_column(Date)  # packs: inclusive
+    # Day passes: "am" or "pm" for a half-day pass, empty for the whole day.
+    day_part: Mapped[str | None] = mapped_column(String(4))
     stripe_subscription_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     stripe_status: Mapped[str | None] = mapped_column(String(32))
     current_period_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -180,7 +188,7 @@ class Pass(Base):
 
     def period_of(self, day: date) -> str:
         """Ledger period a day counts against: its month, or the whole pack."""
-        if self.kind == PlanKind.PACK:
+        if self.kind in (PlanKind.PACK, PlanKind.DAY_PASS):
             return "all"
         return day.strftime("%Y-%m")
 

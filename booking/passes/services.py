@@ -18,9 +18,11 @@ from sqlalchemy.orm import Session
 
 from ..auth.models import User
 from ..bookings.models import Booking, DayPart
-from ..bookings.rules import BookableLocation, BookableResource
+from ..bookings.queries import location_closed_on
+from ..bookings.rules import BookableLocation, BookableResource, plan_for
 from ..db import on_commit, unit_of_work, utcnow
 from ..errors import DomainError, Forbidden, InvalidInput, NotFound
+from ..spaces.hours import local_date
 from ..spaces.models import Location, Resource
 from ..spaces.services import can_manage, get_managed_location, managed_location_ids
 from .models import (
@@ -35,9 +37,17 @@ from .models import (
 )
 
 DEFAULT_GRACE_DAYS = 7
-# Which entitlement pays first: the member's own subscription, then the
-# employer's budget, then a prepaid pack (whose days do not lapse monthly).
-_PREFERENCE = {PlanKind.MEMBERSHIP: 0, PlanKind.COMPANY: 1, PlanKind.PACK: 2}
+# Which entitlement pays first: a day pass bought for that very day (it
+# lapses otherwise), the member's own subscription, then the employer's
+# budget, then a prepaid pack (whose days do not lapse monthly).
+_PREFERENCE = {
+    PlanKind.DAY_PASS: 0,
+    PlanKind.MEMBERSHIP: 1,
+    PlanKind.COMPANY: 2,
+    PlanKind.PACK: 3,
+}
+# Passes bought for a fixed span of days rather than billed monthly.
+_DATED = (PlanKind.PACK, PlanKind.DAY_PASS)
 _USABLE = (PassStatus.ACTIVE, PassStatus.PAST_DUE)
 # Ledger units: desk-days, meeting-room minutes.
 DAY = "day"
@@ -126,6 +136,9 @@ def create_plan(db: Session, actor: User, values: dict[str, Any]) -> Plan:
             raise InvalidInput(
                 _l("A pack needs a number of days and a validity."), field="days"
             )
+        if kind == PlanKind.DAY_PASS:
+            # One day (or half day) on the date the person picks when buying.
+            days, valid_days = 1, None
         plan = Plan(
             name=name,
             kind=kind,
@@ -140,10 +153,11 @@ def create_plan(db: Session, actor: User, values: dict[str, Any]) -> Plan:
             valid_days=valid_days if kind == PlanKind.PACK else None,
             room_hours=(
                 _optional_int(values.get("room_hours"), "room_hours")
-                if kind != PlanKind.PACK
+                if kind not in _DATED
                 else None
             ),
-            access_24_7=bool(values.get("access_24_7")),
+            access_24_7=bool(values.get("access_24_7")) and kind not in _DATED,
+            half_day=kind == PlanKind.DAY_PASS and bool(values.get("half_day")),
             is_active=True,
         )
         db.add(plan)
@@ -214,7 +228,7 @@ def update_plan(db: Session, actor: User, plan_id: int, values: dict[str, Any]) 
                 # A Stripe price is immutable: the next change of plan
                 # creates one with the new amount.
                 plan.stripe_price_id = None
-        if "days" in values:
+        if "days" in values and plan.kind != PlanKind.DAY_PASS:
             days = _optional_int(values.get("days"), "days")
             if plan.kind == PlanKind.PACK and days is None:
                 raise InvalidInput(_l("A pack needs a number of days."), field="days")
@@ -233,8 +247,18 @@ def new_pass(
     company_id: int | None = None,
     today: date,
     status: PassStatus = PassStatus.PENDING,
+    day_part: str | None = None,
 ) -> Pass:
-    """A pass as sold from a plan; the caller adds it to the session."""
+    """A pass as sold from a plan; the caller adds it to the session.
+
+    A day pass is valid on ``today`` only: the date it was bought for.
+    """
+    if plan.kind == PlanKind.DAY_PASS:
+        valid_until: date | None = today
+    elif plan.kind == PlanKind.PACK and plan.valid_days:
+        valid_until = today + timedelta(days=plan.valid_days - 1)
+    else:
+        valid_until = None
     return Pass(
         plan_id=plan.id,
         kind=plan.kind,
@@ -246,13 +270,120 @@ def new_pass(
         room_hours=plan.room_hours,
         access_24_7=plan.access_24_7,
         valid_from=today,
-        valid_until=(
-            today + timedelta(days=plan.valid_days - 1)
-            if plan.kind == PlanKind.PACK and plan.valid_days
-            else None
-        ),
+        valid_until=valid_until,
+        day_part=day_part,
         cancel_at_period_end=False,
     )
+
+
+# --- day passes -----
+
+# How far ahead a network-wide day pass can be bought (a location's own
+# passes follow its booking horizon).
+NETWORK_DAY_PASS_HORIZON_DAYS = 90
+NETWORK_TIMEZONE = "Europe/Berlin"
+DAY_PARTS = (DayPart.AM.value, DayPart.PM.value)
+
+
+def day_pass_span(
+    location: Location, day: date, part: str | None
+) -> tuple[datetime, datetime] | None:
+    """When a day pass for ``day`` is good at ``location``: its opening
+    hours, or the morning or afternoon of them. None if closed then."""
+    plan = plan_for(location, day)
+    if not plan.is_open:
+        return None
+    if part == DayPart.AM:
+        return plan.am
+    if part == DayPart.PM:
+        return plan.pm
+    return plan.full
+
+
+def check_day_pass_request(
+    db: Session, plan: Plan, day: date, part: str | None, now: datetime
+) -> str | None:
+    """The day and half a day pass is bought for, checked before payment.
+
+    Returns the part to store ("am", "pm" or None). Raises InvalidInput.
+    """
+    if plan.half_day:
+        if part not in DAY_PARTS:
+            raise InvalidInput(_l("Choose the morning or the afternoon."), field="part")
+    elif part not in (None, "", DayPart.FULL.value):
+        raise InvalidInput(_l("This pass is for the whole day."), field="part")
+    else:
+        part = None
+    if plan.location_id is None:
+        today = local_date(now, NETWORK_TIMEZONE)
+        if day < today:
+            raise InvalidInput(_l("That day is already over."), field="date")
+        if day > today + timedelta(days=NETWORK_DAY_PASS_HORIZON_DAYS):
+            raise InvalidInput(
+                _l(
+                    "Day passes can be bought at most %(days)d days ahead.",
+                    days=NETWORK_DAY_PASS_HORIZON_DAYS,
+                ),
+                field="date",
+            )
+        return part
+    location = db.get(Location, plan.location_id)
+    span = day_pass_span(location, day, part)
+    if span is None or location_closed_on(db, location.id, day):
+        raise InvalidInput(_l("The location is closed on that day."), field="date")
+    if span[1] <= now:
+        raise InvalidInput(_l("That day is already over."), field="date")
+    if day > local_date(now, location.timezone) + timedelta(
+        days=location.horizon_days
+    ):
+        raise InvalidInput(
+            _l(
+                "Bookings are possible at most %(days)d days ahead.",
+                days=location.horizon_days,
+            ),
+            field="date",
+        )
+    return part
+
+
+def day_pass_windows(
+    db: Session, user: User, location: Location, now: datetime
+) -> list[tuple[int, datetime, datetime]]:
+    """(pass id, from, until) of the person's paid day passes that open the
+    doors of ``location`` today or tomorrow, not yet over."""
+    today = local_date(now, location.timezone)
+    passes = db.scalars(
+        select(Pass).where(
+            Pass.user_id == user.id,
+            Pass.kind == PlanKind.DAY_PASS,
+            Pass.status == PassStatus.ACTIVE,
+            Pass.valid_from.in_((today, today + timedelta(days=1))),
+            or_(Pass.location_id.is_(None), Pass.location_id == location.id),
+        )
+    )
+    windows = []
+    for pass_ in passes:
+        span = day_pass_span(location, pass_.valid_from, pass_.day_part)
+        if span is not None and span[1] > now:
+            windows.append((pass_.id, span[0], span[1]))
+    return windows
+
+
+def day_passes_of(db: Session, user: User, limit: int = 50) -> list[Pass]:
+    """The person's day passes, the latest date first."""
+    return list(
+        db.scalars(
+            select(Pass)
+            .where(Pass.user_id == user.id, Pass.kind == PlanKind.DAY_PASS)
+            .order_by(Pass.valid_from.desc(), Pass.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def day_pass_in_use(db: Session, pass_: Pass) -> bool:
+    """A booking holds this day pass's day (a credit consumed, not returned)."""
+    return _used(db, pass_, "all") > 0
 
 
 # --- settling bookings -----
@@ -388,6 +519,9 @@ def _consume(db: Session, pass_: Pass, booking: Booking, *, now: datetime) -> bo
         return False
     if not _is_valid_on(pass_, booking.booked_on):
         return False
+    if pass_.day_part and booking.part != pass_.day_part:
+        # A half-day pass pays for that half only.
+        return False
     period = pass_.period_of(booking.booked_on)
     if pass_.credits is not None and _used(db, pass_, period) >= pass_.credits:
         return False
@@ -463,8 +597,8 @@ def credit_summary(
 ) -> list[CreditSummary]:
     """What the booking page shows: days left this month (or in the pack).
 
-    Packs that are not valid on ``day`` (run out or not started) are left
-    out: they cannot pay for it.
+    Packs and day passes that are not valid on ``day`` (run out, not started,
+    bought for another date) are left out: they cannot pay for it.
     """
     return [
         CreditSummary(
@@ -480,7 +614,7 @@ def credit_summary(
             grace_until=p.grace_until,
         )
         for p in _passes_of(db, user, location_id)
-        if p.kind != PlanKind.PACK or _is_valid_on(p, day)
+        if p.kind not in _DATED or _is_valid_on(p, day)
     ]
 
 
