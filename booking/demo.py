@@ -9,6 +9,7 @@ from .access.services import create_door
 from .auth.models import Role, User
 from .auth.services import create_user
 from .db import unit_of_work
+from .passes.services import create_plan
 from .spaces.models import NetworkSettings
 from .spaces.services import create_location, create_resource
 
@@ -95,6 +96,48 @@ LOCATIONS = [
     },
 ]
 
+# What the demo network sells (desks themselves stay free, so the demo runs
+# without Stripe; buying a plan needs STRIPE_SECRET_KEY, see docs/billing.md).
+PLANS = [
+    (
+        "operator",
+        "eilenburg",
+        {"name": "Tagespass Eilenburg", "kind": "day_pass", "price": "12"},
+    ),
+    (
+        "operator",
+        "eilenburg",
+        {
+            "name": "Halbtagespass Eilenburg",
+            "kind": "day_pass",
+            "price": "7",
+            "half_day": "1",
+        },
+    ),
+    ("admin", None, {"name": "Netzwerk-Tagespass", "kind": "day_pass", "price": "15"}),
+    (
+        "operator",
+        "naunhof",
+        {
+            "name": "10er-Karte Naunhof",
+            "kind": "pack",
+            "price": "100",
+            "days": 10,
+            "valid_days": 180,
+        },
+    ),
+    (
+        "admin",
+        None,
+        {
+            "name": "Flex-Mitgliedschaft Netzwerk",
+            "kind": "membership",
+            "price": "89",
+            "days": 8,
+        },
+    ),
+]
+
 
 def create_demo(
     db: Session, *, password: str | None = None
@@ -143,14 +186,21 @@ def create_demo(
                 ),
             )
         )
+    locations = {}
     for spec in LOCATIONS:
         spec = dict(spec)
         resources = spec.pop("resources")
         location = create_location(db, operator, spec)
+        locations[location.slug] = location
         for resource in resources:
             create_resource(db, operator, location.id, resource)
         # One simulated reference controller per space (scripts/run starts it).
         create_door(db, operator, location.id, {"name": "Eingang", "kind": "landdesk"})
+    for seller, slug, plan in PLANS:
+        values = dict(plan)
+        if slug:
+            values["location_id"] = locations[slug].id
+        create_plan(db, admin if seller == "admin" else operator, values)
     return [
         ("admin", admin.email, password),
         ("operator", operator.email, password),

@@ -300,9 +300,7 @@ def access_facts(
         # booking of that room.
         day_passes = tuple(
             rules.LiveBooking(*window)
-            for window in passes_services.day_pass_windows(
-                db, user, door.location, now
-            )
+            for window in passes_services.day_pass_windows(db, user, door.location, now)
         )
     return rules.AccessFacts(
         door.is_active, False, standing, has_24_7, bookings, day_passes

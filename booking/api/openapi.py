@@ -314,12 +314,66 @@ SCHEMAS = {
             },
         },
     },
+    "DayPassRequest": {
+        "type": "object",
+        "required": ["plan_id", "date"],
+        "properties": {
+            "plan_id": {"type": "integer", "description": "a plan of kind day_pass"},
+            "date": {"type": "string", "format": "date"},
+            "part": {
+                "type": "string",
+                "enum": ["am", "pm"],
+                "description": "half-day passes only: the morning or the afternoon",
+            },
+        },
+    },
+    "DayPass": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "plan_id": {"type": "integer"},
+            "name": {"type": "string"},
+            "date": {"type": "string", "format": "date"},
+            "part": {"type": "string", "enum": ["full", "am", "pm"]},
+            "location_id": {
+                "type": "integer",
+                "nullable": True,
+                "description": "null: valid in every location of the network",
+            },
+            "status": {
+                "type": "string",
+                "enum": ["pending", "active", "cancelled", "expired"],
+                "description": "active once Stripe's webhook reports the payment",
+            },
+            "payment": {
+                "type": "object",
+                "nullable": True,
+                "properties": {
+                    "order_id": {"type": "integer"},
+                    "status": {
+                        "type": "string",
+                        "enum": ["pending", "paid", "cancelled", "refunded"],
+                    },
+                    "amount_cents": {"type": "integer"},
+                    "vat_cents": {"type": "integer"},
+                    "currency": {"type": "string"},
+                    "checkout": {
+                        "type": "string",
+                        "description": "POST here for the payment_url",
+                    },
+                },
+            },
+        },
+    },
     "Credit": {
         "type": "object",
         "properties": {
             "pass_id": {"type": "integer"},
             "name": {"type": "string"},
-            "kind": {"type": "string", "enum": ["pack", "membership", "company"]},
+            "kind": {
+                "type": "string",
+                "enum": ["pack", "membership", "company", "day_pass"],
+            },
             "remaining_days": {
                 "type": "integer",
                 "nullable": True,
@@ -1034,6 +1088,62 @@ def _billing_paths() -> dict:
                         "Stripe cannot be reached: try again, the hold stays "
                         "(payment_unavailable)"
                     ),
+                },
+            },
+        },
+        "/day-passes": {
+            "get": {
+                "summary": "Your day passes, the latest date first",
+                "responses": {"200": _json("DayPass", many=True), "401": E401},
+            },
+            "post": {
+                "summary": "Buy a day pass for a date (whole or half day, at one "
+                "location or network-wide): created pending; pay through "
+                "/day-passes/{pass_id}/checkout, the webhook activates it",
+                "requestBody": _body("DayPassRequest"),
+                "responses": {
+                    "201": _json("DayPass", "Created, waiting for payment"),
+                    "400": _error(
+                        "Bad date (past, beyond the horizon, closed) or part"
+                    ),
+                    "401": E401,
+                    "404": _error("No such day-pass plan on sale"),
+                },
+            },
+        },
+        "/day-passes/{pass_id}": {
+            "parameters": [_id("pass_id")],
+            "get": {
+                "summary": "One of your day passes",
+                "responses": {"200": _json("DayPass"), "401": E401, "404": E404},
+            },
+        },
+        "/day-passes/{pass_id}/cancel": {
+            "parameters": [_id("pass_id")],
+            "post": {
+                "summary": "Cancel a day pass until the day before: a paid one is "
+                "refunded in full",
+                "responses": {
+                    "200": _json("DayPass"),
+                    "401": E401,
+                    "404": E404,
+                    "409": _error(
+                        "Its day has begun, a booking uses it, or it is no longer valid"
+                    ),
+                },
+            },
+        },
+        "/day-passes/{pass_id}/checkout": {
+            "parameters": [_id("pass_id")],
+            "post": {
+                "summary": "The Stripe Checkout address for an unpaid day pass "
+                "(repeating it gives the same address)",
+                "responses": {
+                    "200": _json("Payment"),
+                    "401": E401,
+                    "404": E404,
+                    "409": _error("Not waiting for payment"),
+                    "503": _error("Stripe cannot be reached: try again"),
                 },
             },
         },

@@ -16,7 +16,7 @@ from ..bookings.models import Booking, BookingStatus
 from ..bookings.rules import parse_date
 from ..bookings.services import get_booking_for
 from ..db import get_db, utcnow
-from ..errors import BookingConflict
+from ..errors import BookingConflict, InvalidInput, NotFound
 from ..passes import services as passes_services
 from . import services
 
@@ -92,3 +92,116 @@ def credits():
             )
         ]
     )
+
+
+# --- day passes -----
+
+
+def _own_day_pass(db, pass_id: int):
+    from ..passes.models import Pass, PlanKind
+
+    pass_ = db.get(Pass, pass_id)
+    if (
+        pass_ is None
+        or pass_.user_id != current_user.id
+        or pass_.kind != PlanKind.DAY_PASS
+    ):
+        raise NotFound(_l("There is no such day pass."))
+    return pass_
+
+
+def day_pass_json(pass_) -> dict:
+    order = services.order_for_pass(get_db(), pass_.id)
+    body = {
+        "id": pass_.id,
+        "plan_id": pass_.plan_id,
+        "name": pass_.plan.name,
+        "date": pass_.valid_from.isoformat(),
+        "part": pass_.day_part or "full",
+        "location_id": pass_.location_id,
+        "status": pass_.status,
+        "payment": None,
+    }
+    if order is not None:
+        body["payment"] = {
+            "order_id": order.id,
+            "status": order.status,
+            "amount_cents": order.amount_cents,
+            "vat_cents": order.vat_cents,
+            "currency": order.currency,
+            "checkout": url_for("billing_api.day_pass_checkout", pass_id=pass_.id),
+        }
+    return body
+
+
+@api_bp.post("/day-passes")
+@login_required
+def buy_day_pass():
+    from ..passes.models import Plan, PlanKind
+
+    db = get_db()
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise InvalidInput(_l("Send a JSON object."))
+    plan_id = data.get("plan_id")
+    if not isinstance(plan_id, int) or isinstance(plan_id, bool):
+        raise InvalidInput(_l("Choose a day pass."), field="plan_id")
+    plan = db.get(Plan, plan_id)
+    if plan is None or plan.kind != PlanKind.DAY_PASS:
+        raise NotFound(_l("There is no such plan."))
+    if not data.get("date"):
+        raise InvalidInput(_l("Choose the day for this pass."), field="date")
+    order = services.buy_plan(
+        db,
+        current_user,
+        plan_id,
+        day=parse_date(data["date"]),
+        part=data.get("part") or None,
+    )
+    return jsonify(day_pass_json(_own_day_pass(db, order.pass_id))), 201
+
+
+@api_bp.get("/day-passes")
+@login_required
+def list_day_passes():
+    db = get_db()
+    return jsonify(
+        [day_pass_json(p) for p in passes_services.day_passes_of(db, current_user)]
+    )
+
+
+@api_bp.get("/day-passes/<int:pass_id>")
+@login_required
+def get_day_pass(pass_id: int):
+    return jsonify(day_pass_json(_own_day_pass(get_db(), pass_id)))
+
+
+@api_bp.post("/day-passes/<int:pass_id>/cancel")
+@login_required
+def cancel_day_pass(pass_id: int):
+    db = get_db()
+    services.cancel_day_pass(db, current_user, pass_id)
+    return jsonify(day_pass_json(_own_day_pass(db, pass_id)))
+
+
+@api_bp.post("/day-passes/<int:pass_id>/checkout")
+@login_required
+def day_pass_checkout(pass_id: int):
+    db = get_db()
+    body = day_pass_json(_own_day_pass(db, pass_id))
+    payment = body["payment"]
+    if payment is None or payment["status"] != "pending":
+        raise BookingConflict(_l("This order is no longer waiting for payment."))
+    order_id = payment["order_id"]
+    url = services.start_checkout(
+        db,
+        current_user,
+        order_id,
+        success_url=url_for(
+            "billing.returned", order_id=order_id, result="success", _external=True
+        ),
+        cancel_url=url_for(
+            "billing.returned", order_id=order_id, result="cancel", _external=True
+        ),
+    )
+    return jsonify({**payment, "payment_url": url})

@@ -63,6 +63,13 @@ def location(slug: str):
     from ..checkin import services as checkin_services
 
     waitlist = checkin_services.waitlist_offer(db, current_user, availability)
+    from ..passes import services as passes_services
+
+    day_pass_plans = [
+        plan
+        for plan in passes_services.plans_for_sale(db, location.id)
+        if plan.kind == "day_pass"
+    ]
     return render_template(
         "network/location.html",
         location=location,
@@ -73,6 +80,7 @@ def location(slug: str):
         availability=availability,
         is_operator=is_operator,
         waitlist=waitlist,
+        day_pass_plans=day_pass_plans,
     )
 
 

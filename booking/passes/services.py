@@ -333,9 +333,7 @@ def check_day_pass_request(
         raise InvalidInput(_l("The location is closed on that day."), field="date")
     if span[1] <= now:
         raise InvalidInput(_l("That day is already over."), field="date")
-    if day > local_date(now, location.timezone) + timedelta(
-        days=location.horizon_days
-    ):
+    if day > local_date(now, location.timezone) + timedelta(days=location.horizon_days):
         raise InvalidInput(
             _l(
                 "Bookings are possible at most %(days)d days ahead.",

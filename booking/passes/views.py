@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 
 from ..auth.models import User
 from ..billing import services as billing_services
+from ..bookings.rules import parse_date
 from ..bookings.services import holder_for_email
 from ..db import get_db, utcnow
 from ..errors import DomainError, InvalidInput
@@ -58,6 +59,12 @@ def plans():
         "passes/plans.html",
         plans=on_sale,
         mine=mine,
+        today=local_date(now, services.NETWORK_TIMEZONE),
+        day_passes=(
+            services.day_passes_of(db, current_user)
+            if current_user.is_authenticated
+            else []
+        ),
         switch_to={
             kind: [p for p in on_sale if p.kind == kind]
             for kind in ("membership", "company")
@@ -71,15 +78,41 @@ def buy(plan_id: int):
     db = get_db()
     company_id = request.form.get("company_id", type=int)
     try:
+        day = parse_date(request.form["date"]) if request.form.get("date") else None
         order = billing_services.buy_plan(
-            db, current_user, plan_id, company_id=company_id
+            db,
+            current_user,
+            plan_id,
+            company_id=company_id,
+            day=day,
+            part=request.form.get("part") or None,
         )
     except DomainError as error:
         if error.status == 404:
             raise
         flash(str(error.message), "error")
-        return redirect(url_for("passes.plans"), 303)
+        return redirect(_back(url_for("passes.plans")), 303)
     return redirect(url_for("billing.order", order_id=order.id), 303)
+
+
+@bp.post("/day-passes/<int:pass_id>/cancel")
+@login_required
+def cancel_day_pass(pass_id: int):
+    try:
+        order = billing_services.cancel_day_pass(get_db(), current_user, pass_id)
+    except DomainError as error:
+        if error.status == 404:
+            raise
+        flash(str(error.message), "error")
+    else:
+        refunded = order is not None and order.status == "refunded"
+        flash(
+            gettext("Day pass cancelled. The payment is refunded in full.")
+            if refunded
+            else gettext("Day pass cancelled."),
+            "success",
+        )
+    return redirect(_back(url_for("passes.plans")), 303)
 
 
 @bp.post("/passes/<int:pass_id>/cancel")
