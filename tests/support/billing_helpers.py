@@ -19,10 +19,11 @@ def fresh(db) -> None:
 
 
 def buy_and_pay(
-    db, buyer, plan_id: int, stripe_emulator, webhooks, *, company_id=None
+    db, buyer, plan_id: int, stripe_emulator, webhooks, *, company_id=None, **bought
 ) -> Pass:
-    """Buy a plan, pay its Checkout Session, deliver the events."""
-    order = billing.buy_plan(db, buyer, plan_id, company_id=company_id)
+    """Buy a plan, pay its Checkout Session, deliver the events. ``bought``:
+    the day (and part) of a day pass."""
+    order = billing.buy_plan(db, buyer, plan_id, company_id=company_id, **bought)
     billing.start_checkout(
         db, buyer, order.id, success_url="http://x/ok", cancel_url="http://x/no"
     )

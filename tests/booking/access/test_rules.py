@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -65,3 +66,27 @@ def test_margin_is_configurable():
 def test_too_early_tells_when_the_door_opens():
     decision = decide(facts((NOW + 2 * H, NOW + 3 * H)), NOW)
     assert decision.opens_at == NOW + 2 * H - 30 * M
+
+
+def _with_day_pass(start, end, **kw):
+    return replace(facts(**kw), day_passes=(LiveBooking(7, start, end),))
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        # A paid day pass: its day's opening hours, with the same margin.
+        (_with_day_pass(NOW - H, NOW + H), (True, rules.DAY_PASS)),
+        (_with_day_pass(NOW + 30 * M, NOW + 9 * H), (True, rules.DAY_PASS)),
+        (_with_day_pass(NOW + 31 * M, NOW + 9 * H), (False, rules.TOO_EARLY)),
+        (_with_day_pass(NOW - 9 * H, NOW), (False, rules.NO_BOOKING)),
+        (
+            _with_day_pass(NOW - H, NOW + H, standing="suspended"),
+            (False, rules.SUSPENDED),
+        ),
+    ],
+)
+def test_day_pass_rule(case, expected):
+    decision = decide(case, NOW)
+    assert (decision.allowed, decision.reason) == expected
+    assert decision.booking_id is None  # a pass is not a booking
