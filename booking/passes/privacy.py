@@ -58,6 +58,7 @@ def export_passes(db: Session, user: User) -> dict:
                 "access_24_7": p.access_24_7,
                 "valid_from": _iso(p.valid_from),
                 "valid_until": _iso(p.valid_until),
+                "day_part": p.day_part,
                 "current_period_end": _iso(p.current_period_end),
                 "cancel_at_period_end": p.cancel_at_period_end,
                 "created_at": _iso(p.created_at),
