@@ -222,3 +222,40 @@ class CreditEntry(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
+
+
+class CompanyInvitation(Base):
+    """An e-mail invitation to draw on a company's budget.
+
+    Only the SHA-256 of the token is stored; the token itself is in the
+    link of the mail. Pending until accepted, withdrawn or expired.
+    """
+
+    __tablename__ = "company_invitations"
+    __table_args__ = (Index(None, "company_id"), Index(None, "email"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(
+        ForeignKey("companies.id", ondelete="CASCADE")
+    )
+    email: Mapped[str] = mapped_column(String(254))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    invited_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    accepted_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    company: Mapped[Company] = relationship()
+
+    def is_pending(self, now: datetime) -> bool:
+        return (
+            self.accepted_at is None
+            and self.withdrawn_at is None
+            and now < self.expires_at
+        )

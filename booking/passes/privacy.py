@@ -5,14 +5,21 @@ network settlement."""
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..auth.models import User
 from ..bookings.models import Booking
 from ..db import utcnow
 from ..privacy import services as privacy
-from .models import Company, CompanyMember, CreditEntry, Pass, Plan
+from .models import (
+    Company,
+    CompanyInvitation,
+    CompanyMember,
+    CreditEntry,
+    Pass,
+    Plan,
+)
 
 
 def _iso(value) -> str | None:
@@ -93,11 +100,45 @@ def export_passes(db: Session, user: User) -> dict:
                 .order_by(CompanyMember.id)
             )
         ],
+        "company_invitations": [
+            {
+                "company": company.name,
+                "email": invitation.email,
+                "created_at": _iso(invitation.created_at),
+                "expires_at": _iso(invitation.expires_at),
+                "accepted_at": _iso(invitation.accepted_at),
+                "withdrawn_at": _iso(invitation.withdrawn_at),
+            }
+            for invitation, company in db.execute(
+                select(CompanyInvitation, Company)
+                .join(Company, Company.id == CompanyInvitation.company_id)
+                .where(
+                    or_(
+                        CompanyInvitation.email == user.email,
+                        CompanyInvitation.accepted_by_id == user.id,
+                    )
+                )
+                .order_by(CompanyInvitation.id)
+            )
+        ],
     }
 
 
 def erase_passes(db: Session, user: User) -> None:
-    """Account deletion: the member leaves any employer's budget."""
+    """Account deletion: the member leaves any employer's budget; invitations
+    to their address go, those they sent or accepted forget them."""
+    db.execute(
+        delete(CompanyInvitation)
+        .where(CompanyInvitation.email == user.email)
+        .execution_options(synchronize_session=False)
+    )
+    for column in ("invited_by_id", "accepted_by_id"):
+        db.execute(
+            update(CompanyInvitation)
+            .where(getattr(CompanyInvitation, column) == user.id)
+            .values({column: None})
+            .execution_options(synchronize_session=False)
+        )
     db.execute(
         update(CompanyMember)
         .where(CompanyMember.user_id == user.id, CompanyMember.removed_at.is_(None))

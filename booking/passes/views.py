@@ -17,7 +17,7 @@ from ..errors import DomainError, InvalidInput
 from ..security import operator_required
 from ..spaces.hours import local_date
 from ..spaces.services import list_locations, managed_location_ids
-from . import services
+from . import invitations, services
 
 bp = Blueprint("passes", __name__)
 
@@ -327,7 +327,20 @@ def company(company_id: int):
     company = services.get_company_for(db, current_user, company_id)
     if request.method == "POST":
         try:
-            if request.form.get("remove_user_id"):
+            if request.form.get("withdraw_invitation_id"):
+                invitations.withdraw_invitation(
+                    db, current_user, int(request.form["withdraw_invitation_id"])
+                )
+                flash(gettext("Invitation withdrawn."), "success")
+            elif request.form.get("invite_email") is not None:
+                invitation, _token = invitations.invite_employee(
+                    db, current_user, company_id, request.form["invite_email"]
+                )
+                flash(
+                    gettext("Invitation sent to %(email)s.", email=invitation.email),
+                    "success",
+                )
+            elif request.form.get("remove_user_id"):
                 services.remove_employee(
                     db, current_user, company_id, int(request.form["remove_user_id"])
                 )
@@ -355,4 +368,35 @@ def company(company_id: int):
         now=now,
         is_admin=company.admin_user_id == current_user.id,
         plans=[p for p in services.plans_for_sale(db) if p.kind == "company"],
+        invitations=invitations.pending_invitations(db, company_id, now),
     )
+
+
+@bp.route("/invitations/<token>", methods=["GET", "POST"])
+def invitation(token: str):
+    """The link of an invitation mail: who invites, then accept."""
+    db = get_db()
+    try:
+        invitation = invitations.invitation_for_token(db, token)
+    except invitations.InvitationGone as error:
+        return render_template("passes/invitation.html", gone=error.message), 410
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login", next=request.path), 303)
+    if request.method == "POST":
+        try:
+            company = invitations.accept_invitation(db, current_user, token)
+        except invitations.InvitationGone as error:
+            return render_template("passes/invitation.html", gone=error.message), 410
+        except DomainError as error:
+            if error.status == 404:
+                raise
+            flash(str(error.message), "error")
+            return redirect(url_for("passes.invitation", token=token), 303)
+        flash(
+            gettext(
+                "You now book on the account of %(company)s.", company=company.name
+            ),
+            "success",
+        )
+        return redirect(url_for("passes.plans"), 303)
+    return render_template("passes/invitation.html", invitation=invitation)
