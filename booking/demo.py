@@ -117,6 +117,17 @@ PLANS = [
     ("admin", None, {"name": "Netzwerk-Tagespass", "kind": "day_pass", "price": "15"}),
     (
         "operator",
+        "eilenburg",
+        {
+            "name": "Fester Schreibtisch Eilenburg",
+            "kind": "membership",
+            "price": "189",
+            "fixed_desk": "1",
+            "access_24_7": "1",
+        },
+    ),
+    (
+        "operator",
         "naunhof",
         {
             "name": "10er-Karte Naunhof",

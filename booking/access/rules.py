@@ -12,6 +12,8 @@ Pure function over facts the service gathers (access.services.access_facts):
   ``margin`` before the booking starts until it ends (half-open);
 - the holder of a paid day pass valid at the door's location: the same
   window around that day's opening hours (a half-day pass: its half);
+- a member with a fixed desk at the door's location: the same window around
+  every open day's opening hours, no booking needed;
 - nobody else.
 """
 
@@ -27,6 +29,7 @@ OPERATOR = "operator"
 MEMBERSHIP = "membership_24_7"
 BOOKING = "booking"
 DAY_PASS = "day_pass"
+FIXED_DESK = "fixed_desk"
 DOOR_INACTIVE = "door_inactive"
 SUSPENDED = "membership_suspended"
 TOO_EARLY = "too_early"
@@ -50,6 +53,9 @@ class AccessFacts:
     # Paid day passes at the door's location: their opening-hours windows
     # (LiveBooking.id is the pass id).
     day_passes: tuple[LiveBooking, ...] = ()
+    # The opening hours of today and tomorrow for a member whose fixed desk
+    # is at the door's location (LiveBooking.id is the pass id).
+    fixed_desk: tuple[LiveBooking, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,7 @@ def decide(
         return Decision(True, MEMBERSHIP)
     windows = [(b, BOOKING) for b in facts.bookings]
     windows += [(p, DAY_PASS) for p in facts.day_passes]
+    windows += [(p, FIXED_DESK) for p in facts.fixed_desk]
     upcoming = None
     for window, reason in sorted(windows, key=lambda w: w[0].starts_at):
         if window.starts_at - margin <= now < window.ends_at:

@@ -25,6 +25,7 @@ from ..bookings.models import Booking, BookingStatus
 from ..db import unit_of_work, utcnow
 from ..errors import DomainError, Forbidden, InvalidInput, NotFound
 from ..i18n import localdatetime
+from ..passes import fixed_desks
 from ..spaces.models import Location, Resource
 from ..spaces.services import can_manage, get_managed_location
 from . import rules
@@ -294,7 +295,7 @@ def access_facts(
     if served is not None:
         query = query.where(served)
     bookings = tuple(rules.LiveBooking(*row) for row in db.execute(query))
-    day_passes = ()
+    day_passes = fixed_desk = ()
     if not door.resources or any(r.is_day_bookable for r in door.resources):
         # The entrance or the desk area; a meeting room's own door wants a
         # booking of that room.
@@ -302,8 +303,12 @@ def access_facts(
             rules.LiveBooking(*window)
             for window in passes_services.day_pass_windows(db, user, door.location, now)
         )
+        fixed_desk = tuple(
+            rules.LiveBooking(*window)
+            for window in fixed_desks.fixed_desk_windows(db, user, door.location, now)
+        )
     return rules.AccessFacts(
-        door.is_active, False, standing, has_24_7, bookings, day_passes
+        door.is_active, False, standing, has_24_7, bookings, day_passes, fixed_desk
     )
 
 

@@ -228,6 +228,11 @@ SCHEMAS = {
                             "am, pm (parts still ahead)",
                             "additionalProperties": {"type": "integer"},
                         },
+                        "fixed_desk": {
+                            "type": "boolean",
+                            "description": "a member's fixed desk: taken every "
+                            "open day, bookable only by that member",
+                        },
                         "free": {
                             "type": "array",
                             "items": {"$ref": "#/components/schemas/Period"},

@@ -117,6 +117,7 @@ def availability_json(day: LocationDay) -> dict:
                 "closed": entry.closed,
                 "seats": entry.seats,
                 "free_seats": entry.parts or None,
+                "fixed_desk": entry.fixed_for is not None,
                 "free": [
                     {"start": instant(s), "end": instant(e)} for s, e in entry.free
                 ],

@@ -24,6 +24,7 @@ from ..bookings.models import Booking, BookingSlot, BookingStatus
 from ..bookings.rules import BookableResource
 from ..db import on_commit, unit_of_work, utcnow
 from ..errors import BookingConflict, DomainError, Forbidden, InvalidInput, NotFound
+from ..passes import fixed_desks
 from ..spaces.hours import local_date
 from ..spaces.services import can_manage
 from . import stripe_client
@@ -518,6 +519,7 @@ def _close_unpaid(
         pass_ = db.get(Pass, order.pass_id)
         if pass_ is not None and pass_.status == PassStatus.PENDING:
             pass_.status = PassStatus.EXPIRED
+            fixed_desks.free_desk_of(db, pass_)
 
 
 # --- cancellation and refunds -----

@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session, joinedload
 
 from ..calendars.services import blocks_between
 from ..db import utcnow
+from ..passes.fixed_desks import fixed_holders
+from ..passes.models import LIVE_PASS_STATUSES, Pass
 from ..spaces.hours import DayPlan, local_date
 from ..spaces.models import DAY_KINDS, Closure, Location, Resource
 from .models import ACTIVE_STATUSES, Booking, BookingSlot, DayPart
@@ -30,6 +32,8 @@ class ResourceDay:
     parts: dict[str, int] = field(default_factory=dict)
     # Rooms: the half-hour steps still free, as (start, end).
     free_steps: list[Interval] = field(default_factory=list)
+    # A member's fixed desk (passes.fixed_desks): taken all day, by whom.
+    fixed_for: int | None = None
 
     @property
     def is_free_all_day(self) -> bool:
@@ -115,6 +119,7 @@ def location_day(
         for block in blocks_between(db, location.id, day_start, day_end):
             bookings_by_resource[block.resource_id].append(block)
 
+    fixed = fixed_holders(db, resources)
     result = []
     for resource in resources:
         closed = (
@@ -128,7 +133,16 @@ def location_day(
             continue
         rows = bookings_by_resource.get(resource.id, [])
         entry.booked = _booked_periods(rows)
-        if resource.kind in DAY_KINDS:
+        if resource.id in fixed:
+            entry.fixed_for = fixed[resource.id]
+            entry.parts = {
+                part: 0 for part in _free_parts(resource, [], plan, day, now)
+            }
+            if plan.full is not None:
+                entry.booked = [
+                    {"start": plan.full[0], "end": plan.full[1], "seats": 1}
+                ]
+        elif resource.kind in DAY_KINDS:
             entry.parts = _free_parts(resource, rows, plan, day, now)
             entry.free = _free_day_periods(entry.parts, plan)
         else:
@@ -201,7 +215,17 @@ def free_desks_today(
                 # a flex area counts its seats, a desk one
                 func.sum(case((Resource.kind == "flex", Resource.capacity), else_=1)),
             )
-            .where(Resource.is_active, Resource.kind.in_(list(DAY_KINDS)))
+            .outerjoin(
+                Pass,
+                (Pass.id == Resource.fixed_pass_id)
+                & Pass.status.in_(LIVE_PASS_STATUSES),
+            )
+            # A member's fixed desk is never free for others.
+            .where(
+                Resource.is_active,
+                Resource.kind.in_(list(DAY_KINDS)),
+                Pass.id.is_(None),
+            )
             .group_by(Resource.location_id)
         ).all()
     )
@@ -231,10 +255,16 @@ def free_desks_today(
                 BookingSlot.slot,
             )
             .join(Resource, Resource.id == BookingSlot.resource_id)
+            .outerjoin(
+                Pass,
+                (Pass.id == Resource.fixed_pass_id)
+                & Pass.status.in_(LIVE_PASS_STATUSES),
+            )
             .where(
                 BookingSlot.slot.in_(all_slots),
                 Resource.kind.in_(list(DAY_KINDS)),
                 Resource.is_active,
+                Pass.id.is_(None),
             )
         )
         for location_id, resource_id, seat, slot in rows:

@@ -31,6 +31,7 @@ from ..db import PreparedStatement, UTCDateTime, adopt, unit_of_work, utcnow
 from ..errors import BookingConflict, Forbidden, InvalidInput, NotFound
 from ..notifications.models import NotificationKind
 from ..notifications.services import deliver_after_commit, notify_booking_cancelled
+from ..passes import fixed_desks
 from ..passes import services as passes_services
 from ..spaces.models import Closure, Location, Resource, ResourceKind
 from ..spaces.services import can_manage
@@ -118,6 +119,7 @@ class LockedResource:
     price_day_cents: int
     price_half_day_cents: int
     price_hour_cents: int
+    fixed_pass_id: int | None
     # The model's own rules.
     seat_count = Resource.seat_count
     is_day_bookable = Resource.is_day_bookable
@@ -261,6 +263,18 @@ def _load_resource_for_update(
     return resource, location
 
 
+def _check_not_fixed_for_others(
+    db: Session, resource: LockedResource, holder: User
+) -> None:
+    """A member's fixed desk is theirs alone (passes.fixed_desks); a desk
+    without one costs no query."""
+    if resource.fixed_pass_id is None:
+        return
+    owner = fixed_desks.fixed_holder(db, resource.fixed_pass_id)
+    if owner is not None and owner != holder.id:
+        raise BookingConflict(_l("This desk is a member's fixed desk."))
+
+
 def _holder(
     db: Session, actor: User, holder_id: int | None, location: LockedLocation
 ) -> User:
@@ -394,13 +408,14 @@ def create_booking(
 
     Raises NotFound (no such resource), InvalidInput (outside the opening
     hours, closed, past, beyond the horizon), Forbidden (booking for someone
-    else without running the location) and BookingConflict (taken, or the
-    person already holds an overlapping booking).
+    else without running the location) and BookingConflict (taken, another
+    member's fixed desk, or the person already holds an overlapping booking).
     """
     now = now or utcnow()
     with unit_of_work(db):
         resource, location = _load_resource_for_update(db, request.resource_id)
         holder = _holder(db, actor, request.holder_id, location)
+        _check_not_fixed_for_others(db, resource, holder)
         if request.on is not None:
             window = rules.day_window(location, resource, request.on, request.part)
         else:

@@ -36,6 +36,12 @@ class PassStatus(enum.StrEnum):
     EXPIRED = "expired"
 
 
+# A pass that has not ended: it may still become or stay usable. A fixed
+# desk stays reserved for such a pass (a suspended member keeps the desk
+# until the operator or Stripe ends the membership).
+LIVE_PASS_STATUSES = (PassStatus.PENDING, PassStatus.ACTIVE, PassStatus.PAST_DUE)
+
+
 class Standing(enum.StrEnum):
     """What a member may do now; the door-access rule asks for this."""
 
@@ -74,6 +80,11 @@ class Plan(Base):
     access_24_7: Mapped[bool] = mapped_column(Boolean, default=False)
     # Day passes: a morning or an afternoon instead of the whole day.
     half_day: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    # Memberships: the member gets a desk of their own at the plan's
+    # location, assigned by an operator (Resource.fixed_pass_id).
+    fixed_desk: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false()
     )
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -25,6 +25,7 @@ from ..errors import DomainError, Forbidden, InvalidInput, NotFound
 from ..spaces.hours import local_date
 from ..spaces.models import Location, Resource
 from ..spaces.services import can_manage, get_managed_location, managed_location_ids
+from . import fixed_desks
 from .models import (
     Company,
     CompanyMember,
@@ -139,6 +140,15 @@ def create_plan(db: Session, actor: User, values: dict[str, Any]) -> Plan:
         if kind == PlanKind.DAY_PASS:
             # One day (or half day) on the date the person picks when buying.
             days, valid_days = 1, None
+        fixed_desk = kind == PlanKind.MEMBERSHIP and _checked(values.get("fixed_desk"))
+        if fixed_desk:
+            if location_id is None:
+                raise InvalidInput(
+                    _l("A fixed desk belongs to one location: choose it."),
+                    field="location_id",
+                )
+            # The desk is the member's every open day.
+            days = None
         plan = Plan(
             name=name,
             kind=kind,
@@ -157,12 +167,20 @@ def create_plan(db: Session, actor: User, values: dict[str, Any]) -> Plan:
                 else None
             ),
             access_24_7=bool(values.get("access_24_7")) and kind not in _DATED,
-            half_day=kind == PlanKind.DAY_PASS and bool(values.get("half_day")),
+            half_day=kind == PlanKind.DAY_PASS and _checked(values.get("half_day")),
+            fixed_desk=fixed_desk,
             is_active=True,
         )
         db.add(plan)
         db.flush()
     return plan
+
+
+def _checked(value: Any) -> bool:
+    """A form checkbox or a JSON boolean."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "on", "yes")
+    return bool(value)
 
 
 def _optional_int(value: Any, field: str) -> int | None:
@@ -228,7 +246,7 @@ def update_plan(db: Session, actor: User, plan_id: int, values: dict[str, Any]) 
                 # A Stripe price is immutable: the next change of plan
                 # creates one with the new amount.
                 plan.stripe_price_id = None
-        if "days" in values and plan.kind != PlanKind.DAY_PASS:
+        if "days" in values and plan.kind != PlanKind.DAY_PASS and not plan.fixed_desk:
             days = _optional_int(values.get("days"), "days")
             if plan.kind == PlanKind.PACK and days is None:
                 raise InvalidInput(_l("A pack needs a number of days."), field="days")
@@ -588,6 +606,15 @@ class CreditSummary:
     company: str | None = None  # drawn from an employer's budget
     cancel_at_period_end: bool = False
     grace_until: datetime | None = None
+    # Fixed-desk memberships: the desk's name, "" while none is assigned.
+    fixed_desk: str | None = None
+
+
+def _fixed_desk_name(db: Session, pass_: Pass) -> str | None:
+    if not pass_.plan.fixed_desk:
+        return None
+    desk = fixed_desks.fixed_desk_of(db, pass_)
+    return desk.name if desk is not None else ""
 
 
 def credit_summary(
@@ -610,6 +637,7 @@ def credit_summary(
             company=p.company.name if p.company_id else None,
             cancel_at_period_end=p.cancel_at_period_end,
             grace_until=p.grace_until,
+            fixed_desk=_fixed_desk_name(db, p),
         )
         for p in _passes_of(db, user, location_id)
         if p.kind not in _DATED or _is_valid_on(p, day)
@@ -700,7 +728,7 @@ def apply_subscription(
     pass_.cancel_at_period_end = bool(subscription.get("cancel_at_period_end"))
     plan = _plan_of(db, subscription)
     if plan is not None and plan.id != pass_.plan_id and plan.kind == pass_.kind:
-        _switch_plan(pass_, plan)
+        _switch_plan(db, pass_, plan)
     period_end = subscription.get("current_period_end")
     if period_end:
         pass_.current_period_end = datetime.fromtimestamp(int(period_end), UTC)
@@ -718,6 +746,8 @@ def apply_subscription(
         pass_.grace_until = None
     pass_.status = status
     pass_.updated_at = now
+    if status == PassStatus.CANCELLED:
+        fixed_desks.free_desk_of(db, pass_)
     return pass_
 
 
@@ -735,9 +765,12 @@ def _plan_of(db: Session, subscription: dict) -> Plan | None:
     return db.scalar(select(Plan).where(Plan.stripe_price_id == price_id))
 
 
-def _switch_plan(pass_: Pass, plan: Plan) -> None:
+def _switch_plan(db: Session, pass_: Pass, plan: Plan) -> None:
     """The subscription now bills another plan: its days, hours and door
-    access apply from now on (days already used this month still count)."""
+    access apply from now on (days already used this month still count).
+    A plan without a fixed desk, or at another location, releases it."""
+    if not plan.fixed_desk or plan.location_id != pass_.location_id:
+        fixed_desks.free_desk_of(db, pass_)
     pass_.plan_id = plan.id
     pass_.credits = plan.days
     pass_.room_hours = plan.room_hours

@@ -17,7 +17,7 @@ from ..errors import DomainError, InvalidInput
 from ..security import operator_required
 from ..spaces.hours import local_date
 from ..spaces.services import list_locations, managed_location_ids
-from . import invitations, services
+from . import fixed_desks, invitations, services
 
 bp = Blueprint("passes", __name__)
 
@@ -260,13 +260,38 @@ def pass_detail(pass_id: int):
             flash(gettext("Ledger updated."), "success")
         return redirect(url_for("passes.pass_detail", pass_id=pass_id), 303)
     now = utcnow()
+    fixed = pass_.plan.fixed_desk
     return render_template(
         "passes/pass_detail.html",
         pass_=pass_,
         now=now,
         remaining=services.remaining(db, pass_, now.date()),
         entries=services.ledger(db, pass_id),
+        fixed_desk=fixed_desks.fixed_desk_of(db, pass_) if fixed else None,
+        desks=fixed_desks.desks_to_assign(db, pass_) if fixed else [],
     )
+
+
+@bp.post("/operator/passes/<int:pass_id>/fixed-desk")
+@operator_required
+def assign_fixed_desk(pass_id: int):
+    """Assign, move or (empty choice) release a member's fixed desk."""
+    resource_id = request.form.get("resource_id", type=int)
+    try:
+        desk = fixed_desks.assign_fixed_desk(
+            get_db(), current_user, pass_id, resource_id
+        )
+    except DomainError as error:
+        if error.status in (403, 404):
+            raise
+        flash(str(error.message), "error")
+    else:
+        if desk is None:
+            flash(gettext("Fixed desk released."), "success")
+        else:
+            message = gettext("%(desk)s is now this member's desk.", desk=desk.name)
+            flash(message, "success")
+    return redirect(url_for("passes.pass_detail", pass_id=pass_id), 303)
 
 
 @bp.get("/operator/settlement")

@@ -137,6 +137,12 @@ class Resource(Base):
     price_day_cents: Mapped[int] = mapped_column(Integer, default=0)
     price_half_day_cents: Mapped[int] = mapped_column(Integer, default=0)
     price_hour_cents: Mapped[int] = mapped_column(Integer, default=0)
+    # A fixed-desk membership this desk is assigned to (passes.services
+    # assign_fixed_desk). It blocks others only while that pass is live, so
+    # an ended membership frees the desk even before the column is cleared.
+    fixed_pass_id: Mapped[int | None] = mapped_column(
+        ForeignKey("passes.id", ondelete="SET NULL"), unique=True
+    )
 
     location: Mapped[Location] = relationship(back_populates="resources")
 
