@@ -16,7 +16,6 @@ from sqlalchemy import func, select
 
 from booking.access import rules
 from booking.access.services import check_access, create_door
-from booking.billing import services as billing
 from booking.bookings.models import Booking, BookingStatus
 from booking.bookings.queries import free_desks_today, location_day
 from booking.bookings.services import BookingRequest, cancel_booking, create_booking
@@ -182,9 +181,7 @@ def test_assigning_refuses_what_it_must_and_changes_nothing(
             fixed_desks.assign_fixed_desk(db, operator, pass_.id, resource_id)
     # The operator of another location may not touch this membership.
     with pytest.raises(Forbidden):
-        fixed_desks.assign_fixed_desk(
-            db, elsewhere.operators[0], pass_.id, desks[0].id
-        )
+        fixed_desks.assign_fixed_desk(db, elsewhere.operators[0], pass_.id, desks[0].id)
     # Someone else's upcoming booking of the desk: cancel or move it first.
     other = create_user("otto@example.org")
     booking = _book(db, other, desks[1], next_weekday(3, min_days=2))
