@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from argon2 import PasswordHasher
@@ -181,16 +181,31 @@ def user_for_secret(db: Session, raw: str, kind: SessionKind) -> User | None:
     """The user of a live (not revoked, not expired) login, or None."""
     if not raw or len(raw) > 200:
         return None
-    rows = _LOGIN.execute(
-        db.connection(), {"token_hash": _token_hash(raw), "kind": str(kind)}
-    )
+    rows = _LOGIN.execute(db.connection(), login_params(raw, kind))
     if not rows:
         return None
-    *user, expires_at, revoked_at = rows[0]
+    values = live_login_user(rows[0])
+    return None if values is None else adopt(db, User, values)
+
+
+# The login query as a building block of a larger statement (the express
+# booking path reads the login and the desk in one round trip).
+LOGIN_QUERY = _LOGIN.statement
+LOGIN_COLUMN_COUNT = len(_USER_COLUMNS) + 2
+
+
+def login_params(raw: str, kind: SessionKind) -> dict[str, str]:
+    return {"token_hash": _token_hash(raw), "kind": str(kind)}
+
+
+def live_login_user(row: Sequence) -> dict | None:
+    """The user's column values from a row of LOGIN_QUERY, if that login is
+    live: not revoked, not expired, of an active account."""
+    *user, expires_at, revoked_at = row
     values = dict(zip(_USER_COLUMNS, user, strict=True))
     if revoked_at is not None or expires_at <= utcnow() or not values["is_active"]:
         return None
-    return adopt(db, User, values)
+    return values
 
 
 def end_session(db: Session, raw: str) -> None:

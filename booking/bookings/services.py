@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 
@@ -253,14 +254,18 @@ def _load_resource_for_update(
     rows = query.execute(conn, {"resource_id": resource_id})
     if not rows:
         raise NotFound(_l("There is no such desk or room."))
-    split = len(_RESOURCE_FIELDS)
-    resource = LockedResource(*rows[0][:split])
-    location = LockedLocation(*rows[0][split:])
+    resource, location = split_locked_row(rows[0])
     if not resource.is_active:
         raise NotFound(_l("There is no such desk or room."))
     if not location.is_active:
         raise InvalidInput(_l("This location takes no bookings at the moment."))
     return resource, location
+
+
+def split_locked_row(row: Sequence) -> tuple[LockedResource, LockedLocation]:
+    """The resource and location of a row of _resource_and_location's columns."""
+    split = len(_RESOURCE_FIELDS)
+    return LockedResource(*row[:split]), LockedLocation(*row[split:])
 
 
 def _check_not_fixed_for_others(
@@ -320,20 +325,33 @@ def _occupancy(
 ) -> tuple[bool, int | None, set[int]]:
     """Closed?, the holder's clashing booking, the seats taken: one query."""
     rows = _OCCUPANCY.execute(
-        db.connection(),
-        {
-            "location_id": location.id,
-            "resource_id": resource.id,
-            "day": window.booked_on,
-            "user_id": holder.id,
-            "earliest": window.starts_at - rules.MAX_BOOKING_LENGTH,
-            "starts_at": window.starts_at,
-            "ends_at": window.ends_at,
-            "workplace": resource.kind in rules.WORKPLACE_KINDS,
-            "first_slot": window.slots[0],
-            "last_slot": window.slots[-1],
-        },
+        db.connection(), occupancy_params(location, resource, holder.id, window)
     )
+    return read_occupancy(rows)
+
+
+def occupancy_params(
+    location: LockedLocation,
+    resource: LockedResource,
+    holder_id: int,
+    window: rules.Window,
+) -> dict:
+    return {
+        "location_id": location.id,
+        "resource_id": resource.id,
+        "day": window.booked_on,
+        "user_id": holder_id,
+        "earliest": window.starts_at - rules.MAX_BOOKING_LENGTH,
+        "starts_at": window.starts_at,
+        "ends_at": window.ends_at,
+        "workplace": resource.kind in rules.WORKPLACE_KINDS,
+        "first_slot": window.slots[0],
+        "last_slot": window.slots[-1],
+    }
+
+
+def read_occupancy(rows: Iterable[Sequence]) -> tuple[bool, int | None, set[int]]:
+    """Closed?, the clashing booking, the seats taken, from _OCCUPANCY's rows."""
     closed, clash, taken = False, None, set()
     for kind, value in rows:
         if kind == "closed":
@@ -367,10 +385,10 @@ def _free_seat(db: Session, resource: LockedResource, slots: tuple[int, ...]) ->
         )
         .scalars()
     )
-    return _pick_seat(resource, taken)
+    return pick_seat(resource, taken)
 
 
-def _pick_seat(resource: LockedResource, taken: set[int]) -> int:
+def pick_seat(resource: LockedResource, taken: set[int]) -> int:
     for seat in range(resource.seat_count):
         if seat not in taken:
             return seat
@@ -401,6 +419,56 @@ def _insert_booking(db: Session, values: dict, slots: tuple[int, ...]) -> int:
     return booking_id
 
 
+def booking_window(
+    location: LockedLocation,
+    resource: LockedResource,
+    request: BookingRequest,
+    now: datetime,
+) -> rules.Window:
+    """The window asked for, checked against opening hours, horizon and now."""
+    if request.on is not None:
+        window = rules.day_window(location, resource, request.on, request.part)
+    else:
+        window = rules.hour_window(
+            location, resource, request.starts_at, request.ends_at
+        )
+    rules.check_bookable_time(location, window, now)
+    return window
+
+
+def new_booking_values(
+    holder_id: int,
+    actor_id: int,
+    resource: LockedResource,
+    window: rules.Window,
+    *,
+    seat: int,
+    now: datetime,
+) -> dict:
+    """Every column of a new confirmed booking but its id."""
+    return {
+        "user_id": holder_id,
+        "resource_id": resource.id,
+        "location_id": resource.location_id,
+        "seat": seat,
+        "starts_at": window.starts_at,
+        "ends_at": window.ends_at,
+        "booked_on": window.booked_on,
+        "part": str(window.part),
+        "status": str(BookingStatus.CONFIRMED),
+        "created_at": now,
+        "created_by_id": actor_id,
+        "cancelled_at": None,
+        "cancelled_by_id": None,
+        "sequence": 0,
+        "hold_expires_at": None,
+        "settled_by": None,
+        "checked_in_at": None,
+        # The confirmation mail goes out after the commit (notifications).
+        "mail_due": str(NotificationKind.BOOKING_CONFIRMED),
+    }
+
+
 def create_booking(
     db: Session, actor: User, request: BookingRequest, *, now: datetime | None = None
 ) -> Booking:
@@ -416,20 +484,14 @@ def create_booking(
         resource, location = _load_resource_for_update(db, request.resource_id)
         holder = _holder(db, actor, request.holder_id, location)
         _check_not_fixed_for_others(db, resource, holder)
-        if request.on is not None:
-            window = rules.day_window(location, resource, request.on, request.part)
-        else:
-            window = rules.hour_window(
-                location, resource, request.starts_at, request.ends_at
-            )
-        rules.check_bookable_time(location, window, now)
+        window = booking_window(location, resource, request, now)
         closed, clash, taken = _occupancy(db, location, resource, holder, window)
         if closed:
             raise InvalidInput(_l("Closed on that day."), field="date")
         check_not_blocked(db, resource, window.starts_at, window.ends_at)
         try:
             _raise_if_clash(clash, resource.kind)
-            seat = _pick_seat(resource, taken)
+            seat = pick_seat(resource, taken)
         except BookingConflict:
             # An unpaid hold that ran out is released here, so that freeing
             # the desk does not depend on the expire-holds cron job.
@@ -439,27 +501,9 @@ def create_booking(
                 raise
             _check_person_free(db, holder, resource.kind, window)
             seat = _free_seat(db, resource, window.slots)
-        values = {
-            "user_id": holder.id,
-            "resource_id": resource.id,
-            "location_id": location.id,
-            "seat": seat,
-            "starts_at": window.starts_at,
-            "ends_at": window.ends_at,
-            "booked_on": window.booked_on,
-            "part": str(window.part),
-            "status": str(BookingStatus.CONFIRMED),
-            "created_at": now,
-            "created_by_id": actor.id,
-            "cancelled_at": None,
-            "cancelled_by_id": None,
-            "sequence": 0,
-            "hold_expires_at": None,
-            "settled_by": None,
-            "checked_in_at": None,
-            # The confirmation mail goes out after the commit (notifications).
-            "mail_due": str(NotificationKind.BOOKING_CONFIRMED),
-        }
+        values = new_booking_values(
+            holder.id, actor.id, resource, window, seat=seat, now=now
+        )
         try:
             booking_id = _insert_booking(db, values, window.slots)
         except IntegrityError:

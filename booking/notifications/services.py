@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
 
 from flask import current_app, render_template
@@ -181,15 +181,22 @@ def notify_booking_cancelled(db: Session, booking: Booking) -> None:
 def deliver_after_commit(db: Session) -> None:
     """Have due booking mails delivered once the current unit of work commits
     (for a caller that set ``mail_due`` itself)."""
+    start = mail_delivery_start()
+    if start is not None:
+        on_commit(db, start)
+
+
+def mail_delivery_start() -> Callable[[], None] | None:
+    """What to call after a commit that marked a booking's mail as due, as
+    MAIL_DELIVERY says: None for ``worker`` (it polls), a wake-up of the
+    background thread for ``thread``, delivery right away for ``inline``."""
     mode = current_app.config["MAIL_DELIVERY"]
     if mode == "worker":
-        return  # the worker polls
+        return None
     app = current_app._get_current_object()
     if mode == "thread":
-        job = background_job(app, "landdesk-mail", _deliver_all)
-        on_commit(db, job.wake)
-    else:
-        on_commit(db, lambda: _deliver_in_own_context(app))
+        return background_job(app, "landdesk-mail", _deliver_all).wake
+    return lambda: _deliver_in_own_context(app)
 
 
 def _deliver_in_own_context(app) -> None:
