@@ -351,7 +351,16 @@ class _Plan:
         self._binds: list[tuple[str | None, Any, Callable | None]] = []
         types: list[TypeEngine] = []
 
+        # PostgreSQL numbers its parameters, so a name used several times
+        # (the occupancy query's instants) is sent once: every value is
+        # adapted by the driver and parsed by the server.
+        numbered: dict[str, str] = {}
+
         def add(name: str | None, value: Any, type_: TypeEngine) -> str:
+            if name is not None and dialect.name == "postgresql":
+                if name in numbered:
+                    return numbered[name]
+                numbered[name] = f"${len(self._binds) + 1}"
             processor = type_.dialect_impl(dialect).bind_processor(dialect)
             if name is None and processor is not None:
                 value, processor = processor(value), None

@@ -125,6 +125,32 @@ def test_postgresql_prepares_once_per_connection(db, space, is_postgres):
         assert len(sql) == 2 and all(s.startswith("SELECT") for s in sql)
 
 
+SAME_NAME_TWICE = PreparedStatement(
+    "test_same_name_twice",
+    select(_resources.c.name)
+    .where(
+        _resources.c.location_id == bindparam("location_id"),
+        _resources.c.created_at < bindparam("before"),
+        _resources.c.created_at <= bindparam("before"),
+    )
+    .order_by(_resources.c.name),
+)
+
+
+def test_a_parameter_used_twice_is_sent_once_to_postgresql(db, space, is_postgres):
+    params = {"location_id": space.id, "before": datetime.now(UTC) + timedelta(hours=1)}
+    PreparedStatement.statements = seen = []
+    try:
+        rows = SAME_NAME_TWICE.execute(db.connection(), params)
+    finally:
+        PreparedStatement.statements = None
+    core = db.execute(SAME_NAME_TWICE.statement, params).all()
+    assert rows == [tuple(row) for row in core] and len(rows) == 3
+    if is_postgres:
+        execute = [s for _, s in seen if s.startswith("EXECUTE")]
+        assert execute == ["EXECUTE landdesk_test_same_name_twice(%s, %s)"]
+
+
 def test_adopt_makes_the_persistent_object_without_a_query(db, create_user):
     member = create_user()
     row = db.execute(select(User.__table__).where(User.id == member.id)).one()
