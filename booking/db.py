@@ -191,13 +191,14 @@ class PreparedStatement:
         params: Mapping[str, Any],
         *,
         before: str = "",
+        before_arguments: tuple = (),
         after: str = "",
     ) -> list[tuple]:
         plan = self._plan(driver)
         # Statements sent with this one in the same round trip (see
-        # DriverTransaction); % is the driver's placeholder character.
-        sql = before.replace("%", "%%") + plan.sql + after.replace("%", "%%")
-        return self._run(driver, plan, sql, plan.arguments(params))
+        # DriverTransaction), with their own driver placeholders and values.
+        sql = before + plan.sql + after
+        return self._run(driver, plan, sql, before_arguments + plan.arguments(params))
 
     def _plan(self, driver: _Driver) -> _Plan:
         dialect = driver.dialect
@@ -270,33 +271,51 @@ class _Driver:
 
 
 class DriverTransaction:
-    """One PostgreSQL transaction run straight on a pooled driver connection.
+    """One write transaction run straight on a pooled driver connection.
 
-    For the hottest write path only (``bookings.express``): there every
-    round trip to the server costs CPU on both sides of the socket, as much
-    as the statement itself (bench/README.md). Here BEGIN travels in the
-    same round trip as the first statement and COMMIT with the last, so a
-    transaction of three statements costs three round trips, not five. The
-    driver connection is switched to autocommit meanwhile (it would send its
-    own BEGIN otherwise) and is handed back to the pool as it came, after a
-    ROLLBACK when the transaction did not commit.
+    For the hottest write path only (``bookings.express``), without the ORM
+    session. On PostgreSQL every round trip to the server costs CPU on both
+    sides of the socket, as much as the statement itself (bench/README.md),
+    so BEGIN travels in the same round trip as the first statement and
+    COMMIT with the last: a transaction of three statements costs three
+    round trips, not five. The driver connection is switched to autocommit
+    meanwhile (it would send its own BEGIN otherwise) and handed back to the
+    pool as it came, after a ROLLBACK when the transaction did not commit.
+    On SQLite the transaction is what ``unit_of_work`` makes of a write: the
+    writer queue's lock, then ``BEGIN IMMEDIATE``.
 
-        with DriverTransaction(engine) as tx:
+        with DriverTransaction(database) as tx:
             rows = tx.execute(FIRST, params)
             tx.execute(LAST, params, commit=True)
     """
 
-    def __init__(self, engine: Engine):
-        if engine.dialect.name != "postgresql":
-            raise RuntimeError("DriverTransaction is for PostgreSQL")
-        self._pooled = engine.raw_connection()
+    def __init__(self, database: Database):
+        engine = database.engine
+        self.postgres = engine.dialect.name == "postgresql"
+        self._queue = (
+            database.writer_queue.hold() if database.writer_queue else nullcontext()
+        )
+        self._queue.__enter__()
+        try:
+            self._pooled = engine.raw_connection()
+        except BaseException:
+            self._queue.__exit__(None, None, None)
+            raise
         self._driver = _Driver(engine.dialect, self._pooled, self._invalidate)
         self._begun = False
         self.committed = False
-        self._pooled.dbapi_connection.autocommit = True
+        if self.postgres:
+            self._pooled.dbapi_connection.autocommit = True
 
     def _invalidate(self, error: BaseException) -> None:
         self._pooled.invalidate(error)
+
+    def _send(self, sql: str) -> None:
+        cursor = self._pooled.dbapi_connection.cursor()
+        try:
+            cursor.execute(sql)
+        finally:
+            cursor.close()
 
     def execute(
         self,
@@ -304,30 +323,80 @@ class DriverTransaction:
         params: Mapping[str, Any],
         *,
         commit: bool = False,
+        first: tuple[PreparedStatement, Mapping[str, Any]] | None = None,
     ) -> list[tuple]:
-        """Run one prepared statement; with ``commit``, COMMIT right after it
-        (its rows are then not returned: the driver returns the last result)."""
+        """Run one prepared statement and return its rows.
+
+        ``first``: a statement (and its parameters) to run just before, in
+        the same round trip; as its own statement it takes its own snapshot,
+        so ``statement`` sees what was committed while ``first`` waited for a
+        lock. ``commit``: COMMIT right after; on PostgreSQL the rows are then
+        not returned (the driver returns the last result only).
+        """
         if self.committed:
             raise RuntimeError("the transaction has committed")
+        if not self.postgres:
+            if not self._begun:
+                self._send("BEGIN IMMEDIATE")
+                self._begun = True
+            if first is not None:
+                first[0]._execute(self._driver, first[1])
+            rows = statement._execute(self._driver, params)
+            if commit:
+                self._send("COMMIT")
+                self.committed = True
+            return rows
         before = "" if self._begun else "BEGIN; "
+        before_arguments: tuple = ()
+        if first is not None:
+            first_statement, first_params = first
+            plan = first_statement._plan(self._driver)
+            before += plan.sql + "; "
+            before_arguments = plan.arguments(first_params)
         self._begun = True
         rows = statement._execute(
-            self._driver, params, before=before, after="; COMMIT" if commit else ""
+            self._driver,
+            params,
+            before=before,
+            before_arguments=before_arguments,
+            after="; COMMIT" if commit else "",
         )
         self.committed = commit
         return rows
 
+    def executemany(
+        self,
+        statement: PreparedStatement,
+        params: Sequence[Mapping[str, Any]],
+        *,
+        commit: bool = False,
+    ) -> None:
+        """SQLite only (PostgreSQL sends rows in one statement instead)."""
+        if self.postgres or not self._begun or self.committed:
+            raise RuntimeError("executemany is for an open SQLite transaction")
+        plan = statement._plan(self._driver)
+        statement._run(
+            self._driver, plan, plan.sql, [plan.arguments(p) for p in params], many=True
+        )
+        if commit:
+            self._send("COMMIT")
+            self.committed = True
+
     def close(self) -> None:
         dbapi_connection = self._pooled.dbapi_connection
         try:
-            if dbapi_connection is not None and not dbapi_connection.closed:
+            if dbapi_connection is not None and not getattr(
+                dbapi_connection, "closed", False
+            ):
                 if self._begun and not self.committed:
-                    cursor = dbapi_connection.cursor()
-                    cursor.execute("ROLLBACK")
-                    cursor.close()
-                dbapi_connection.autocommit = False
+                    self._send("ROLLBACK")
+                if self.postgres:
+                    dbapi_connection.autocommit = False
         finally:
-            self._pooled.close()
+            try:
+                self._pooled.close()
+            finally:
+                self._queue.__exit__(None, None, None)
 
     def __enter__(self) -> DriverTransaction:
         return self
@@ -489,6 +558,7 @@ class Database:
         self.engine = make_engine(url)
         path = self.engine.url.database if url.startswith("sqlite") else None
         writer_queue = WriterQueue(path) if path and path != ":memory:" else None
+        self.writer_queue = writer_queue
         self.session_factory = sessionmaker(
             bind=self.engine,
             expire_on_commit=False,

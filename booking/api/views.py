@@ -221,12 +221,10 @@ def location_bookings(location_id: int):
 def create_booking():
     data = request.get_json(silent=True)
     token = _bearer_token()
-    if token and isinstance(data, dict):
-        engine = get_database().engine
-        if booking_express.is_available(engine, data):
-            booked = booking_express.book(engine, token, data)
-            if booked is not None:
-                return jsonify(serialize.booking_json(booked)), 201
+    if token and isinstance(data, dict) and booking_express.is_available(data):
+        booked = booking_express.book(get_database(), token, data)
+        if booked is not None:
+            return jsonify(serialize.booking_json(booked)), 201
     return _create_booking()
 
 

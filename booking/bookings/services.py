@@ -243,6 +243,19 @@ _INSERT_BOOKING_AND_SLOTS = PreparedStatement(
 )
 
 
+# "One body, one desk" on PostgreSQL: bookings of one person queue on their
+# user row (after the resource's lock, in every path, so that two of them
+# never wait for each other crosswise), so that the person check of the one
+# sees the booking the other committed. NO KEY UPDATE: rows referring to the
+# user (their other bookings, door events) need not wait for it.
+_LOCK_HOLDER = PreparedStatement(
+    "lock_holder",
+    select(User.__table__.c.id)
+    .where(User.__table__.c.id == bindparam("user_id"))
+    .with_for_update(key_share=True),
+)
+
+
 def _load_resource_for_update(
     db: Session, resource_id: int
 ) -> tuple[LockedResource, LockedLocation]:
@@ -284,12 +297,14 @@ def _holder(
     db: Session, actor: User, holder_id: int | None, location: LockedLocation
 ) -> User:
     if holder_id is None or holder_id == actor.id:
+        if db.get_bind().dialect.name == "postgresql":
+            _LOCK_HOLDER.execute(db.connection(), {"user_id": actor.id})
         return actor
     if not can_manage(db, actor, location.id):
         raise Forbidden(_l("Only the location's operators can book for others."))
     query = select(User).where(User.id == holder_id)
     if db.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
+        query = query.with_for_update(key_share=True)  # as _LOCK_HOLDER
     holder = db.scalar(query)
     if holder is None or not holder.is_active:
         raise InvalidInput(_l("There is no such member."), field="member")
@@ -404,19 +419,21 @@ def _insert_booking(db: Session, values: dict, slots: tuple[int, ...]) -> int:
         params = {**values, "first_slot": slots[0], "last_slot": slots[-1]}
         return _INSERT_BOOKING_AND_SLOTS.execute(conn, params)[0][0]
     [(booking_id,)] = _INSERT_BOOKING.execute(conn, values)
-    _INSERT_SLOT.executemany(
-        conn,
-        [
-            {
-                "resource_id": values["resource_id"],
-                "seat": values["seat"],
-                "slot": slot,
-                "booking_id": booking_id,
-            }
-            for slot in slots
-        ],
-    )
+    _INSERT_SLOT.executemany(conn, slot_rows(values, booking_id, slots))
     return booking_id
+
+
+def slot_rows(values: dict, booking_id: int, slots: tuple[int, ...]) -> list[dict]:
+    """The booking_slots rows of a new booking (SQLite's insert)."""
+    return [
+        {
+            "resource_id": values["resource_id"],
+            "seat": values["seat"],
+            "slot": slot,
+            "booking_id": booking_id,
+        }
+        for slot in slots
+    ]
 
 
 def booking_window(

@@ -226,3 +226,23 @@ def test_full_and_half_days_racing_never_overlap(
     slots = _slots(db, desk.id)
     assert [slot for _, slot, _ in slots] == [base, base + 1]
     assert {booking_id for _, _, booking_id in slots} == {b.id for b in live}
+
+
+def test_one_member_many_desks_at_once_gets_exactly_one(
+    server, db, create_user, create_location, create_resource
+):
+    """One body, one desk: the same member asks for 20 desks of the same day
+    at once (as from several phones); the person check must see across
+    desks, not only within one."""
+    location = create_location()
+    desks = [create_resource(location, "desk", f"Desk {n}") for n in range(20)]
+    token = start_session(db, create_user(), SessionKind.API)
+    day = next_weekday(4)
+    bodies = [{"resource_id": d.id, "date": day.isoformat()} for d in desks]
+
+    won, lost = _split(race(server, [token] * len(bodies), bodies))
+
+    assert len(won) == 1
+    _assert_clear_conflicts(lost, {"You already have a desk booked at that time."})
+    live = [b for d in desks for b in _live_bookings(db, d.id)]
+    assert [b.id for b in live] == [won[0]["id"]]
