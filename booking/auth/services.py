@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Callable, Sequence
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -165,15 +165,23 @@ def start_session(
 # from the row (db.adopt) rather than by the ORM (see bench/README.md).
 _users = User.__table__
 _sessions = UserSession.__table__
-_LOGIN = PreparedStatement(
-    "login",
-    select(_users, _sessions.c.expires_at, _sessions.c.revoked_at)
-    .join(_sessions, _sessions.c.user_id == _users.c.id)
-    .where(
-        _sessions.c.token_hash == bindparam("token_hash"),
-        _sessions.c.kind == bindparam("kind"),
-    ),
-)
+
+
+def login_query(*user_columns):
+    """The login of a secret: the given user columns, then its expiry and
+    revocation (see login_is_live). A building block of larger statements
+    too: the express booking path reads the login and the desk at once."""
+    return (
+        select(*user_columns, _sessions.c.expires_at, _sessions.c.revoked_at)
+        .join(_sessions, _sessions.c.user_id == _users.c.id)
+        .where(
+            _sessions.c.token_hash == bindparam("token_hash"),
+            _sessions.c.kind == bindparam("kind"),
+        )
+    )
+
+
+_LOGIN = PreparedStatement("login", login_query(*_users.c))
 _USER_COLUMNS = [column.key for column in _users.c]
 
 
@@ -184,28 +192,20 @@ def user_for_secret(db: Session, raw: str, kind: SessionKind) -> User | None:
     rows = _LOGIN.execute(db.connection(), login_params(raw, kind))
     if not rows:
         return None
-    values = live_login_user(rows[0])
-    return None if values is None else adopt(db, User, values)
-
-
-# The login query as a building block of a larger statement (the express
-# booking path reads the login and the desk in one round trip).
-LOGIN_QUERY = _LOGIN.statement
-LOGIN_COLUMN_COUNT = len(_USER_COLUMNS) + 2
+    *user, expires_at, revoked_at = rows[0]
+    values = dict(zip(_USER_COLUMNS, user, strict=True))
+    if not login_is_live(values["is_active"], expires_at, revoked_at):
+        return None
+    return adopt(db, User, values)
 
 
 def login_params(raw: str, kind: SessionKind) -> dict[str, str]:
     return {"token_hash": _token_hash(raw), "kind": str(kind)}
 
 
-def live_login_user(row: Sequence) -> dict | None:
-    """The user's column values from a row of LOGIN_QUERY, if that login is
-    live: not revoked, not expired, of an active account."""
-    *user, expires_at, revoked_at = row
-    values = dict(zip(_USER_COLUMNS, user, strict=True))
-    if revoked_at is not None or expires_at <= utcnow() or not values["is_active"]:
-        return None
-    return values
+def login_is_live(is_active: bool, expires_at: datetime, revoked_at) -> bool:
+    """Not revoked, not expired, of an active account."""
+    return revoked_at is None and expires_at > utcnow() and is_active
 
 
 def end_session(db: Session, raw: str) -> None:

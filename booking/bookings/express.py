@@ -12,7 +12,7 @@ a dead token) returns None before anything is committed, and the caller
 hands the request to the general path, which gives the answer (and its
 error message) it always gave. The rules are the general path's own
 functions (``services.booking_window``, ``read_occupancy``, ``pick_seat``,
-``auth.services.live_login_user``); only the transport differs:
+``auth.services.login_is_live``); only the transport differs:
 
 1. ``BEGIN`` + the login and the desk under its row lock (``FOR UPDATE``,
    the lock the general path takes) and the new booking's id, one statement
@@ -40,7 +40,7 @@ from sqlalchemy import BigInteger, Integer, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from ..auth import services as auth_services
-from ..auth.models import SessionKind
+from ..auth.models import SessionKind, User
 from ..db import Database, DriverTransaction, PreparedStatement, utcnow
 from ..errors import DomainError
 from ..notifications.services import mail_delivery_start
@@ -49,7 +49,10 @@ from ..spaces.models import DAY_KINDS
 from . import services
 from .models import Booking, BookingSlot
 
-_login = auth_services.LOGIN_QUERY.subquery("login")
+# Only what the express path reads of the user: fewer values to convert.
+_users = User.__table__
+_login = auth_services.login_query(_users.c.id, _users.c.is_active).subquery("login")
+_LOGIN_COLUMNS = 4  # id, is_active, expires_at, revoked_at
 _desk = services._resource_and_location.with_for_update(
     of=services._resources
 ).subquery("desk")
@@ -120,12 +123,12 @@ def _book(tx: DriverTransaction, token: str, request, now: datetime):
     if not rows:
         return None  # no such login or no such desk
     row = rows[0]
-    user = auth_services.live_login_user(row[: auth_services.LOGIN_COLUMN_COUNT])
+    user_id, is_active, expires_at, revoked_at = row[:_LOGIN_COLUMNS]
     resource, location = services.split_locked_row(
-        row[auth_services.LOGIN_COLUMN_COUNT : -1 if tx.postgres else None]
+        row[_LOGIN_COLUMNS : -1 if tx.postgres else None]
     )
     if (
-        user is None
+        not auth_services.login_is_live(is_active, expires_at, revoked_at)
         or not resource.is_active
         or not location.is_active
         or resource.kind not in DAY_KINDS
@@ -141,8 +144,8 @@ def _book(tx: DriverTransaction, token: str, request, now: datetime):
     closed, clash, taken = services.read_occupancy(
         tx.execute(
             services._OCCUPANCY,
-            services.occupancy_params(location, resource, user["id"], window),
-            first=(services._LOCK_HOLDER, {"user_id": user["id"]})
+            services.occupancy_params(location, resource, user_id, window),
+            first=(services._LOCK_HOLDER, {"user_id": user_id})
             if tx.postgres
             else None,  # SQLite's write lock serialises every booking
         )
@@ -151,7 +154,7 @@ def _book(tx: DriverTransaction, token: str, request, now: datetime):
         return None  # the general path words the refusal (or frees a hold)
     seat = services.pick_seat(resource, taken)
     values = services.new_booking_values(
-        user["id"], user["id"], resource, window, seat=seat, now=now
+        user_id, user_id, resource, window, seat=seat, now=now
     )
     try:
         if tx.postgres:
