@@ -190,15 +190,19 @@ class PreparedStatement:
         driver: _Driver,
         params: Mapping[str, Any],
         *,
-        before: str = "",
-        before_arguments: tuple = (),
-        after: str = "",
+        before: Sequence[tuple[PreparedStatement, Mapping[str, Any]]] = (),
     ) -> list[tuple]:
         plan = self._plan(driver)
-        # Statements sent with this one in the same round trip (see
-        # DriverTransaction), with their own driver placeholders and values.
-        sql = before + plan.sql + after
-        return self._run(driver, plan, sql, before_arguments + plan.arguments(params))
+        # Statements sent ahead of this one in the same round trip (see
+        # DriverConnection); only this one's rows come back.
+        sql, arguments = "", ()
+        for statement, statement_params in before:
+            before_plan = statement._plan(driver)
+            sql += before_plan.sql + "; "
+            arguments += before_plan.arguments(statement_params)
+        return self._run(
+            driver, plan, sql + plan.sql, arguments + plan.arguments(params)
+        )
 
     def _plan(self, driver: _Driver) -> _Plan:
         dialect = driver.dialect
@@ -271,18 +275,12 @@ class _Driver:
 
 
 class DriverTransaction:
-    """One write transaction run straight on a pooled driver connection.
+    """One SQLite write transaction run straight on a pooled driver connection.
 
     For the hottest write path only (``bookings.express``), without the ORM
-    session. On PostgreSQL every round trip to the server costs CPU on both
-    sides of the socket, as much as the statement itself (bench/README.md),
-    so BEGIN travels in the same round trip as the first statement and
-    COMMIT with the last: a transaction of three statements costs three
-    round trips, not five. The driver connection is switched to autocommit
-    meanwhile (it would send its own BEGIN otherwise) and handed back to the
-    pool as it came, after a ROLLBACK when the transaction did not commit.
-    On SQLite the transaction is what ``unit_of_work`` makes of a write: the
-    writer queue's lock, then ``BEGIN IMMEDIATE``.
+    session: what ``unit_of_work`` makes of a write, the writer queue's lock,
+    then ``BEGIN IMMEDIATE``; ROLLBACK when it did not commit. (PostgreSQL's
+    express path runs on a DriverConnection.)
 
         with DriverTransaction(database) as tx:
             rows = tx.execute(FIRST, params)
@@ -291,7 +289,8 @@ class DriverTransaction:
 
     def __init__(self, database: Database):
         engine = database.engine
-        self.postgres = engine.dialect.name == "postgresql"
+        if engine.dialect.name != "sqlite":
+            raise RuntimeError("DriverTransaction is for SQLite")
         self._queue = (
             database.writer_queue.hold() if database.writer_queue else nullcontext()
         )
@@ -301,14 +300,9 @@ class DriverTransaction:
         except BaseException:
             self._queue.__exit__(None, None, None)
             raise
-        self._driver = _Driver(engine.dialect, self._pooled, self._invalidate)
+        self._driver = _Driver(engine.dialect, self._pooled, self._pooled.invalidate)
         self._begun = False
         self.committed = False
-        if self.postgres:
-            self._pooled.dbapi_connection.autocommit = True
-
-    def _invalidate(self, error: BaseException) -> None:
-        self._pooled.invalidate(error)
 
     def _send(self, sql: str) -> None:
         cursor = self._pooled.dbapi_connection.cursor()
@@ -317,51 +311,22 @@ class DriverTransaction:
         finally:
             cursor.close()
 
-    def execute(
-        self,
-        statement: PreparedStatement,
-        params: Mapping[str, Any],
-        *,
-        commit: bool = False,
-        first: tuple[PreparedStatement, Mapping[str, Any]] | None = None,
-    ) -> list[tuple]:
-        """Run one prepared statement and return its rows.
-
-        ``first``: a statement (and its parameters) to run just before, in
-        the same round trip; as its own statement it takes its own snapshot,
-        so ``statement`` sees what was committed while ``first`` waited for a
-        lock. ``commit``: COMMIT right after; on PostgreSQL the rows are then
-        not returned (the driver returns the last result only).
-        """
+    def _begin(self) -> None:
         if self.committed:
             raise RuntimeError("the transaction has committed")
-        if not self.postgres:
-            if not self._begun:
-                self._send("BEGIN IMMEDIATE")
-                self._begun = True
-            if first is not None:
-                first[0]._execute(self._driver, first[1])
-            rows = statement._execute(self._driver, params)
-            if commit:
-                self._send("COMMIT")
-                self.committed = True
-            return rows
-        before = "" if self._begun else "BEGIN; "
-        before_arguments: tuple = ()
-        if first is not None:
-            first_statement, first_params = first
-            plan = first_statement._plan(self._driver)
-            before += plan.sql + "; "
-            before_arguments = plan.arguments(first_params)
-        self._begun = True
-        rows = statement._execute(
-            self._driver,
-            params,
-            before=before,
-            before_arguments=before_arguments,
-            after="; COMMIT" if commit else "",
-        )
-        self.committed = commit
+        if not self._begun:
+            self._send("BEGIN IMMEDIATE")
+            self._begun = True
+
+    def execute(
+        self, statement: PreparedStatement, params: Mapping[str, Any], *, commit=False
+    ) -> list[tuple]:
+        """Run one prepared statement and return its rows; ``commit``:
+        COMMIT right after."""
+        self._begin()
+        rows = statement._execute(self._driver, params)
+        if commit:
+            self._commit()
         return rows
 
     def executemany(
@@ -371,27 +336,23 @@ class DriverTransaction:
         *,
         commit: bool = False,
     ) -> None:
-        """SQLite only (PostgreSQL sends rows in one statement instead)."""
-        if self.postgres or not self._begun or self.committed:
-            raise RuntimeError("executemany is for an open SQLite transaction")
+        self._begin()
         plan = statement._plan(self._driver)
         statement._run(
             self._driver, plan, plan.sql, [plan.arguments(p) for p in params], many=True
         )
         if commit:
-            self._send("COMMIT")
-            self.committed = True
+            self._commit()
+
+    def _commit(self) -> None:
+        self._send("COMMIT")
+        self.committed = True
 
     def close(self) -> None:
-        dbapi_connection = self._pooled.dbapi_connection
         try:
-            if dbapi_connection is not None and not getattr(
-                dbapi_connection, "closed", False
-            ):
+            if self._pooled.dbapi_connection is not None:
                 if self._begun and not self.committed:
                     self._send("ROLLBACK")
-                if self.postgres:
-                    dbapi_connection.autocommit = False
         finally:
             try:
                 self._pooled.close()
@@ -399,6 +360,55 @@ class DriverTransaction:
                 self._queue.__exit__(None, None, None)
 
     def __enter__(self) -> DriverTransaction:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+class DriverConnection:
+    """A pooled PostgreSQL driver connection in autocommit, for the hottest
+    write path only (``bookings.express``), without the ORM session.
+
+    Every round trip to the server costs CPU on both sides of the socket, as
+    much as a short statement itself (bench/README.md), so ``run`` sends
+    several statements in one round trip. PostgreSQL runs the statements of
+    one such message (its simple query protocol) as one transaction, each
+    statement with its own snapshot: a statement sees what was committed
+    while the one before it waited for a lock. Without BEGIN or COMMIT of its
+    own, a write is two round trips where it would be four; an error rolls
+    the whole message back.
+
+        with DriverConnection(database) as conn:
+            rows = conn.run((READ, params))
+            rows = conn.run((LOCK, lock_params), (WRITE, params))
+    """
+
+    def __init__(self, database: Database):
+        engine = database.engine
+        if engine.dialect.name != "postgresql":
+            raise RuntimeError("DriverConnection is for PostgreSQL")
+        self._pooled = engine.raw_connection()
+        self._driver = _Driver(engine.dialect, self._pooled, self._pooled.invalidate)
+        self._pooled.dbapi_connection.autocommit = True
+
+    def run(
+        self, *statements: tuple[PreparedStatement, Mapping[str, Any]]
+    ) -> list[tuple]:
+        """Run the statements in one round trip, one transaction; the rows
+        of the last."""
+        *before, (last, params) = statements
+        return last._execute(self._driver, params, before=before)
+
+    def close(self) -> None:
+        dbapi_connection = self._pooled.dbapi_connection
+        try:
+            if dbapi_connection is not None and not dbapi_connection.closed:
+                dbapi_connection.autocommit = False  # as the pool lent it
+        finally:
+            self._pooled.close()
+
+    def __enter__(self) -> DriverConnection:
         return self
 
     def __exit__(self, *exc_info) -> None:

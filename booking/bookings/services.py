@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import CTE, Insert
 
 from ..auth.models import User
 from ..billing.services import release_expired_holds
@@ -221,25 +222,39 @@ _INSERT_SLOT = PreparedStatement(
         {key: bindparam(key) for key in ("resource_id", "seat", "slot", "booking_id")}
     ),
 )
-# PostgreSQL: the booking and its slots in one statement (one round trip).
-_new_booking_cte = _new_booking.returning(Booking.__table__.c.id).cte("new_booking")
+
+
+def insert_with_slots(new_booking: CTE) -> Insert:
+    """PostgreSQL: the insert of a booking (a CTE returning its id and
+    seat) and of its slots, ``first_slot`` to ``last_slot``, in one
+    statement (one round trip); it returns a row per slot."""
+    slots = BookingSlot.__table__
+    return (
+        insert(slots)
+        .from_select(
+            ["resource_id", "seat", "slot", "booking_id"],
+            select(
+                bindparam("resource_id", type_=Integer()),
+                new_booking.c.seat,
+                func.generate_series(
+                    bindparam("first_slot", type_=BigInteger()),
+                    bindparam("last_slot", type_=BigInteger()),
+                ),
+                new_booking.c.id,
+            ),
+        )
+        .returning(slots.c.booking_id, slots.c.seat)
+        .add_cte(new_booking, nest_here=True)
+    )
+
+
 _INSERT_BOOKING_AND_SLOTS = PreparedStatement(
     "insert_booking_and_slots",
-    insert(BookingSlot.__table__)
-    .from_select(
-        ["resource_id", "seat", "slot", "booking_id"],
-        select(
-            bindparam("resource_id", type_=Integer()),
-            bindparam("seat", type_=Integer()),
-            func.generate_series(
-                bindparam("first_slot", type_=BigInteger()),
-                bindparam("last_slot", type_=BigInteger()),
-            ),
-            _new_booking_cte.c.id,
-        ),
-    )
-    .returning(BookingSlot.__table__.c.booking_id)
-    .add_cte(_new_booking_cte, nest_here=True),
+    insert_with_slots(
+        _new_booking.returning(Booking.__table__.c.id, Booking.__table__.c.seat).cte(
+            "new_booking"
+        )
+    ),
 )
 
 
