@@ -99,4 +99,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .cli import register_cli
 
     register_cli(app)
+
+    from .api.express import ExpressBookings
+
+    app.wsgi_app = ExpressBookings(app, app.wsgi_app)
     return app

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from flask_babel import lazy_gettext as _l
@@ -146,8 +147,18 @@ class DayPlan:
 
 
 def day_plan(opening_hours: dict, tz_name: str, midday: str, day: date) -> DayPlan:
-    tz = ZoneInfo(tz_name)
     intervals = opening_hours.get(WEEKDAYS[day.weekday()]) or []
+    return _day_plan(tuple(map(tuple, intervals)), tz_name, midday, day)
+
+
+# Every booking and every availability answer needs the plan of one
+# location-day; working it out (time zone arithmetic) cost a few percent of
+# a booking. A plan depends only on these arguments, so it is kept.
+@lru_cache(maxsize=4096)
+def _day_plan(
+    intervals: tuple[tuple[str, str], ...], tz_name: str, midday: str, day: date
+) -> DayPlan:
+    tz = ZoneInfo(tz_name)
     minutes = [
         (parse_minutes(s), parse_minutes(e, allow_midnight_end=True))
         for s, e in intervals

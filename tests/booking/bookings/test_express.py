@@ -5,6 +5,7 @@ always got."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
@@ -284,3 +285,29 @@ def test_no_operator_change_slips_in_between_read_and_insert(
         )
     assert [seat for _, seat in booked] == [0] * len(window.slots)
     assert db.scalar(select(func.count()).select_from(Booking)) == 1
+
+
+def test_the_lane_hands_everything_else_on_with_its_body(api, create_user, desk):
+    """api/express.py answers only its 201s; the Flask app answers the rest
+    as before, reading the body the lane had read."""
+    client = api(create_user())
+    as_text = client.post(
+        "/api/v1/bookings",
+        data=json.dumps({"resource_id": desk.id, "date": str(next_weekday(1))}),
+        content_type="text/plain",
+    )
+    assert as_text.status_code == 400
+    assert as_text.get_json()["message"] == "Send the request body as application/json."
+    not_an_object = client.post("/api/v1/bookings", json=[desk.id])
+    assert not_an_object.status_code == 400
+    no_token = _book(client.application.test_client(), desk, next_weekday(1))
+    assert no_token.status_code == 401
+    hours = client.post(
+        "/api/v1/bookings",
+        json={
+            "resource_id": desk.id,
+            "start": f"{next_weekday(1)}T09:00:00+01:00",
+            "end": f"{next_weekday(1)}T11:00:00+01:00",
+        },
+    )
+    assert hours.status_code == 400  # a desk is booked by the day
