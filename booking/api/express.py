@@ -3,13 +3,13 @@
 A member's token booking of a free desk is the commonest write of the
 service, and on two cores its CPU bounds the throughput. Once the booking
 itself went without the ORM (``bookings.express``), Flask's work around it
-(request context, session, before-request hooks, response object) was about
-a sixth of what was left (bench/README.md). This WSGI layer answers exactly
-that case, a JSON object in the body and a bearer token, by calling
-``bookings.express.book`` and writing the 201 itself. Everything else, and
-every case the express path steps aside from, goes on to the Flask app
-untouched (with the body it read handed on), whose view gives the answer it
-always gave: the lane only ever answers 201.
+(request context, session, before-request hooks, response object) was
+almost half of the app's CPU per booking (bench/README.md). This WSGI
+layer answers exactly that case, a JSON object in the body and a bearer
+token, by calling ``bookings.express.book`` and writing the 201 itself.
+Everything else, and every case the express path steps aside from, goes
+on to the Flask app untouched (with the body it read handed on), whose
+view gives the answer it always gave: the lane only ever answers 201.
 """
 
 from __future__ import annotations
@@ -73,8 +73,9 @@ class ExpressBookings:
             try:
                 booked = booking_express.book(get_database(), token, data)
             except SQLAlchemyError:
-                # Nothing was committed; the general path answers (and
-                # reports) what the database says.
+                # A deadlock with another path, a lost connection: nothing
+                # was committed, and the general path answers (and reports)
+                # what the database says.
                 log.warning("express booking failed, handing on", exc_info=True)
                 return None
             if booked is None:

@@ -42,7 +42,7 @@ from datetime import datetime
 from types import SimpleNamespace
 
 from sqlalchemy import Integer, String, bindparam, func, literal_column, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 
 from ..auth import services as auth_services
 from ..auth.models import SessionKind, User
@@ -101,8 +101,9 @@ _unchanged = (
     )
     .exists()
 )
-_seat = func.generate_series(0, bindparam("seat_count", type_=Integer()) - 1)
-_seat = _seat.column_valued("seat")
+_seat = func.generate_series(
+    0, bindparam("seat_count", type_=Integer()) - 1
+).column_valued("seat")
 _free_seat = (
     select(func.min(_seat).label("seat"))
     .where(_seat.not_in(services._TAKEN_SEATS))
@@ -220,10 +221,8 @@ def _book_on_postgres(conn: DriverConnection, token: str, request, now: datetime
                 },
             ),
         )
-    except (IntegrityError, OperationalError):
-        # Lost a race past the locks' reach (the slots are taken), or a
-        # deadlock with another path: nothing was written.
-        return None
+    except IntegrityError:
+        return None  # lost a race past the locks' reach: the slots are taken
     if not booked:
         return None  # the general path words the refusal (or frees a hold)
     values["id"], values["seat"] = booked[0]
