@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,11 @@ def register_error_handlers(app: Flask) -> None:
             message = _CSRF_MESSAGE
         elif error.description == type(error).description:
             message = _HTTP_MESSAGES.get(error.code or 500, message)
-        return error_response(error.code or 500, code, message)
+        response = make_response(error_response(error.code or 500, code, message))
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            # RFC 9110: a 405 says which methods the resource allows.
+            response.headers["Allow"] = ", ".join(error.valid_methods)
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, text
 
 from booking import create_app
 from booking.db import Base
+from tests.support.contract import check_answer
 
 TEST_CONFIG = {
     "TESTING": True,
@@ -108,7 +109,10 @@ class IsolatedClient(FlaskClient):
 
     def open(self, *args, **kwargs):
         with self.application.app_context():
-            return super().open(*args, **kwargs)
+            response = super().open(*args, **kwargs)
+        request = response.request
+        check_answer(self.application, request.method, request.path, response)
+        return response
 
 
 @pytest.fixture

@@ -25,6 +25,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..bookings import express as booking_express
 from ..db import get_database
 from . import serialize
+from .contract import to_json
+from .schemas import BookingInput
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,8 @@ class ExpressBookings:
             return None
         if not isinstance(data, dict) or not booking_express.is_available(data):
             return None
+        if not data.keys() <= BookingInput.model_fields.keys():
+            return None  # the API refuses unknown fields
         with self.app.app_context():
             try:
                 booked = booking_express.book(get_database(), token, data)
@@ -80,7 +84,7 @@ class ExpressBookings:
                 return None
             if booked is None:
                 return None
-            payload = self.app.json.dumps(serialize.booking_json(booked)).encode()
+            payload = to_json(serialize.booking_json(booked))
         start_response(
             "201 CREATED",
             [

@@ -1,8 +1,8 @@
-"""The JSON API under /api/v1 (contract: api/openapi.py)."""
+"""The JSON API under /api/v1 (contract: api/schemas.py, via api/contract.py)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify, request, session
+from flask import Blueprint, current_app, g, request, session
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
@@ -12,21 +12,14 @@ from ..bookings import queries as booking_queries
 from ..bookings import services as booking_services
 from ..bookings.rules import parse_date
 from ..db import get_db, utcnow
-from ..errors import InvalidInput, Unauthorized
+from ..errors import Unauthorized
 from ..extensions import limiter, login_form_email
 from ..security import SESSION_KEY
 from ..spaces import services as space_services
-from . import serialize
-from .openapi import build_openapi
+from . import schemas, serialize
+from .contract import build_openapi, operation
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-
-def _body() -> dict:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise InvalidInput(_l("Send a JSON object as the request body."))
-    return data
 
 
 def _login_failed(_response) -> bool:
@@ -44,23 +37,34 @@ def _login_failed(_response) -> bool:
     deduct_when=_login_failed,
     scope="login-address",
 )
-def create_token():
-    data = _body()
+@operation(
+    "Log in and get a bearer token",
+    public=True,
+    body=schemas.Credentials,
+    answers={
+        200: schemas.Token,
+        401: "Wrong e-mail or password",
+        429: "Too many failed attempts for this account or address",
+    },
+)
+def create_token(body: schemas.Credentials):
     db = get_db()
-    user = auth_services.authenticate(
-        db, str(data.get("email", "")), str(data.get("password", ""))
-    )
+    user = auth_services.authenticate(db, body.email, body.password)
     if user is None:
         g.login_failed = True
         raise Unauthorized(_l("E-mail address or password is wrong."))
     token = auth_services.start_session(
         db, user, SessionKind.API, request.headers.get("User-Agent")
     )
-    return jsonify({"token": token, "token_type": "Bearer"})
+    return schemas.Token(token=token, token_type="Bearer")
 
 
 @bp.post("/auth/logout")
 @login_required
+@operation(
+    "End the login used by this request; the token stops working",
+    answers={204: (None, "Logged out")},
+)
 def logout():
     """End the login used for this request (token or browser session)."""
     db = get_db()
@@ -70,91 +74,127 @@ def logout():
     else:
         auth_services.end_session(db, session.get(SESSION_KEY, ""))
         session.clear()
-    return "", 204
+    return None
 
 
 @bp.get("/me")
 @login_required
+@operation("The caller", answers={200: schemas.Me})
 def me():
-    return jsonify(serialize.user_json(current_user))
+    return serialize.user_json(current_user)
 
 
 @bp.get("/locations")
+@operation(
+    "All active locations of the network",
+    public=True,
+    answers={200: list[schemas.Location]},
+)
 def list_locations():
     db = get_db()
     locations = space_services.list_locations(db)
     free = booking_queries.free_desks_today(db, locations)
-    return jsonify(
-        [
-            serialize.location_json(loc, free_desks_today=free.get(loc.id))
-            for loc in locations
-        ]
-    )
+    return [
+        serialize.location_json(loc, free_desks_today=free.get(loc.id))
+        for loc in locations
+    ]
 
 
 @bp.post("/locations")
 @login_required
-def create_location():
-    location = space_services.create_location(get_db(), current_user, _body())
-    return jsonify(serialize.location_json(location)), 201
+@operation(
+    "Create a location (operators; the creator runs it)",
+    body=schemas.LocationInput,
+    answers={201: (schemas.Location, "Created"), 403: "Not an operator"},
+)
+def create_location(body: schemas.LocationInput):
+    location = space_services.create_location(get_db(), current_user, body.values())
+    return serialize.location_json(location), 201
 
 
 @bp.get("/locations/<int:location_id>")
+@operation("One location", public=True, answers={200: schemas.Location})
 def get_location(location_id: int):
     location = space_services.get_location(get_db(), location_id)
-    return jsonify(serialize.location_json(location))
+    return serialize.location_json(location)
 
 
 @bp.patch("/locations/<int:location_id>")
 @login_required
-def update_location(location_id: int):
+@operation(
+    "Change a location you run",
+    body=schemas.LocationInput,
+    answers={200: schemas.Location, 403: "Not one of your locations"},
+)
+def update_location(location_id: int, body: schemas.LocationInput):
     location = space_services.update_location(
-        get_db(), current_user, location_id, _body()
+        get_db(), current_user, location_id, body.values()
     )
-    return jsonify(serialize.location_json(location))
+    return serialize.location_json(location)
 
 
 @bp.put("/locations/<int:location_id>/operators")
 @login_required
-def set_operators(location_id: int):
-    emails = _body().get("emails")
-    if not isinstance(emails, list) or not all(isinstance(e, str) for e in emails):
-        raise InvalidInput(
-            _l("emails must be a list of e-mail addresses."), field="emails"
-        )
+@operation(
+    "Set who runs a location (network admins only)",
+    body=schemas.Operators,
+    answers={
+        200: (schemas.OperatorList, "The operators now running the location"),
+        403: "Not a network admin",
+    },
+)
+def set_operators(location_id: int, body: schemas.Operators):
     location = space_services.set_location_operators(
-        get_db(), current_user, location_id, emails
+        get_db(), current_user, location_id, body.emails
     )
-    return jsonify({"emails": [user.email for user in location.operators]})
+    return schemas.OperatorList(emails=[user.email for user in location.operators])
 
 
 @bp.get("/locations/<int:location_id>/resources")
+@operation(
+    "Desks, rooms, booths and flex areas of a location",
+    public=True,
+    answers={200: list[schemas.Resource]},
+)
 def list_resources(location_id: int):
     location = space_services.get_location(get_db(), location_id)
-    return jsonify(
-        [serialize.resource_json(r) for r in location.resources if r.is_active]
-    )
+    return [serialize.resource_json(r) for r in location.resources if r.is_active]
 
 
 @bp.post("/locations/<int:location_id>/resources")
 @login_required
-def create_resource(location_id: int):
+@operation(
+    "Add a resource to a location you run",
+    body=schemas.ResourceInput,
+    answers={201: (schemas.Resource, "Created"), 403: "Not one of your locations"},
+)
+def create_resource(location_id: int, body: schemas.ResourceInput):
     resource = space_services.create_resource(
-        get_db(), current_user, location_id, _body()
+        get_db(), current_user, location_id, body.values()
     )
-    return jsonify(serialize.resource_json(resource)), 201
+    return serialize.resource_json(resource), 201
 
 
 @bp.patch("/resources/<int:resource_id>")
 @login_required
-def update_resource(resource_id: int):
+@operation(
+    "Change a resource (its kind is fixed)",
+    body=schemas.ResourceInput,
+    answers={200: schemas.Resource, 403: "Not one of your locations"},
+)
+def update_resource(resource_id: int, body: schemas.ResourceInput):
     resource = space_services.update_resource(
-        get_db(), current_user, resource_id, _body()
+        get_db(), current_user, resource_id, body.values()
     )
-    return jsonify(serialize.resource_json(resource))
+    return serialize.resource_json(resource)
 
 
 @bp.get("/locations/<int:location_id>/closures")
+@operation(
+    "Current and future closures",
+    public=True,
+    answers={200: list[schemas.Closure]},
+)
 def list_closures(location_id: int):
     db = get_db()
     location = space_services.get_location(db, location_id)
@@ -162,116 +202,146 @@ def list_closures(location_id: int):
     closures = space_services.closures_between(
         db, location.id, today, today.replace(year=today.year + 5)
     )
-    return jsonify([serialize.closure_json(c) for c in closures])
+    return [serialize.closure_json(c) for c in closures]
 
 
 @bp.post("/locations/<int:location_id>/closures")
 @login_required
-def create_closure(location_id: int):
-    data = _body()
+@operation(
+    "Close the location or one resource for whole days",
+    body=schemas.ClosureInput,
+    answers={201: (schemas.Closure, "Created"), 403: "Not one of your locations"},
+)
+def create_closure(location_id: int, body: schemas.ClosureInput):
     closure = space_services.add_closure(
         get_db(),
         current_user,
         location_id,
-        starts_on=parse_date(data.get("starts_on")),
-        ends_on=parse_date(data.get("ends_on", data.get("starts_on"))),
-        resource_id=data.get("resource_id"),
-        reason=data.get("reason", ""),
+        starts_on=parse_date(body.starts_on),
+        ends_on=parse_date(body.ends_on or body.starts_on),
+        resource_id=body.resource_id,
+        reason=body.reason,
     )
-    return jsonify(serialize.closure_json(closure)), 201
+    return serialize.closure_json(closure), 201
 
 
 @bp.delete("/closures/<int:closure_id>")
 @login_required
+@operation(
+    "Remove a closure",
+    answers={204: (None, "Removed"), 403: "Not one of your locations"},
+)
 def delete_closure(closure_id: int):
     space_services.delete_closure(get_db(), current_user, closure_id)
-    return "", 204
 
 
 @bp.get("/locations/<int:location_id>/availability")
-def availability(location_id: int):
+@operation(
+    "Every resource with its free and booked periods on a local date",
+    public=True,
+    query=schemas.DateQuery,
+    answers={200: schemas.Availability},
+)
+def availability(location_id: int, query: schemas.DateQuery):
     db = get_db()
     location = space_services.get_location(db, location_id)
-    if "date" not in request.args:
-        raise InvalidInput(_l("Give the date as ?date=YYYY-MM-DD."), field="date")
-    day = parse_date(request.args["date"])
-    return jsonify(
-        serialize.availability_json(booking_queries.location_day(db, location, day))
-    )
+    day = parse_date(query.date)
+    return serialize.availability_json(booking_queries.location_day(db, location, day))
 
 
 @bp.get("/locations/<int:location_id>/bookings")
 @login_required
-def location_bookings(location_id: int):
+@operation(
+    "All bookings of a day at a location you run, with the members",
+    query=schemas.OptionalDateQuery,
+    answers={200: list[schemas.Booking], 403: "Not one of your locations"},
+)
+def location_bookings(location_id: int, query: schemas.OptionalDateQuery):
     db = get_db()
     location = space_services.get_managed_location(db, current_user, location_id)
-    day = parse_date(request.args.get("date") or utcnow().date().isoformat())
+    day = parse_date(query.date or utcnow().date().isoformat())
     bookings = booking_queries.day_bookings(db, location, day)
-    return jsonify(
-        [
-            serialize.booking_json(b)
-            | {"member": {"id": b.user.id, "name": b.user.name, "email": b.user.email}}
-            for b in bookings
-        ]
-    )
+    return [serialize.location_booking_json(b) for b in bookings]
 
 
 @bp.post("/bookings")
 @login_required
-def create_booking():
+@operation(
+    "Book a desk, seat or room",
+    body=schemas.BookingInput,
+    answers={
+        201: (
+            schemas.Booking,
+            "Booked: confirmed (free, or paid from a pass) or pending_payment "
+            "with a payment object",
+        ),
+        402: "Membership suspended: a payment is overdue (membership_suspended)",
+        403: "Not allowed",
+        404: "No such desk or room",
+        409: "Taken, or the person already has a booking at that time",
+    },
+)
+def create_booking(body: schemas.BookingInput):
     # A member's token booking of a free desk is answered before Flask, by
     # the express lane (api/express.py); this is everything it hands on.
-    data = _body()
     db = get_db()
-    holder_id = data.get("user_id")
-    if holder_id is None and data.get("member_email"):
-        holder_id = booking_services.holder_for_email(db, data["member_email"])
-    if holder_id is not None and (
-        not isinstance(holder_id, int) or isinstance(holder_id, bool)
-    ):
-        raise InvalidInput(_l("user_id must be a number."), field="user_id")
+    holder_id = body.user_id
+    if holder_id is None and body.member_email:
+        holder_id = booking_services.holder_for_email(db, body.member_email)
     booking_request = booking_services.BookingRequest.from_values(
-        data, holder_id=holder_id
+        body.values(), holder_id=holder_id
     )
     booking = booking_services.create_booking(db, current_user, booking_request)
-    body = serialize.booking_json(booking)
+    answer = serialize.booking_json(booking)
     if booking.status == "pending_payment":
         from ..billing.api import payment_json
 
-        body["payment"] = payment_json(booking)
-    return jsonify(body), 201
+        answer.payment = payment_json(booking)
+    return answer, 201
 
 
 @bp.get("/bookings")
 @login_required
-def list_bookings():
+@operation(
+    "The caller's bookings",
+    query=schemas.BookingScope,
+    answers={200: list[schemas.Booking]},
+)
+def list_bookings(query: schemas.BookingScope):
     db = get_db()
-    scope = request.args.get("scope", "all")
-    if scope == "all":
+    if query.scope == "all":
         bookings = booking_services.all_bookings_of(db, current_user)
-    elif scope in ("upcoming", "past"):
-        bookings = booking_services.bookings_of(
-            db, current_user, upcoming=scope == "upcoming"
-        )
     else:
-        raise InvalidInput(_l("scope is all, upcoming or past."), field="scope")
-    return jsonify([serialize.booking_json(b) for b in bookings])
+        bookings = booking_services.bookings_of(
+            db, current_user, upcoming=query.scope == "upcoming"
+        )
+    return [serialize.booking_json(b) for b in bookings]
 
 
 @bp.get("/bookings/<int:booking_id>")
 @login_required
+@operation("One of the caller's bookings", answers={200: schemas.Booking})
 def get_booking(booking_id: int):
     booking = booking_services.get_booking_for(get_db(), current_user, booking_id)
-    return jsonify(serialize.booking_json(booking))
+    return serialize.booking_json(booking)
 
 
 @bp.delete("/bookings/<int:booking_id>")
 @login_required
+@operation(
+    "Cancel a booking (yours, or any in a location you run)",
+    answers={
+        200: (schemas.Booking, "Cancelled"),
+        403: "The cancellation deadline has passed",
+        409: "Already cancelled or over",
+    },
+)
 def cancel_booking(booking_id: int):
     booking = booking_services.cancel_booking(get_db(), current_user, booking_id)
-    return jsonify(serialize.booking_json(booking))
+    return serialize.booking_json(booking)
 
 
 @bp.get("/openapi.json")
+@operation("This document (OpenAPI 3.1)", public=True, answers={200: dict})
 def openapi():
-    return jsonify(build_openapi())
+    return build_openapi(current_app)

@@ -1,4 +1,4 @@
-"""Payment routes of the JSON API under /api/v1 (documented in api/openapi.py).
+"""Payment routes of the JSON API under /api/v1 (contract: api/schemas.py).
 
 A paid booking is created by ``POST /api/v1/bookings`` as ``pending_payment``
 with a ``payment`` object; ``POST /api/v1/bookings/{id}/checkout`` then gives
@@ -8,10 +8,12 @@ confirms the booking; clients poll ``GET /api/v1/bookings/{id}``.
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request, url_for
+from flask import Blueprint, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
+from ..api import schemas
+from ..api.contract import operation
 from ..bookings.models import Booking, BookingStatus
 from ..bookings.rules import parse_date
 from ..bookings.services import get_booking_for
@@ -23,38 +25,26 @@ from . import services
 api_bp = Blueprint("billing_api", __name__, url_prefix="/api/v1")
 
 
-def _instant(value) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
-
-
-def payment_json(booking: Booking) -> dict | None:
+def payment_json(booking: Booking) -> schemas.Payment | None:
     """What a held booking costs and where to pay it; None if nothing is due."""
     if booking.status != BookingStatus.PENDING_PAYMENT:
         return None
     order = services.order_for_booking(get_db(), booking.id)
     if order is None:
         return None
-    return {
-        "order_id": order.id,
-        "amount_cents": order.amount_cents,
-        "vat_cents": order.vat_cents,
-        "currency": order.currency,
-        "hold_expires_at": _instant(booking.hold_expires_at),
-        "checkout": url_for("billing_api.checkout", booking_id=booking.id),
-    }
+    return schemas.Payment(
+        order_id=order.id,
+        amount_cents=order.amount_cents,
+        vat_cents=order.vat_cents,
+        currency=order.currency,
+        hold_expires_at=booking.hold_expires_at,
+        checkout=url_for("billing_api.checkout", booking_id=booking.id),
+    )
 
 
-@api_bp.post("/bookings/<int:booking_id>/checkout")
-@login_required
-def checkout(booking_id: int):
-    db = get_db()
-    booking = get_booking_for(db, current_user, booking_id)
-    payment = payment_json(booking)
-    if payment is None:
-        raise BookingConflict(_l("This booking is not waiting for payment."))
-    order_id = payment["order_id"]
-    url = services.start_checkout(
-        db,
+def _checkout_url(order_id: int) -> str:
+    return services.start_checkout(
+        get_db(),
         current_user,
         order_id,
         success_url=url_for(
@@ -64,34 +54,58 @@ def checkout(booking_id: int):
             "billing.returned", order_id=order_id, result="cancel", _external=True
         ),
     )
-    return jsonify({**payment, "payment_url": url})
+
+
+@api_bp.post("/bookings/<int:booking_id>/checkout")
+@login_required
+@operation(
+    "Start paying a booking held for payment: answers the Stripe Checkout "
+    "address (payment_url). Repeating it gives the same address; the booking "
+    "is confirmed by Stripe's webhook",
+    answers={
+        200: schemas.Payment,
+        409: "Not waiting for payment, or the hold has ended",
+        503: "Stripe cannot be reached: try again, the hold stays "
+        "(payment_unavailable)",
+    },
+)
+def checkout(booking_id: int):
+    booking = get_booking_for(get_db(), current_user, booking_id)
+    payment = payment_json(booking)
+    if payment is None:
+        raise BookingConflict(_l("This booking is not waiting for payment."))
+    payment.payment_url = _checkout_url(payment.order_id)
+    return payment
 
 
 @api_bp.get("/me/credits")
 @login_required
-def credits():
+@operation(
+    "Days (and meeting-room minutes) left on your passes, memberships and "
+    "company budget",
+    query=schemas.CreditsQuery,
+    answers={200: list[schemas.Credit]},
+)
+def credits(query: schemas.CreditsQuery):
     db = get_db()
     now = utcnow()
-    location_id = request.args.get("location_id", type=int)
-    day = parse_date(request.args["date"]) if request.args.get("date") else now.date()
-    return jsonify(
-        [
-            {
-                "pass_id": c.pass_id,
-                "name": c.name,
-                "kind": c.kind,
-                "remaining_days": c.remaining,
-                "room_minutes_left": c.room_minutes,
-                "standing": c.standing,
-                "valid_until": c.valid_until.isoformat() if c.valid_until else None,
-                "company": c.company,
-                "cancel_at_period_end": c.cancel_at_period_end,
-            }
-            for c in passes_services.credit_summary(
-                db, current_user, location_id, day, now
-            )
-        ]
-    )
+    day = parse_date(query.date) if query.date else now.date()
+    return [
+        schemas.Credit(
+            pass_id=c.pass_id,
+            name=c.name,
+            kind=c.kind,
+            remaining_days=c.remaining,
+            room_minutes_left=c.room_minutes,
+            standing=c.standing,
+            valid_until=c.valid_until,
+            company=c.company,
+            cancel_at_period_end=c.cancel_at_period_end,
+        )
+        for c in passes_services.credit_summary(
+            db, current_user, query.location_id, day, now
+        )
+    ]
 
 
 # --- day passes -----
@@ -110,98 +124,105 @@ def _own_day_pass(db, pass_id: int):
     return pass_
 
 
-def day_pass_json(pass_) -> dict:
+def day_pass_json(pass_) -> schemas.DayPass:
     order = services.order_for_pass(get_db(), pass_.id)
-    body = {
-        "id": pass_.id,
-        "plan_id": pass_.plan_id,
-        "name": pass_.plan.name,
-        "date": pass_.valid_from.isoformat(),
-        "part": pass_.day_part or "full",
-        "location_id": pass_.location_id,
-        "status": pass_.status,
-        "payment": None,
-    }
+    payment = None
     if order is not None:
-        body["payment"] = {
-            "order_id": order.id,
-            "status": order.status,
-            "amount_cents": order.amount_cents,
-            "vat_cents": order.vat_cents,
-            "currency": order.currency,
-            "checkout": url_for("billing_api.day_pass_checkout", pass_id=pass_.id),
-        }
-    return body
+        payment = schemas.DayPassPayment(
+            order_id=order.id,
+            status=order.status,
+            amount_cents=order.amount_cents,
+            vat_cents=order.vat_cents,
+            currency=order.currency,
+            checkout=url_for("billing_api.day_pass_checkout", pass_id=pass_.id),
+        )
+    return schemas.DayPass(
+        id=pass_.id,
+        plan_id=pass_.plan_id,
+        name=pass_.plan.name,
+        date=pass_.valid_from,
+        part=pass_.day_part or "full",
+        location_id=pass_.location_id,
+        status=pass_.status,
+        payment=payment,
+    )
 
 
 @api_bp.post("/day-passes")
 @login_required
-def buy_day_pass():
+@operation(
+    "Buy a day pass for a date (whole or half day, at one location or "
+    "network-wide): created pending; pay through "
+    "/day-passes/{pass_id}/checkout, the webhook activates it",
+    body=schemas.DayPassRequest,
+    answers={
+        201: (schemas.DayPass, "Created, waiting for payment"),
+        400: "Bad date (past, beyond the horizon, closed) or part",
+        404: "No such day-pass plan on sale",
+    },
+)
+def buy_day_pass(body: schemas.DayPassRequest):
     from ..passes.models import Plan, PlanKind
 
     db = get_db()
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise InvalidInput(_l("Send a JSON object."))
-    plan_id = data.get("plan_id")
-    if not isinstance(plan_id, int) or isinstance(plan_id, bool):
-        raise InvalidInput(_l("Choose a day pass."), field="plan_id")
-    plan = db.get(Plan, plan_id)
+    plan = db.get(Plan, body.plan_id)
     if plan is None or plan.kind != PlanKind.DAY_PASS:
         raise NotFound(_l("There is no such plan."))
-    if not data.get("date"):
+    if not body.date:
         raise InvalidInput(_l("Choose the day for this pass."), field="date")
     order = services.buy_plan(
-        db,
-        current_user,
-        plan_id,
-        day=parse_date(data["date"]),
-        part=data.get("part") or None,
+        db, current_user, body.plan_id, day=parse_date(body.date), part=body.part
     )
-    return jsonify(day_pass_json(_own_day_pass(db, order.pass_id))), 201
+    return day_pass_json(_own_day_pass(db, order.pass_id)), 201
 
 
 @api_bp.get("/day-passes")
 @login_required
+@operation(
+    "Your day passes, the latest date first",
+    answers={200: list[schemas.DayPass]},
+)
 def list_day_passes():
     db = get_db()
-    return jsonify(
-        [day_pass_json(p) for p in passes_services.day_passes_of(db, current_user)]
-    )
+    return [day_pass_json(p) for p in passes_services.day_passes_of(db, current_user)]
 
 
 @api_bp.get("/day-passes/<int:pass_id>")
 @login_required
+@operation("One of your day passes", answers={200: schemas.DayPass})
 def get_day_pass(pass_id: int):
-    return jsonify(day_pass_json(_own_day_pass(get_db(), pass_id)))
+    return day_pass_json(_own_day_pass(get_db(), pass_id))
 
 
 @api_bp.post("/day-passes/<int:pass_id>/cancel")
 @login_required
+@operation(
+    "Cancel a day pass until the day before: a paid one is refunded in full",
+    answers={
+        200: schemas.DayPass,
+        409: "Its day has begun, a booking uses it, or it is no longer valid",
+    },
+)
 def cancel_day_pass(pass_id: int):
     db = get_db()
     services.cancel_day_pass(db, current_user, pass_id)
-    return jsonify(day_pass_json(_own_day_pass(db, pass_id)))
+    return day_pass_json(_own_day_pass(db, pass_id))
 
 
 @api_bp.post("/day-passes/<int:pass_id>/checkout")
 @login_required
+@operation(
+    "The Stripe Checkout address for an unpaid day pass (repeating it gives "
+    "the same address)",
+    answers={
+        200: schemas.DayPassPayment,
+        409: "Not waiting for payment",
+        503: "Stripe cannot be reached: try again",
+    },
+)
 def day_pass_checkout(pass_id: int):
-    db = get_db()
-    body = day_pass_json(_own_day_pass(db, pass_id))
-    payment = body["payment"]
-    if payment is None or payment["status"] != "pending":
+    payment = day_pass_json(_own_day_pass(get_db(), pass_id)).payment
+    if payment is None or payment.status != "pending":
         raise BookingConflict(_l("This order is no longer waiting for payment."))
-    order_id = payment["order_id"]
-    url = services.start_checkout(
-        db,
-        current_user,
-        order_id,
-        success_url=url_for(
-            "billing.returned", order_id=order_id, result="success", _external=True
-        ),
-        cancel_url=url_for(
-            "billing.returned", order_id=order_id, result="cancel", _external=True
-        ),
-    )
-    return jsonify({**payment, "payment_url": url})
+    payment.payment_url = _checkout_url(payment.order_id)
+    return payment

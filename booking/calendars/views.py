@@ -6,7 +6,6 @@ from flask import (
     Blueprint,
     Response,
     flash,
-    jsonify,
     redirect,
     render_template,
     request,
@@ -16,6 +15,8 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
+from ..api import schemas
+from ..api.contract import operation
 from ..auth.models import User
 from ..db import get_db
 from ..errors import DomainError, InvalidInput, NotFound
@@ -153,98 +154,109 @@ def revoke_personal_feed():
 # --- JSON API --------------------------------------------------------------
 
 
-def _import_json(source) -> dict:
-    from ..api.serialize import instant
-
-    return {
-        "id": source.id,
-        "location_id": source.location_id,
-        "resource_id": source.resource_id,
-        "name": source.name,
-        "url": source.url,
-        "imported_at": instant(source.imported_at),
-    }
+def _import_json(source) -> schemas.CalendarImport:
+    return schemas.CalendarImport(
+        id=source.id,
+        location_id=source.location_id,
+        resource_id=source.resource_id,
+        name=source.name,
+        url=source.url,
+        imported_at=source.imported_at,
+    )
 
 
-def _result_json(result: services.ImportResult) -> dict:
-    return {
-        "added": result.added,
-        "updated": result.updated,
-        "removed": result.removed,
-        "unchanged": result.unchanged,
-        "conflicting_booking_ids": result.conflicts,
-    }
+def _result_json(result: services.ImportResult) -> schemas.ImportResult:
+    return schemas.ImportResult(
+        added=result.added,
+        updated=result.updated,
+        removed=result.removed,
+        unchanged=result.unchanged,
+        conflicting_booking_ids=result.conflicts,
+    )
 
 
 @api_bp.post("/me/calendar/revoke")
 @login_required
+@operation(
+    "Replace your calendar feed address (the old one stops working)",
+    answers={200: schemas.CalendarUrl},
+)
 def api_revoke_personal_feed():
     feed = services.revoke_feed(get_db(), current_user)
-    return jsonify({"calendar_url": services.feed_url(feed)})
+    return schemas.CalendarUrl(calendar_url=services.feed_url(feed))
 
 
 @api_bp.get("/resources/<int:resource_id>/calendar-imports")
 @login_required
+@operation(
+    "External calendars blocking a room you run",
+    answers={200: list[schemas.CalendarImport], 403: "Not one of your locations"},
+)
 def api_list_imports(resource_id: int):
     db = get_db()
     resource = get_resource(db, resource_id)
     sources = services.imports_of(db, current_user, resource.location_id)
-    return jsonify([_import_json(s) for s in sources if s.resource_id == resource.id])
-
-
-def _json_body() -> dict:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise InvalidInput(_l("Send a JSON object as the request body."))
-    return data
-
-
-def _ics_from(data: dict) -> bytes | None:
-    ics = data.get("ics")
-    if ics is None:
-        return None
-    if not isinstance(ics, str):
-        raise InvalidInput(_l("ics is the calendar file as text."), field="ics")
-    return ics.encode()
+    return [_import_json(s) for s in sources if s.resource_id == resource.id]
 
 
 @api_bp.post("/resources/<int:resource_id>/calendar-imports")
 @login_required
-def api_create_import(resource_id: int):
+@operation(
+    'Block a room from an external calendar: {"name", "url"} (an .ics address) '
+    'or {"name", "ics"} (file text); recurring events are expanded',
+    body=schemas.CalendarImportInput,
+    answers={
+        201: (
+            schemas.CalendarImport,
+            "Imported, with counts and conflicting bookings",
+        ),
+        403: "Not one of your locations",
+    },
+)
+def api_create_import(resource_id: int, body: schemas.CalendarImportInput):
     db = get_db()
-    data = _json_body()
     resource = get_resource(db, resource_id)
-    ics = _ics_from(data)
-    if ics is None and not data.get("url"):
+    ics = body.ics.encode() if body.ics is not None else None
+    if ics is None and not body.url:
         raise InvalidInput(_l("Give url or ics."), field="url")
     source = services.create_import(
         db,
         current_user,
         resource.location_id,
         resource_id=resource.id,
-        name=str(data.get("name") or ""),
-        url=data.get("url") if isinstance(data.get("url"), str) else None,
+        name=body.name,
+        url=body.url,
     )
-    result = services.run_import(db, current_user, source.id, ics)
-    return jsonify(_import_json(source) | {"result": _result_json(result)}), 201
+    answer = _import_json(source)
+    answer.result = _result_json(services.run_import(db, current_user, source.id, ics))
+    return answer, 201
 
 
 @api_bp.post("/resources/<int:resource_id>/calendar-imports/refresh")
 @login_required
-def api_refresh_imports(resource_id: int):
+@operation(
+    'Import the room\'s calendars again (URLs are fetched; {"import_id", "ics"} '
+    "replaces an uploaded file); never duplicates blocks",
+    body=schemas.CalendarRefreshInput,
+    body_required=False,
+    answers={
+        200: (dict[str, schemas.ImportResult], "Results by import id"),
+        403: "Not one of your locations",
+    },
+)
+def api_refresh_imports(resource_id: int, body: schemas.CalendarRefreshInput):
     """Re-import the room's calendars; {"import_id", "ics"} replaces one file."""
     db = get_db()
-    data = request.get_json(silent=True) or {}
     resource = get_resource(db, resource_id)
     sources = [
         s
         for s in services.imports_of(db, current_user, resource.location_id)
         if s.resource_id == resource.id
     ]
-    ics = _ics_from(data)
+    ics = body.ics.encode() if body.ics is not None else None
     results = {}
     for source in sources:
-        if ics is not None and data.get("import_id") != source.id:
+        if ics is not None and body.import_id != source.id:
             continue
         if ics is None and not source.url:
             continue
@@ -253,4 +265,4 @@ def api_refresh_imports(resource_id: int):
         )
     if ics is not None and not results:
         raise NotFound(_l("There is no such calendar."))
-    return jsonify(results)
+    return results

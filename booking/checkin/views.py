@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, jsonify, redirect, request, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
+from ..api import schemas
+from ..api.contract import operation
 from ..bookings.rules import parse_date
 from ..db import get_db
 from ..errors import DomainError
@@ -71,28 +73,43 @@ def set_release(location_id: int):
 
 @api_bp.post("/bookings/<int:booking_id>/check-in")
 @login_required
+@operation(
+    "Check in to your booking (from 30 minutes before)",
+    answers={
+        200: schemas.Booking,
+        409: "Cancelled, or not the time to check in",
+    },
+)
 def api_check_in(booking_id: int):
-    from ..api.serialize import booking_json, instant
+    from ..api.serialize import booking_json
 
     booking = services.check_in(get_db(), current_user, booking_id)
-    return jsonify(
-        booking_json(booking) | {"checked_in_at": instant(booking.checked_in_at)}
-    )
+    answer = booking_json(booking)
+    answer.checked_in_at = booking.checked_in_at
+    return answer
 
 
 @api_bp.post("/locations/<int:location_id>/waitlist")
 @login_required
-def api_join(location_id: int):
-    day = parse_date(request.args.get("date"))
+@operation(
+    "Wait for a desk on a full day; you get an e-mail when one frees up "
+    "(first to book gets it)",
+    query=schemas.WaitlistQuery,
+    answers={201: schemas.WaitlistEntry, 409: "Already on the waitlist"},
+)
+def api_join(location_id: int, query: schemas.WaitlistQuery):
+    day = parse_date(query.date)
     entry = services.join_waitlist(get_db(), current_user, location_id, day)
-    return jsonify(
-        {"location_id": entry.location_id, "date": entry.day.isoformat()}
-    ), 201
+    return schemas.WaitlistEntry(location_id=entry.location_id, date=entry.day), 201
 
 
 @api_bp.delete("/locations/<int:location_id>/waitlist")
 @login_required
-def api_leave(location_id: int):
-    day = parse_date(request.args.get("date"))
+@operation(
+    "Leave the waitlist of a day",
+    query=schemas.WaitlistQuery,
+    answers={204: (None, "Left")},
+)
+def api_leave(location_id: int, query: schemas.WaitlistQuery):
+    day = parse_date(query.date)
     services.leave_waitlist(get_db(), current_user, location_id, day)
-    return "", 204

@@ -10,6 +10,8 @@ from flask import Blueprint, Response, jsonify, render_template, request
 from flask_babel import get_locale, gettext
 from flask_login import current_user, login_required
 
+from ..api import schemas
+from ..api.contract import operation
 from ..db import get_db, utcnow
 from ..i18n import localdate
 from ..security import operator_required
@@ -23,6 +25,13 @@ api_bp = Blueprint("insight_api", __name__, url_prefix="/api/v1")
 
 
 @api_bp.get("/locations.geojson")
+@operation(
+    "The network's locations as a GeoJSON FeatureCollection (Point [lon, lat]; "
+    "name, address, opening hours, operator model, free desks today)",
+    public=True,
+    media_type="application/geo+json",
+    answers={200: (dict, "GeoJSON")},
+)
 def geojson():
     response = jsonify(services.locations_geojson(get_db()))
     response.mimetype = "application/geo+json"
@@ -32,12 +41,19 @@ def geojson():
 
 @api_bp.get("/locations/<int:location_id>/insight")
 @login_required
+@operation(
+    "Dashboard figures of a location you run, in its time zone: occupancy "
+    "today, last 7 and 30 days (0..1), by weekday (mon..sun, 8 weeks), "
+    "bookings per local hour and week (8 weeks or since the location opened), "
+    "no-show rate, active and new members",
+    answers={200: schemas.Insight, 403: "Not one of your locations"},
+)
 def api_location(location_id: int):
     """The dashboard's figures, for the operators of that location only."""
     db = get_db()
     loc = get_managed_location(db, current_user, location_id)
     board = services.dashboard(db, [loc])
-    return jsonify({"location_id": loc.id, **services.dashboard_json(board)})
+    return schemas.Insight(location_id=loc.id, **services.dashboard_json(board))
 
 
 def _hour(hour: int) -> str:

@@ -8,7 +8,6 @@ from flask import (
     Blueprint,
     Response,
     flash,
-    jsonify,
     redirect,
     render_template,
     request,
@@ -18,6 +17,8 @@ from flask import (
 from flask_babel import gettext
 from flask_login import current_user, login_required, logout_user
 
+from ..api import schemas
+from ..api.contract import operation
 from ..calendars.services import personal_feed_url
 from ..checkin.services import waitlists_of
 from ..db import get_db, utcnow
@@ -105,48 +106,61 @@ def _preferences_json() -> dict:
 
 @api_bp.get("/me/notifications")
 @login_required
+@operation(
+    "Which e-mails you get",
+    answers={200: schemas.NotificationChoices},
+)
 def api_notifications():
-    return jsonify(_preferences_json())
+    return schemas.NotificationChoices(**_preferences_json())
 
 
 @api_bp.put("/me/notifications")
 @login_required
-def api_set_notifications():
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict) or not all(
-        k in set(NotificationKind) and isinstance(v, bool) for k, v in data.items()
-    ):
-        raise InvalidInput(
-            gettext('Send {"<kind>": true|false} for the known kinds.'),
-            field="notifications",
-        )
-    current = _preferences_json() | data
+@operation(
+    'Choose your e-mails: {"<kind>": true|false, ...}',
+    body=schemas.NotificationChoice,
+    answers={200: schemas.NotificationChoices},
+)
+def api_set_notifications(body: schemas.NotificationChoice):
+    current = _preferences_json() | body.values()
     set_preferences(get_db(), current_user, [k for k, v in current.items() if v])
-    return jsonify(_preferences_json())
+    return schemas.NotificationChoices(**_preferences_json())
 
 
 @api_bp.get("/me/export")
 @login_required
+@operation(
+    "Everything the service holds about you (GDPR art. 15/20)",
+    answers={200: dict},
+)
 def api_export():
-    return jsonify(services.export_user_data(get_db(), current_user))
+    return services.export_user_data(get_db(), current_user)
 
 
 @api_bp.delete("/me")
 @login_required
-def api_delete():
-    data = request.get_json(silent=True) or {}
-    password = data.get("password")
-    if not isinstance(password, str) or not password:
+@operation(
+    'Delete your account ({"password": ...}): bookings are anonymised, invoices kept',
+    body=schemas.AccountDeletion,
+    answers={
+        204: (None, "Deleted"),
+        403: "Wrong password",
+        409: "A booking or payment must be settled first",
+    },
+)
+def api_delete(body: schemas.AccountDeletion):
+    if not body.password:
         raise InvalidInput(gettext("Give your password."), field="password")
-    services.delete_account(get_db(), current_user, password)
-    return "", 204
+    services.delete_account(get_db(), current_user, body.password)
 
 
 @api_bp.get("/locations/<int:location_id>/members")
 @login_required
-def api_member(location_id: int):
-    return jsonify(
-        services.member_at_location(
-            get_db(), current_user, location_id, request.args.get("email", "")
-        )
-    )
+@operation(
+    "A member's data as far as it concerns a location you run: bookings, door "
+    "events and orders there (nothing from other locations)",
+    query=schemas.MemberQuery,
+    answers={200: dict, 403: "Not one of your locations"},
+)
+def api_member(location_id: int, query: schemas.MemberQuery):
+    return services.member_at_location(get_db(), current_user, location_id, query.email)
