@@ -42,11 +42,14 @@ class Schema(BaseModel):
 
     ``messages`` gives the user-facing message for a field whose value is
     not valid (the same words the services use); other fields get a
-    generic one naming the field.
+    generic one naming the field. A schema whose fields are one choice
+    (``error_field``) answers every error, unknown fields included, with
+    ``messages["*"]`` for that field.
     """
 
     model_config = ConfigDict(extra="forbid")
     messages: ClassVar[dict[str, Any]] = {}
+    error_field: ClassVar[str | None] = None
 
     def values(self) -> dict:
         """The fields the caller sent, for services that take a mapping."""
@@ -163,6 +166,8 @@ def parse(model: type[S], data: Any) -> S:
     except ValidationError as error:
         first = error.errors()[0]
         name = str(first["loc"][0]) if first["loc"] else None
+        if model.error_field is not None:
+            raise InvalidInput(model.messages["*"], field=model.error_field) from None
         if first["type"] == "extra_forbidden":
             unknown = str(first["loc"][-1])
             raise InvalidInput(

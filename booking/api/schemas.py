@@ -237,7 +237,8 @@ NotificationChoice = create_model(
     __base__=Schema,
     **{str(kind): (bool | None, None) for kind in NotificationKind},
 )
-NotificationChoice.messages = {str(kind): _KINDS_MESSAGE for kind in NotificationKind}
+NotificationChoice.messages = {"*": _KINDS_MESSAGE}
+NotificationChoice.error_field = "notifications"
 
 
 NotificationChoices = create_model(

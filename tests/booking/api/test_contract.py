@@ -40,7 +40,6 @@ def test_unknown_fields_are_refused_and_nothing_is_booked(api, create_user, desk
     ("method", "path", "body"),
     [
         ("post", "/api/v1/auth/token", {"email": "a@b.c", "password": "x", "otp": 1}),
-        ("put", "/api/v1/me/notifications", {"reminder": True, "sms": True}),
         ("post", "/api/v1/day-passes", {"plan_id": 1, "date": "2030-01-01", "x": 1}),
         ("delete", "/api/v1/me", {"password": "password123", "force": True}),
         ("post", "/api/v1/doors/1/unlock", {"remote": False, "pin": "1234"}),
@@ -51,6 +50,18 @@ def test_unknown_fields_are_refused_everywhere(api, create_user, method, path, b
     assert response.status_code == 400
     assert response.get_json()["error"] == "invalid_input"
     assert response.get_json()["message"].startswith("Unknown field: ")
+
+
+def test_unknown_notification_kinds_keep_their_message(api, create_user):
+    response = api(create_user()).put(
+        "/api/v1/me/notifications", json={"reminder": True, "sms": True}
+    )
+    assert response.status_code == 400
+    assert response.get_json() == {
+        "error": "invalid_input",
+        "message": 'Send {"<kind>": true|false} for the known kinds.',
+        "field": "notifications",
+    }
 
 
 def test_a_body_that_is_not_an_object_is_400_not_500(api, create_user):
