@@ -16,6 +16,15 @@ from werkzeug.exceptions import HTTPException
 from booking.api.contract import PREFIX, build_openapi
 
 _validators: dict[tuple, jsonschema_rs.Validator] = {}
+# The document depends on the code only, not on an app's configuration:
+# built once for the session rather than once per test's app.
+_documents: list[dict] = []
+
+
+def _document(app) -> dict:
+    if not _documents:
+        _documents.append(build_openapi(app))
+    return _documents[0]
 
 
 def _validator(document: dict, key: tuple, schema: dict):
@@ -35,7 +44,7 @@ def check_answer(app, method: str, path: str, response) -> None:
         rule, _ = adapter.match(path, method, return_rule=True)
     except HTTPException:
         return  # no such route or method: the error handlers answer
-    document = build_openapi(app)
+    document = _document(app)
     api_path = _api_path(rule.rule)
     operation = document["paths"][api_path][method.lower()]
     status = str(response.status_code)
