@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from functools import wraps
+from urllib.parse import urlsplit
 
-from flask import Flask, g, redirect, request, session, url_for
+from flask import Flask, current_app, g, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -74,6 +75,22 @@ def init_app(app: Flask) -> None:
     login_manager.request_loader(_load_user_from_request)
     login_manager.unauthorized_handler(_unauthorized)
     app.before_request(_protect_forms)
+
+
+def public_url(path: str) -> str:
+    """The absolute address of a path of this site, for links that leave it
+    (mails, feeds, Stripe return URLs). Built from PUBLIC_URL, never from the
+    request: its Host header is whatever the client chose."""
+    return current_app.config["PUBLIC_URL"].rstrip("/") + "/" + path.lstrip("/")
+
+
+def public_url_for(endpoint: str, **values) -> str:
+    """url_for(endpoint, _external=True) on PUBLIC_URL instead of the request."""
+    parts = urlsplit(current_app.config["PUBLIC_URL"])
+    adapter = current_app.url_map.bind(
+        parts.netloc, script_name=parts.path or "/", url_scheme=parts.scheme
+    )
+    return adapter.build(endpoint, values, force_external=True)
 
 
 def role_required(check):

@@ -21,7 +21,7 @@ from ..db import get_db
 from ..errors import InvalidInput
 from ..extensions import limiter, login_form_email
 from ..i18n import LANG_COOKIE
-from ..security import SESSION_KEY
+from ..security import SESSION_KEY, public_url_for
 from . import services
 from .forms import ForgotForm, LoginForm, RegisterForm, ResetForm
 from .models import SessionKind
@@ -124,9 +124,7 @@ def forgot_password():
             services.request_password_reset(
                 get_db(),
                 form.email.data,
-                lambda token: url_for(
-                    "auth.reset_password", token=token, _external=True
-                ),
+                lambda token: public_url_for("auth.reset_password", token=token),
             )
         except InvalidInput as error:
             form.email.errors.append(str(error.message))

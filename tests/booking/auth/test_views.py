@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from tests.conftest import csrf_token
+from tests.conftest import CSRF_RE, csrf_token
 
 
 def test_register_logs_in_and_hashes_the_password(client, db):
@@ -237,6 +237,24 @@ class TestPasswordReset:
         )
         assert response.status_code == 400
         assert user.id
+
+    def test_reset_link_is_on_the_public_url_whatever_the_host_header(
+        self, app, client, create_user, smtp
+    ):
+        app.config["PUBLIC_URL"] = "https://landdesk.example.org"
+        create_user("m@example.org")
+        evil = {"HTTP_HOST": "evil.example"}
+        page = client.get("/password/forgot", environ_overrides=evil)
+        token = CSRF_RE.search(page.get_data(as_text=True)).group(1)
+        response = client.post(
+            "/password/forgot",
+            data={"email": "m@example.org", "csrf_token": token},
+            environ_overrides=evil,
+        )
+        assert response.status_code == 302
+        content = smtp.wait_for_message().get_content()
+        assert "evil.example" not in content
+        assert "https://landdesk.example.org/password/reset/" in content
 
     def test_unknown_address_sends_nothing_but_says_the_same(self, client, smtp):
         response = client.post(
