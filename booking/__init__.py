@@ -17,7 +17,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         template_folder=os.path.join(ROOT, "templates"),
         static_folder="static",
     )
-    from .config import load_config
+    from .config import load_config, validate_config
 
     load_config(app, test_config)
 
@@ -103,4 +103,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .api.express import ExpressBookings
 
     app.wsgi_app = ExpressBookings(app, app.wsgi_app)
+    validate_config(app)
     return app

@@ -1,6 +1,8 @@
 """Configuration: defaults, then instance/config.py, then LANDDESK_* variables.
 
-This is the only module that reads ``os.environ``.
+``create_app`` loads them in that order (``load_config``), then the test
+configuration it was given, and ends with ``validate_config``. This is the
+only module that reads ``os.environ``.
 """
 
 from __future__ import annotations
@@ -9,11 +11,14 @@ import os
 
 from flask import Flask
 
-INSECURE_SECRET = "dev-insecure-change-me"
+# Shorter keys are guessable offline from one signed cookie or reset link.
+MIN_SECRET_KEY_LENGTH = 32
+# Stripe keeps its own variable names (see docs/billing.md).
+STRIPE_VARIABLES = ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE")
 
 
 class DefaultConfig:
-    SECRET_KEY = INSECURE_SECRET
+    # No SECRET_KEY: there is no safe default (validate_config refuses none).
     # Filled in by load_config: an SQLite file in the instance folder.
     DATABASE_URL: str | None = None
     BABEL_DEFAULT_LOCALE = "de"
@@ -42,46 +47,66 @@ class DefaultConfig:
     MIN_PASSWORD_LENGTH = 8
 
 
-def _coerce(value: str):
-    """Env values are strings; accept JSON-ish booleans and integers."""
-    lowered = value.lower()
-    if lowered in {"true", "false"}:
-        return lowered == "true"
-    try:
-        return int(value)
-    except ValueError:
-        return value
-
-
 def load_config(app: Flask, test_config: dict | None) -> None:
+    """Defaults, instance/config.py, LANDDESK_* variables, then test_config.
+
+    Variables are parsed as JSON where they can be (``true``, ``30``,
+    ``2.5``), else kept as text, as ``Flask.config.from_prefixed_env`` does.
+    """
     app.config.from_object(DefaultConfig)
     app.config.from_pyfile("config.py", silent=True)
-    for key, value in os.environ.items():
-        if key.startswith("LANDDESK_") and not key.startswith("LANDDESK_TEST_"):
-            app.config[key.removeprefix("LANDDESK_")] = _coerce(value)
-    # Stripe keeps its own variable names (see the billing docs).
-    for key in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE"):
+    app.config.from_prefixed_env(prefix="LANDDESK")
+    for key in STRIPE_VARIABLES:
         if key in os.environ:
             app.config[key] = os.environ[key]
+    if "LANDDESK_TESTING" in os.environ:
+        # Being under test is no switch of a deployment: tests hand their
+        # configuration to create_app(test_config).
+        raise RuntimeError(
+            "LANDDESK_TESTING is not a setting; remove it from the environment."
+        )
     if test_config:
         app.config.update(test_config)
     if not app.config.get("DATABASE_URL"):
         os.makedirs(app.instance_path, exist_ok=True)
         path = os.path.join(app.instance_path, "landdesk.sqlite")
         app.config["DATABASE_URL"] = f"sqlite:///{path}"
-    validate_config(app)
+
+
+def _normalise_types(config) -> None:
+    """Settings must have the type of their default; booleans may be spelled
+    in any case (the hand-written reader before accepted ``TRUE``)."""
+    for key, default in vars(DefaultConfig).items():
+        if not key.isupper() or default is None or key not in config:
+            continue
+        value = config[key]
+        if isinstance(default, bool):
+            if isinstance(value, str) and value.lower() in ("true", "false"):
+                config[key] = value.lower() == "true"
+            elif not isinstance(value, bool):
+                raise RuntimeError(f"LANDDESK_{key} must be true or false")
+        elif isinstance(default, int):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise RuntimeError(f"LANDDESK_{key} must be a whole number")
+        elif isinstance(default, float):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise RuntimeError(f"LANDDESK_{key} must be a number")
+        elif isinstance(default, str) and not isinstance(value, str):
+            # "123" in the environment parses as a number: the text was meant.
+            config[key] = str(value)
 
 
 def validate_config(app: Flask) -> None:
+    """The last step of create_app: refuse settings the service cannot run on."""
     config = app.config
-    if not config.get("TESTING") and config.get("SECRET_KEY") in (
-        None,
-        "",
-        INSECURE_SECRET,
-    ):
+    _normalise_types(config)
+    secret = config.get("SECRET_KEY")
+    if not isinstance(secret, str | bytes) or len(secret) < MIN_SECRET_KEY_LENGTH:
         raise RuntimeError(
-            "LANDDESK_SECRET_KEY is not set. Set it in the environment or in "
-            "instance/config.py (scripts/run does this for the demo)."
+            f"LANDDESK_SECRET_KEY must be set to a random text of at least "
+            f"{MIN_SECRET_KEY_LENGTH} characters, in the environment or in "
+            "instance/config.py (scripts/run writes one for the demo); for "
+            "example: python3 -c 'import secrets; print(secrets.token_hex(32))'"
         )
     if config["MAIL_DELIVERY"] not in ("thread", "worker", "inline"):
         raise RuntimeError("MAIL_DELIVERY must be thread, worker or inline")

@@ -21,7 +21,7 @@ from tests.support.contract import check_answer
 
 TEST_CONFIG = {
     "TESTING": True,
-    "SECRET_KEY": "test-secret-not-for-production",
+    "SECRET_KEY": "test-secret-not-for-production-use-0123",
     # Assertions read English; tests/booking/test_i18n.py checks German.
     "BABEL_DEFAULT_LOCALE": "en",
     "ARGON2_TIME_COST": 1,
