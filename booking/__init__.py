@@ -69,7 +69,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .billing.cli import register_cli as register_billing_cli
     from .billing.views import bp as billing_bp
     from .passes.views import bp as passes_bp
-    from .security import csrf_exempt_endpoint
+    from .security import ChunkedBodyLimit, csrf_exempt_endpoint
 
     app.register_blueprint(billing_bp)
     from .billing.api import api_bp as billing_api_bp
@@ -103,5 +103,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .api.express import ExpressBookings
 
     app.wsgi_app = ExpressBookings(app, app.wsgi_app)
+    app.wsgi_app = ChunkedBodyLimit(app, app.wsgi_app)
     validate_config(app)
     return app

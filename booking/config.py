@@ -44,6 +44,10 @@ class DefaultConfig:
     # Bearer tokens issued by POST /api/v1/auth/token live this long.
     API_TOKEN_MAX_AGE_DAYS = 90
     PUBLIC_URL = "http://127.0.0.1:5000"
+    # Request bodies larger than this are refused with 413 before they are
+    # read (chunked bodies too: reading stops at the limit). No form, API
+    # call or Stripe event comes near 1 MB.
+    MAX_CONTENT_LENGTH = 1024 * 1024
     MIN_PASSWORD_LENGTH = 8
 
 

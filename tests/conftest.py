@@ -169,6 +169,13 @@ class Auth:
     def csrf(self, path: str = "/") -> str:
         return csrf_token(self.client, path)
 
+    def api_headers(self) -> dict[str, str]:
+        """What our pages' scripts send on unsafe API calls with the cookie."""
+        page = self.client.get("/").get_data(as_text=True)
+        match = re.search(r'<meta name="csrf-token" content="([^"]+)"', page)
+        assert match, "no CSRF meta tag on /"
+        return {"X-CSRF-Token": match.group(1)}
+
 
 @pytest.fixture
 def auth(client) -> Auth:
