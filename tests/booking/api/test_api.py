@@ -554,6 +554,36 @@ def test_operator_books_for_member_by_email(api, create_user, operator, space):
     )
 
 
+@pytest.mark.parametrize("email", ["guest@example.org", "nobody@example.org"])
+def test_member_booking_for_someone_else_is_forbidden_whether_or_not_they_exist(
+    api, client, auth, create_user, space, email
+):
+    _, desk, _ = space
+    create_user("guest@example.org")
+    member = create_user("m@example.org")
+    body = {
+        "resource_id": desk.id,
+        "date": next_weekday(1).isoformat(),
+        "member_email": email,
+    }
+    answer = assert_error(api(member).post("/api/v1/bookings", json=body), 403)
+    assert "e-mail" not in answer["message"]
+    # The web form says the same for both.
+    auth.login("m@example.org")
+    response = client.post(
+        "/bookings", data={**body, "back": "/", "csrf_token": auth.csrf()}
+    )
+    assert response.status_code == 303
+    page = client.get("/").get_data(as_text=True)
+    assert "Only the location&#39;s operators can book for others." in page
+    assert "no member with this e-mail" not in page
+    # Booking "for" oneself by one's own address stays allowed.
+    own = api(member).post(
+        "/api/v1/bookings", json={**body, "member_email": "M@example.org"}
+    )
+    assert own.status_code == 201 and own.get_json()["user_id"] == member.id
+
+
 def test_availability_lists_free_and_booked_periods(api, create_user, space):
     location, desk, room = space
     day = next_weekday(1)
