@@ -105,4 +105,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.wsgi_app = ExpressBookings(app, app.wsgi_app)
     app.wsgi_app = ChunkedBodyLimit(app, app.wsgi_app)
     validate_config(app)
+    if app.config["TRUSTED_PROXIES"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # The client address (login throttle, rate limits, logs) and scheme
+        # come from the headers only this many proxies deep.
+        proxies = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     return app

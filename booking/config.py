@@ -25,10 +25,21 @@ class DefaultConfig:
     BABEL_DEFAULT_TIMEZONE = "Europe/Berlin"
     LANGUAGES = ("de", "en")
     DEFAULT_TIMEZONE = "Europe/Berlin"
-    # Login throttling: failed attempts per e-mail address and per client address.
-    LOGIN_RATE_LIMIT_ACCOUNT = "5/15 minutes"
-    LOGIN_RATE_LIMIT_ADDRESS = "20/15 minutes"
+    # Failed logins (auth/throttle.py): this many are free per account and
+    # client address, per account and per client address within the window;
+    # past that, each failure makes the next try wait 1, 2, 4, ... seconds, up
+    # to the maximum (the shared ceilings, which the owner may hit through no
+    # fault of theirs, delay at most LOGIN_MAX_SHARED_DELAY_S).
+    LOGIN_FREE_FAILURES_PER_ACCOUNT_AND_ADDRESS = 5
+    LOGIN_FREE_FAILURES_PER_ACCOUNT = 50
+    LOGIN_FREE_FAILURES_PER_ADDRESS = 100
+    LOGIN_FAILURE_WINDOW_S = 3600
+    LOGIN_MAX_DELAY_S = 900
+    LOGIN_MAX_SHARED_DELAY_S = 60
     RATELIMIT_STORAGE_URI = "memory://"
+    # Reverse proxies in front of the service that append to X-Forwarded-For
+    # (and set X-Forwarded-Proto); 0 trusts no such header, as anyone can send it.
+    TRUSTED_PROXIES = 0
     # "console" prints mails to the log (demo); "smtp://user:pass@host:port" sends them.
     MAIL_URL = "console"
     MAIL_FROM = "Landdesk <noreply@landdesk.invalid>"
@@ -112,6 +123,8 @@ def validate_config(app: Flask) -> None:
             "instance/config.py (scripts/run writes one for the demo); for "
             "example: python3 -c 'import secrets; print(secrets.token_hex(32))'"
         )
+    if config["TRUSTED_PROXIES"] < 0:
+        raise RuntimeError("LANDDESK_TRUSTED_PROXIES must be 0 or more")
     if config["MAIL_DELIVERY"] not in ("thread", "worker", "inline"):
         raise RuntimeError("MAIL_DELIVERY must be thread, worker or inline")
     if config["BABEL_DEFAULT_LOCALE"] not in config["LANGUAGES"]:
