@@ -8,6 +8,7 @@ only module that reads ``os.environ``.
 from __future__ import annotations
 
 import os
+from urllib.parse import urlsplit
 
 from flask import Flask
 
@@ -122,6 +123,12 @@ def validate_config(app: Flask) -> None:
             f"{MIN_SECRET_KEY_LENGTH} characters, in the environment or in "
             "instance/config.py (scripts/run writes one for the demo); for "
             "example: python3 -c 'import secrets; print(secrets.token_hex(32))'"
+        )
+    public = urlsplit(config["PUBLIC_URL"])
+    if public.scheme not in ("http", "https") or not public.netloc:
+        raise RuntimeError(
+            "LANDDESK_PUBLIC_URL must be the service's address, like "
+            "https://landdesk.example.org"
         )
     if config["TRUSTED_PROXIES"] < 0:
         raise RuntimeError("LANDDESK_TRUSTED_PROXIES must be 0 or more")

@@ -57,6 +57,8 @@ def test_environment_with_prefix_configures_the_app(clean_environment, tmp_path)
     env.setenv("LANDDESK_MQTT_PREFIX", "site-7")
     env.setenv("LANDDESK_MAIL_FROM", "123")
     env.setenv("STRIPE_API_BASE", "http://127.0.0.1:8420")
+    env.setenv("LANDDESK_MAX_CONTENT_LENGTH", "2048")
+    env.setenv("LANDDESK_TRUSTED_PROXIES", "1")
     app = create_app()
     assert app.config["SECRET_KEY"] == GOOD_SECRET
     assert app.config["DATABASE_URL"].endswith("env.sqlite")
@@ -67,6 +69,8 @@ def test_environment_with_prefix_configures_the_app(clean_environment, tmp_path)
     assert app.config["MQTT_PREFIX"] == "site-7"
     assert app.config["MAIL_FROM"] == "123"
     assert app.config["STRIPE_API_BASE"] == "http://127.0.0.1:8420"
+    assert app.config["MAX_CONTENT_LENGTH"] == 2048
+    assert app.config["TRUSTED_PROXIES"] == 1
 
 
 def test_instance_config_file_comes_before_the_environment(clean_environment, tmp_path):
@@ -90,6 +94,15 @@ def test_a_setting_of_the_wrong_type_is_refused(clean_environment, tmp_path):
     clean_environment.setenv("LANDDESK_DATABASE_URL", f"sqlite:///{tmp_path}/x.sqlite")
     clean_environment.setenv("LANDDESK_API_TOKEN_MAX_AGE_DAYS", "ninety")
     with pytest.raises(RuntimeError, match="LANDDESK_API_TOKEN_MAX_AGE_DAYS"):
+        create_app()
+
+
+@pytest.mark.parametrize("url", ["", "landdesk.example.org", "ftp://x.example"])
+def test_public_url_must_be_an_http_address(clean_environment, tmp_path, url):
+    clean_environment.setenv("LANDDESK_SECRET_KEY", GOOD_SECRET)
+    clean_environment.setenv("LANDDESK_DATABASE_URL", f"sqlite:///{tmp_path}/x.sqlite")
+    clean_environment.setenv("LANDDESK_PUBLIC_URL", url)
+    with pytest.raises(RuntimeError, match="LANDDESK_PUBLIC_URL"):
         create_app()
 
 
