@@ -53,6 +53,8 @@ def _protect_forms() -> None:
         return
     if request.path.startswith("/api/"):
         _protect_api_call()
+        if request.content_length and not request.is_json:
+            raise InvalidInput(_l("Send the request body as application/json."))
         return
     if request.endpoint in _CSRF_EXEMPT_ENDPOINTS:
         return
@@ -88,8 +90,6 @@ def _protect_api_call() -> None:
         raise Forbidden(
             _l("Send the X-CSRF-Token header with the token of the page.")
         ) from None
-    if request.content_length and not request.is_json:
-        raise InvalidInput(_l("Send the request body as application/json."))
 
 
 _CSRF_HEADERS = ("X-CSRF-Token", "X-CSRFToken")
