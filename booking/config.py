@@ -117,6 +117,9 @@ def validate_config(app: Flask) -> None:
     config = app.config
     _normalise_types(config)
     secret = config.get("SECRET_KEY")
+    if isinstance(secret, int) and not isinstance(secret, bool):
+        # All digits in the environment parse as a number; the text was meant.
+        secret = config["SECRET_KEY"] = str(secret)
     if not isinstance(secret, str | bytes) or len(secret) < MIN_SECRET_KEY_LENGTH:
         raise RuntimeError(
             f"LANDDESK_SECRET_KEY must be set to a random text of at least "

@@ -73,6 +73,12 @@ def test_environment_with_prefix_configures_the_app(clean_environment, tmp_path)
     assert app.config["TRUSTED_PROXIES"] == 1
 
 
+def test_a_secret_of_digits_stays_text(clean_environment, tmp_path):
+    clean_environment.setenv("LANDDESK_SECRET_KEY", "9" * 40)
+    clean_environment.setenv("LANDDESK_DATABASE_URL", f"sqlite:///{tmp_path}/x.sqlite")
+    assert create_app().config["SECRET_KEY"] == "9" * 40
+
+
 def test_instance_config_file_comes_before_the_environment(clean_environment, tmp_path):
     from flask import Flask
 
