@@ -278,7 +278,7 @@ def create_booking(body: schemas.BookingInput):
     db = get_db()
     holder_id = body.user_id
     if holder_id is None and body.member_email:
-        holder_id = booking_services.holder_for_email(
+        holder_id = booking_services.booking_holder_for_email(
             db, current_user, body.member_email
         )
     booking_request = booking_services.BookingRequest.from_values(

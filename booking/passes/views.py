@@ -314,7 +314,7 @@ def settlement():
 
 def _person(db, email: str | None, field: str) -> User:
     try:
-        return db.get(User, holder_for_email(db, current_user, email or ""))
+        return db.get(User, holder_for_email(db, email or ""))
     except InvalidInput as error:
         raise InvalidInput(error.message, field=field) from None
 
