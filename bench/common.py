@@ -15,7 +15,7 @@ if str(REPO_ROOT) not in sys.path:
 from booking import create_app  # noqa: E402
 
 BENCH_CONFIG = {
-    "SECRET_KEY": "bench-secret-not-for-production",
+    "SECRET_KEY": "bench-secret-not-for-production-use-01",
     "ARGON2_TIME_COST": 1,
     "ARGON2_MEMORY_COST": 1024,
     "MAIL_URL": "console",

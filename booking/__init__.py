@@ -17,7 +17,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         template_folder=os.path.join(ROOT, "templates"),
         static_folder="static",
     )
-    from .config import load_config
+    from .config import load_config, validate_config
 
     load_config(app, test_config)
 
@@ -69,7 +69,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .billing.cli import register_cli as register_billing_cli
     from .billing.views import bp as billing_bp
     from .passes.views import bp as passes_bp
-    from .security import csrf_exempt_endpoint
+    from .security import ChunkedBodyLimit, csrf_exempt_endpoint
 
     app.register_blueprint(billing_bp)
     from .billing.api import api_bp as billing_api_bp
@@ -103,4 +103,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .api.express import ExpressBookings
 
     app.wsgi_app = ExpressBookings(app, app.wsgi_app)
+    app.wsgi_app = ChunkedBodyLimit(app, app.wsgi_app)
+    validate_config(app)
+    if app.config["TRUSTED_PROXIES"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # The client address (login throttle, rate limits, logs) and scheme
+        # come from the headers only this many proxies deep.
+        proxies = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     return app

@@ -60,6 +60,10 @@ class RateLimited(DomainError):
     code = "rate_limited"
     default_message = _l("Too many attempts. Please wait a moment and try again.")
 
+    def __init__(self, message=None, *, retry_after_s: int | None = None, **kw):
+        super().__init__(message, **kw)
+        self.retry_after_s = retry_after_s
+
 
 def wants_json() -> bool:
     if request.path.startswith("/api/"):
@@ -110,7 +114,12 @@ def register_error_handlers(app: Flask) -> None:
     def _domain_error(error: DomainError):
         details = {"field": error.field} if error.field else {}
         details.update(error.details)
-        return error_response(error.status, error.code, error.message, details)
+        response = make_response(
+            error_response(error.status, error.code, error.message, details)
+        )
+        if getattr(error, "retry_after_s", None):
+            response.headers["Retry-After"] = str(error.retry_after_s)
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import io
 from functools import wraps
+from urllib.parse import urlsplit
 
-from flask import Flask, g, redirect, request, session, url_for
+from flask import Flask, current_app, g, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from flask_wtf.csrf import validate_csrf
+from werkzeug.exceptions import RequestEntityTooLarge
+from wtforms import ValidationError
 
 from .auth.models import SessionKind
 from .auth.services import user_for_secret
@@ -47,15 +52,52 @@ def _protect_forms() -> None:
     if request.method in ("GET", "HEAD", "OPTIONS", "TRACE"):
         return
     if request.path.startswith("/api/"):
-        # Cross-site forms cannot send JSON without a CORS preflight (which we
-        # never allow), so requiring JSON bodies protects cookie-authenticated
-        # API calls; bearer-token calls carry no ambient credentials anyway.
+        _protect_api_call()
         if request.content_length and not request.is_json:
             raise InvalidInput(_l("Send the request body as application/json."))
         return
     if request.endpoint in _CSRF_EXEMPT_ENDPOINTS:
         return
     csrf.protect()
+
+
+def _protect_api_call() -> None:
+    """Cookie-authenticated API calls need proof that our own page sent them.
+
+    A cross-site page can make the browser send the cookie with a form or a
+    "simple" fetch whatever the body (even none), so neither the body nor its
+    content type proves anything. A bearer token is no ambient credential:
+    such calls (any Authorization header: the cookie is then not used) pass.
+    """
+    if request.headers.get("Authorization") or not session.get(SESSION_KEY):
+        return
+    # Fetch metadata and Origin, which scripts cannot forge in a browser.
+    site = request.headers.get("Sec-Fetch-Site")
+    origin = request.headers.get("Origin")
+    if (site is not None and site not in ("same-origin", "none")) or (
+        origin is not None and origin not in _own_origins()
+    ):
+        raise Forbidden(_l("Cross-site requests are not allowed."))
+    # A custom header cannot be sent cross-site without a CORS preflight, which
+    # we never allow; its value is the CSRF token of our pages.
+    token = next(
+        (request.headers[name] for name in _CSRF_HEADERS if name in request.headers),
+        None,
+    )
+    try:
+        validate_csrf(token)
+    except ValidationError:
+        raise Forbidden(
+            _l("Send the X-CSRF-Token header with the token of the page.")
+        ) from None
+
+
+_CSRF_HEADERS = ("X-CSRF-Token", "X-CSRFToken")
+
+
+def _own_origins() -> set[str]:
+    public = urlsplit(current_app.config["PUBLIC_URL"])
+    return {f"{public.scheme}://{public.netloc}", request.host_url.rstrip("/")}
 
 
 _CSRF_EXEMPT_ENDPOINTS: set[str] = set()
@@ -66,6 +108,48 @@ def csrf_exempt_endpoint(endpoint: str) -> None:
     _CSRF_EXEMPT_ENDPOINTS.add(endpoint)
 
 
+class ChunkedBodyLimit:
+    """WSGI middleware: a chunked request body (no Content-Length) is read up
+    to MAX_CONTENT_LENGTH and handed on with its length, or refused with 413.
+
+    Werkzeug stops reading such a body at the limit but gives the view the
+    first megabyte as if it were all (a webhook then fails its signature, a
+    form loses fields); with a length, every view sees one kind of body.
+    """
+
+    def __init__(self, app: Flask, wsgi_app):
+        self.app = app
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        limit = self.app.config["MAX_CONTENT_LENGTH"]
+        chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if limit is not None and chunked and not environ.get("CONTENT_LENGTH"):
+            body = _read_at_most(environ["wsgi.input"], limit + 1)
+            if len(body) > limit:
+                environ["landdesk.body_too_large"] = True
+                body = b""
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+        return self.wsgi_app(environ, start_response)
+
+
+def _read_at_most(stream, size: int) -> bytes:
+    parts, left = [], size
+    while left > 0:
+        part = stream.read(min(left, 64 * 1024))
+        if not part:
+            break
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
+
+
+def _refuse_oversized_body() -> None:
+    if request.environ.get("landdesk.body_too_large"):
+        raise RequestEntityTooLarge()
+
+
 def init_app(app: Flask) -> None:
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     csrf.init_app(app)
@@ -73,7 +157,24 @@ def init_app(app: Flask) -> None:
     login_manager.session_protection = None  # logins are server-side rows
     login_manager.request_loader(_load_user_from_request)
     login_manager.unauthorized_handler(_unauthorized)
+    app.before_request(_refuse_oversized_body)
     app.before_request(_protect_forms)
+
+
+def public_url(path: str) -> str:
+    """The absolute address of a path of this site, for links that leave it
+    (mails, feeds, Stripe return URLs). Built from PUBLIC_URL, never from the
+    request: its Host header is whatever the client chose."""
+    return current_app.config["PUBLIC_URL"].rstrip("/") + "/" + path.lstrip("/")
+
+
+def public_url_for(endpoint: str, **values) -> str:
+    """url_for(endpoint, _external=True) on PUBLIC_URL instead of the request."""
+    parts = urlsplit(current_app.config["PUBLIC_URL"])
+    adapter = current_app.url_map.bind(
+        parts.netloc, script_name=parts.path or "/", url_scheme=parts.scheme
+    )
+    return adapter.build(endpoint, values, force_external=True)
 
 
 def role_required(check):

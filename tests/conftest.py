@@ -21,7 +21,7 @@ from tests.support.contract import check_answer
 
 TEST_CONFIG = {
     "TESTING": True,
-    "SECRET_KEY": "test-secret-not-for-production",
+    "SECRET_KEY": "test-secret-not-for-production-use-0123",
     # Assertions read English; tests/booking/test_i18n.py checks German.
     "BABEL_DEFAULT_LOCALE": "en",
     "ARGON2_TIME_COST": 1,
@@ -168,6 +168,13 @@ class Auth:
 
     def csrf(self, path: str = "/") -> str:
         return csrf_token(self.client, path)
+
+    def api_headers(self) -> dict[str, str]:
+        """What our pages' scripts send on unsafe API calls with the cookie."""
+        page = self.client.get("/").get_data(as_text=True)
+        match = re.search(r'<meta name="csrf-token" content="([^"]+)"', page)
+        assert match, "no CSRF meta tag on /"
+        return {"X-CSRF-Token": match.group(1)}
 
 
 @pytest.fixture

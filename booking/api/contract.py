@@ -358,6 +358,10 @@ def build_openapi(app: Flask) -> dict:
                     },
                 }
             doc["responses"] = _answers(op, bool(params), models)
+            if method not in ("GET", "HEAD", "OPTIONS"):
+                # security.py: with the session cookie, the page's CSRF token
+                # (X-CSRF-Token) is needed, or the call is refused.
+                doc["responses"].setdefault("403", _error_answer(_ERRORS[403]))
             item[method.lower()] = doc
     _, answer_defs = models_json_schema(
         [(m, "serialization") for m in sorted(models, key=lambda m: m.__name__)],
@@ -383,7 +387,14 @@ def build_openapi(app: Flask) -> dict:
         "components": {
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
-                "session": {"type": "apiKey", "in": "cookie", "name": "session"},
+                "session": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "session",
+                    "description": "The browser's login; every call other "
+                    "than GET needs the header X-CSRF-Token with the token "
+                    'of our pages (<meta name="csrf-token">), else 403',
+                },
             },
             "schemas": dict(sorted(schemas.items())),
         },

@@ -7,13 +7,13 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from ..auth import services as auth_services
+from ..auth import throttle
 from ..auth.models import SessionKind
 from ..bookings import queries as booking_queries
 from ..bookings import services as booking_services
 from ..bookings.rules import parse_date
 from ..db import get_db, utcnow
-from ..errors import Unauthorized
-from ..extensions import limiter, login_form_email
+from ..errors import RateLimited, Unauthorized
 from ..security import SESSION_KEY
 from ..spaces import services as space_services
 from . import schemas, serialize
@@ -22,21 +22,7 @@ from .contract import build_openapi, operation
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
-def _login_failed(_response) -> bool:
-    return bool(g.get("login_failed"))
-
-
 @bp.post("/auth/token")
-@limiter.limit(
-    lambda: current_app.config["LOGIN_RATE_LIMIT_ACCOUNT"],
-    key_func=login_form_email,
-    deduct_when=_login_failed,
-)
-@limiter.limit(
-    lambda: current_app.config["LOGIN_RATE_LIMIT_ADDRESS"],
-    deduct_when=_login_failed,
-    scope="login-address",
-)
 @operation(
     "Log in and get a bearer token",
     public=True,
@@ -44,15 +30,20 @@ def _login_failed(_response) -> bool:
     answers={
         200: schemas.Token,
         401: "Wrong e-mail or password",
-        429: "Too many failed attempts for this account or address",
+        429: "Too many failed attempts: wait as long as Retry-After says",
     },
 )
 def create_token(body: schemas.Credentials):
     db = get_db()
-    user = auth_services.authenticate(db, body.email, body.password)
+    email, address = body.email, request.remote_addr or ""
+    wait = throttle.login_wait_s(email, address)
+    if wait:
+        raise RateLimited(retry_after_s=wait)
+    user = auth_services.authenticate(db, email, body.password)
     if user is None:
-        g.login_failed = True
+        throttle.record_failed_login(email, address)
         raise Unauthorized(_l("E-mail address or password is wrong."))
+    throttle.record_login(email, address)
     token = auth_services.start_session(
         db, user, SessionKind.API, request.headers.get("User-Agent")
     )
@@ -287,7 +278,9 @@ def create_booking(body: schemas.BookingInput):
     db = get_db()
     holder_id = body.user_id
     if holder_id is None and body.member_email:
-        holder_id = booking_services.holder_for_email(db, body.member_email)
+        holder_id = booking_services.booking_holder_for_email(
+            db, current_user, body.member_email
+        )
     booking_request = booking_services.BookingRequest.from_values(
         body.values(), holder_id=holder_id
     )

@@ -6,7 +6,6 @@ from flask import (
     Blueprint,
     current_app,
     flash,
-    g,
     make_response,
     redirect,
     render_template,
@@ -18,11 +17,11 @@ from flask_babel import gettext
 from flask_login import current_user
 
 from ..db import get_db
-from ..errors import InvalidInput
-from ..extensions import limiter, login_form_email
+from ..errors import InvalidInput, RateLimited
+from ..extensions import limiter
 from ..i18n import LANG_COOKIE
-from ..security import SESSION_KEY
-from . import services
+from ..security import SESSION_KEY, public_url_for
+from . import services, throttle
 from .forms import ForgotForm, LoginForm, RegisterForm, ResetForm
 from .models import SessionKind
 
@@ -50,31 +49,20 @@ def _begin_web_session(user) -> None:
         session["lang"] = lang
 
 
-def _login_failed(_response) -> bool:
-    return bool(g.get("login_failed"))
-
-
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(
-    lambda: current_app.config["LOGIN_RATE_LIMIT_ACCOUNT"],
-    key_func=login_form_email,
-    deduct_when=_login_failed,
-    methods=["POST"],
-)
-@limiter.limit(
-    lambda: current_app.config["LOGIN_RATE_LIMIT_ADDRESS"],
-    deduct_when=_login_failed,
-    methods=["POST"],
-    scope="login-address",
-)
 def login():
     form = LoginForm()
     if form.validate_on_submit():
-        user = services.authenticate(get_db(), form.email.data, form.password.data)
+        email, address = form.email.data, request.remote_addr or ""
+        wait = throttle.login_wait_s(email, address)
+        if wait:
+            raise RateLimited(retry_after_s=wait)
+        user = services.authenticate(get_db(), email, form.password.data)
         if user is not None:
+            throttle.record_login(email, address)
             _begin_web_session(user)
             return redirect(_safe_next(request.args.get("next")))
-        g.login_failed = True
+        throttle.record_failed_login(email, address)
         form.password.errors.append(gettext("E-mail address or password is wrong."))
         return render_template("auth/login.html", form=form), 401
     return render_template("auth/login.html", form=form)
@@ -124,9 +112,7 @@ def forgot_password():
             services.request_password_reset(
                 get_db(),
                 form.email.data,
-                lambda token: url_for(
-                    "auth.reset_password", token=token, _external=True
-                ),
+                lambda token: public_url_for("auth.reset_password", token=token),
             )
         except InvalidInput as error:
             form.email.errors.append(str(error.message))

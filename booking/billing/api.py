@@ -20,6 +20,7 @@ from ..bookings.services import get_booking_for
 from ..db import get_db, utcnow
 from ..errors import BookingConflict, InvalidInput, NotFound
 from ..passes import services as passes_services
+from ..security import public_url_for
 from . import services
 
 api_bp = Blueprint("billing_api", __name__, url_prefix="/api/v1")
@@ -47,11 +48,11 @@ def _checkout_url(order_id: int) -> str:
         get_db(),
         current_user,
         order_id,
-        success_url=url_for(
-            "billing.returned", order_id=order_id, result="success", _external=True
+        success_url=public_url_for(
+            "billing.returned", order_id=order_id, result="success"
         ),
-        cancel_url=url_for(
-            "billing.returned", order_id=order_id, result="cancel", _external=True
+        cancel_url=public_url_for(
+            "billing.returned", order_id=order_id, result="cancel"
         ),
     )
 

@@ -19,7 +19,7 @@ from flask_login import current_user, login_required
 from ..bookings.models import Booking
 from ..db import get_db
 from ..errors import DomainError
-from ..security import operator_required
+from ..security import operator_required, public_url, public_url_for
 from . import services, stripe_client
 from .models import OrderStatus
 
@@ -72,7 +72,7 @@ def portal():
         url = services.open_portal(
             get_db(),
             current_user,
-            return_url=request.host_url.rstrip("/") + back,
+            return_url=public_url(back),
             company_id=request.form.get("company_id", type=int),
         )
     except DomainError as error:
@@ -92,11 +92,11 @@ def pay(order_id: int):
             db,
             current_user,
             order_id,
-            success_url=url_for(
-                "billing.returned", order_id=order_id, result="success", _external=True
+            success_url=public_url_for(
+                "billing.returned", order_id=order_id, result="success"
             ),
-            cancel_url=url_for(
-                "billing.returned", order_id=order_id, result="cancel", _external=True
+            cancel_url=public_url_for(
+                "billing.returned", order_id=order_id, result="cancel"
             ),
         )
     except DomainError as error:

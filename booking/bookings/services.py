@@ -639,6 +639,19 @@ def all_bookings_of(db: Session, user: User, limit: int = 500) -> list[Booking]:
     )
 
 
+def booking_holder_for_email(db: Session, actor: User, email: str) -> int:
+    """The account a booking is for, by its e-mail address.
+
+    Raises Forbidden before the address is looked up when the actor may not
+    book for others (only operators may, in their locations: _holder), so that
+    the answer tells nothing about which addresses have accounts; InvalidInput
+    when none has.
+    """
+    if (email or "").strip().lower() != actor.email and not actor.is_operator:
+        raise Forbidden(_l("Only the location's operators can book for others."))
+    return holder_for_email(db, email)
+
+
 def holder_for_email(db: Session, email: str) -> int:
     user = db.scalar(select(User).where(User.email == (email or "").strip().lower()))
     if user is None:

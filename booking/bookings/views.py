@@ -28,7 +28,9 @@ def create():
     holder_id = None
     try:
         if form.get("member_email"):
-            holder_id = services.holder_for_email(db, form["member_email"])
+            holder_id = services.booking_holder_for_email(
+                db, current_user, form["member_email"]
+            )
         booking_request = services.BookingRequest.from_values(
             values, holder_id=holder_id
         )

@@ -25,7 +25,13 @@ def test_upgrade_builds_an_empty_database_and_downgrade_removes_it(tmp_path):
     from booking.cli import alembic_config, upgrade_database
 
     url = f"sqlite:///{tmp_path}/fresh.sqlite"
-    app = create_app({"TESTING": True, "SECRET_KEY": "x", "DATABASE_URL": url})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret-not-for-production-use-0123",
+            "DATABASE_URL": url,
+        }
+    )
     with app.app_context():
         upgrade_database()
         engine = create_engine(url)
@@ -51,7 +57,7 @@ def test_cli_db_upgrade_and_demo(tmp_path):
     app = create_app(
         {
             "TESTING": True,
-            "SECRET_KEY": "x",
+            "SECRET_KEY": "test-secret-not-for-production-use-0123",
             "DATABASE_URL": url,
             "ARGON2_TIME_COST": 1,
             "ARGON2_MEMORY_COST": 1024,

@@ -462,3 +462,42 @@ def test_a_redelivered_event_is_stored_once(door, link, broker, db):
     stored = events(db, channel="device")
     assert [(e.event_type, e.event_id) for e in stored] == [("tamper", event.id)]
     assert db.scalars(select(DoorAlert).where(DoorAlert.kind == "tamper")).all()
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://evil.example"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {},  # no browser metadata and no token: refused as well
+    ],
+)
+def test_cookie_api_call_without_csrf_proof_cannot_rotate_a_door_secret(
+    api, client, auth, operator, location, db, headers
+):
+    body = (
+        api(operator)
+        .post(
+            f"/api/v1/locations/{location.id}/doors",
+            json={"name": "Front door", "kind": "landdesk"},
+        )
+        .get_json()
+    )
+    sealed = db.get(Door, body["id"]).secret_enc
+    auth.login(operator.email)
+    response = client.post(
+        f"/api/v1/doors/{body['id']}/secret",
+        headers={"Content-Type": "application/x-www-form-urlencoded", **headers},
+    )
+    assert response.status_code == 403
+    assert response.get_json()["error"] == "forbidden"
+    db.expire_all()
+    assert db.get(Door, body["id"]).secret_enc == sealed
+    # Our own page's script (same origin, the page's token) may.
+    response = client.post(
+        f"/api/v1/doors/{body['id']}/secret",
+        headers={"Origin": "http://localhost", **auth.api_headers()},
+    )
+    assert response.status_code == 200
+    # A bearer token is no ambient credential: no token needed.
+    assert api(operator).post(f"/api/v1/doors/{body['id']}/secret").status_code == 200

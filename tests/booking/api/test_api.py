@@ -94,16 +94,50 @@ def test_web_session_works_for_the_api(client, auth, create_user):
     assert client.get("/api/v1/me").get_json()["email"] == "m@example.org"
 
 
-def test_session_api_calls_need_json_bodies(client, auth, create_user, space):
+def test_session_api_calls_need_the_csrf_header_and_json_bodies(
+    client, auth, create_user, space
+):
     """A cross-site form (urlencoded) cannot use the session cookie to book."""
     _, desk, _ = space
     create_user("m@example.org")
     auth.login("m@example.org")
+    form = {"resource_id": desk.id, "date": next_weekday(1).isoformat()}
+    assert_error(client.post("/api/v1/bookings", data=form), 403)
+    # With the page's token, the body must still be JSON.
+    headers = auth.api_headers()
+    assert_error(client.post("/api/v1/bookings", data=form, headers=headers), 400)
+    response = client.post("/api/v1/bookings", json=form, headers=headers)
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize("path", ["/api/v1/auth/logout", "/api/v1/me/calendar/revoke"])
+def test_cross_site_empty_posts_with_the_cookie_are_refused(
+    client, auth, create_user, path
+):
+    create_user("m@example.org")
+    auth.login("m@example.org")
     response = client.post(
-        "/api/v1/bookings",
-        data={"resource_id": desk.id, "date": next_weekday(1).isoformat()},
+        path,
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Origin": "https://evil.example",
+        },
     )
-    assert_error(response, 400)
+    assert_error(response, 403)
+    assert client.get("/api/v1/me").status_code == 200  # still logged in
+    response = client.post(path, headers=auth.api_headers())
+    assert response.status_code in (200, 204)
+
+
+def test_session_token_of_another_login_is_refused(app, client, auth, create_user):
+    create_user("m@example.org")
+    auth.login("m@example.org")
+    other = app.test_client()
+    type(auth)(other).login("m@example.org")
+    response = client.post(
+        "/api/v1/auth/logout", headers=type(auth)(other).api_headers()
+    )
+    assert_error(response, 403)
 
 
 def test_list_locations_is_public(client, space):
@@ -518,6 +552,36 @@ def test_operator_books_for_member_by_email(api, create_user, operator, space):
         ),
         403,
     )
+
+
+@pytest.mark.parametrize("email", ["guest@example.org", "nobody@example.org"])
+def test_member_booking_for_someone_else_is_forbidden_whether_or_not_they_exist(
+    api, client, auth, create_user, space, email
+):
+    _, desk, _ = space
+    create_user("guest@example.org")
+    member = create_user("m@example.org")
+    body = {
+        "resource_id": desk.id,
+        "date": next_weekday(1).isoformat(),
+        "member_email": email,
+    }
+    answer = assert_error(api(member).post("/api/v1/bookings", json=body), 403)
+    assert "e-mail" not in answer["message"]
+    # The web form says the same for both.
+    auth.login("m@example.org")
+    response = client.post(
+        "/bookings", data={**body, "back": "/", "csrf_token": auth.csrf()}
+    )
+    assert response.status_code == 303
+    page = client.get("/").get_data(as_text=True)
+    assert "Only the location&#39;s operators can book for others." in page
+    assert "no member with this e-mail" not in page
+    # Booking "for" oneself by one's own address stays allowed.
+    own = api(member).post(
+        "/api/v1/bookings", json={**body, "member_email": "M@example.org"}
+    )
+    assert own.status_code == 201 and own.get_json()["user_id"] == member.id
 
 
 def test_availability_lists_free_and_booked_periods(api, create_user, space):

@@ -66,6 +66,22 @@ def test_pay_for_a_booking_through_the_api(
     assert again.get_json()["error"] == "conflict"
 
 
+def test_checkout_return_urls_are_on_the_public_url(
+    app, api, desk, member, stripe_emulator
+):
+    app.config["PUBLIC_URL"] = "https://landdesk.example.org"
+    client = api(member)
+    payment = _book(client, desk).get_json()["payment"]
+    started = client.post(payment["checkout"], headers={"Host": "evil.example"})
+    session_id = started.get_json()["payment_url"].rsplit("/", 1)[1]
+    session = stripe_emulator.request("GET", f"/v1/checkout/sessions/{session_id}")
+    order = payment["order_id"]
+    assert session["success_url"] == (
+        f"https://landdesk.example.org/billing/orders/{order}/return?result=success"
+    )
+    assert session["cancel_url"].startswith("https://landdesk.example.org/")
+
+
 def test_free_and_credit_bookings_need_no_payment(
     db,
     api,
