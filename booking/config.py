@@ -40,6 +40,9 @@ class DefaultConfig:
     API_TOKEN_MAX_AGE_DAYS = 90
     PUBLIC_URL = "http://127.0.0.1:5000"
     MIN_PASSWORD_LENGTH = 8
+    # Calendar imports fetch only public addresses; true lets an intranet
+    # calendar on a private or loopback address in (docs/security.md).
+    CALENDAR_IMPORT_ALLOW_PRIVATE = False
 
 
 def _coerce(value: str):

@@ -73,19 +73,15 @@ def manage(location_id: int):
             resource_id = request.form.get("resource_id", "")
             if not resource_id.isdigit():
                 raise InvalidInput(_l("Choose a room."), field="resource_id")
-            if data is None and not request.form.get("url"):
-                raise InvalidInput(
-                    _l("Give the calendar's address or upload a file."), field="url"
-                )
-            source = services.create_import(
+            _source, result = services.create_import(
                 db,
                 current_user,
                 location.id,
                 resource_id=int(resource_id),
                 name=request.form.get("name", ""),
                 url=request.form.get("url"),
+                data=data,
             )
-            result = services.run_import(db, current_user, source.id, data)
         except DomainError as error:
             flash(str(error.message), "error")
         else:
@@ -219,16 +215,17 @@ def api_create_import(resource_id: int, body: schemas.CalendarImportInput):
     ics = body.ics.encode() if body.ics is not None else None
     if ics is None and not body.url:
         raise InvalidInput(_l("Give url or ics."), field="url")
-    source = services.create_import(
+    source, result = services.create_import(
         db,
         current_user,
         resource.location_id,
         resource_id=resource.id,
         name=body.name,
         url=body.url,
+        data=ics,
     )
     answer = _import_json(source)
-    answer.result = _result_json(services.run_import(db, current_user, source.id, ics))
+    answer.result = _result_json(result)
     return answer, 201
 
 
