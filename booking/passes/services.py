@@ -25,6 +25,7 @@ from ..errors import DomainError, Forbidden, InvalidInput, NotFound
 from ..spaces.hours import local_date
 from ..spaces.models import Location, Resource
 from ..spaces.services import can_manage, get_managed_location, managed_location_ids
+from ..validation import parse_id, parse_int
 from . import fixed_desks
 from .models import (
     Company,
@@ -125,12 +126,24 @@ def create_plan(db: Session, actor: User, values: dict[str, Any]) -> Plan:
     if not name or len(name) > 120:
         raise InvalidInput(_l("Give the plan a name."), field="name")
     location_id = values.get("location_id") or None
+    if location_id is not None:
+        location_id = parse_id(location_id, "location_id")
+    vat_rate_bp = values.get("vat_rate_bp")
+    vat_rate_bp = parse_int(
+        current_app.config.get("BILLING_VAT_RATE_BP", 1900)
+        if vat_rate_bp in (None, "")
+        else vat_rate_bp,
+        "vat_rate_bp",
+        low=0,
+        high=10_000,
+        message=_l("The VAT rate is between 0 and 100 %."),
+    )
     with unit_of_work(db):
         if location_id is None:
             if not actor.is_admin:
                 raise Forbidden(_l("Only administrators sell network-wide plans."))
         else:
-            get_managed_location(db, actor, int(location_id))
+            get_managed_location(db, actor, location_id)
         days = _optional_int(values.get("days"), "days")
         valid_days = _optional_int(values.get("valid_days"), "valid_days")
         if kind == PlanKind.PACK and (days is None or valid_days is None):
@@ -154,11 +167,8 @@ def create_plan(db: Session, actor: User, values: dict[str, Any]) -> Plan:
             kind=kind,
             price_cents=parse_cents(values.get("price"), "price"),
             currency="EUR",
-            vat_rate_bp=int(
-                values.get("vat_rate_bp")
-                or current_app.config.get("BILLING_VAT_RATE_BP", 1900)
-            ),
-            location_id=int(location_id) if location_id else None,
+            vat_rate_bp=vat_rate_bp,
+            location_id=location_id,
             days=days,
             valid_days=valid_days if kind == PlanKind.PACK else None,
             room_hours=(

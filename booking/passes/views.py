@@ -178,9 +178,13 @@ def operator_plans():
             services.create_plan(db, current_user, request.form.to_dict())
         except DomainError as error:
             flash(str(error.message), "error")
-        else:
-            flash(gettext("Plan created."), "success")
+            return _render_operator_plans(db), error.status
+        flash(gettext("Plan created."), "success")
         return redirect(url_for("passes.operator_plans"), 303)
+    return _render_operator_plans(db)
+
+
+def _render_operator_plans(db):
     plans = services.plans_for_operator(db, current_user)
     return render_template(
         "passes/operator_plans.html",

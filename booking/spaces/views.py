@@ -63,19 +63,22 @@ def edit_location(location_id: int):
     db = get_db()
     location = services.get_managed_location(db, current_user, location_id)
     if request.method == "POST":
+        operators = None
+        if current_user.is_admin and "operators" in request.form:
+            operators = [
+                e
+                for e in request.form["operators"].replace(";", ",").split(",")
+                if e.strip()
+            ]
         try:
             services.update_location(
-                db, current_user, location_id, location_values(request.form)
+                db,
+                current_user,
+                location_id,
+                location_values(request.form),
+                operators=operators,
             )
-            if current_user.is_admin and "operators" in request.form:
-                emails = [
-                    e
-                    for e in request.form["operators"].replace(";", ",").split(",")
-                    if e.strip()
-                ]
-                services.set_location_operators(db, current_user, location_id, emails)
         except InvalidInput as error:
-            db.rollback()
             return _render_location_form(location, error), 400
         flash(gettext("Saved."), "success")
         return redirect(url_for("spaces.edit_location", location_id=location_id), 303)

@@ -1,0 +1,62 @@
+"""Checks on raw input shared by every domain: whole numbers, ids, names."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+
+from .errors import InvalidInput
+
+# Ids are 64-bit signed integers in every database we run on.
+MAX_ID = 2**63 - 1
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def parse_int(value: Any, field: str, *, low: int, high: int, message=None) -> int:
+    """A whole number from a form string or a JSON number, within [low, high].
+
+    Raises InvalidInput (``message`` or a generic one) for anything else:
+    text, fractions, booleans, digits of other scripts, numbers out of range.
+    """
+    message = message or _l(
+        "Enter a whole number between %(low)s and %(high)s.", low=low, high=high
+    )
+    if isinstance(value, bool):
+        raise InvalidInput(message, field=field)
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str):
+        text = value.strip()
+        digits = text.removeprefix("-")
+        # int() would take "١٢" or "1_000"; forms and JSON mean ASCII digits.
+        if not (digits.isascii() and digits.isdigit()) or len(digits) > 20:
+            raise InvalidInput(message, field=field)
+        number = int(text)
+    else:
+        raise InvalidInput(message, field=field)
+    if not low <= number <= high:
+        raise InvalidInput(message, field=field)
+    return number
+
+
+def parse_id(value: Any, field: str, *, message=None) -> int:
+    """A row id (1 to 2^63-1) from a form or JSON. Raises InvalidInput."""
+    return parse_int(
+        value,
+        field,
+        low=1,
+        high=MAX_ID,
+        message=message or _l("Choose an entry from the list."),
+    )
+
+
+def clean_name(value: str) -> str:
+    """A name as stored: control characters (line breaks, tabs, NUL, bidi
+    separators) removed, so a name can never start a new line in a mail
+    header, a CSV row or a log line; whitespace trimmed and NFC-normalised.
+    """
+    return _CONTROL.sub("", unicodedata.normalize("NFC", value)).strip()
