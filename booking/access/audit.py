@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..auth.models import User
+from ..csv_export import csv_text
 from ..errors import Forbidden, InvalidInput
 from ..spaces.services import get_managed_location, managed_location_ids
 from .models import AccessEvent, Channel, Result
@@ -127,37 +125,25 @@ CSV_COLUMNS = (
 )
 
 
-def _csv_cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    # Spreadsheets run cells that start like a formula (CSV injection).
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        text = "'" + text
-    return text
-
-
 def access_log_csv(rows: list[AccessEvent]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    for row in rows:
-        writer.writerow(
-            [
-                _csv_cell(v)
-                for v in (
-                    row.occurred_at.astimezone(UTC).isoformat(),
-                    row.door.location.name,
-                    row.door_id,
-                    row.door.name,
-                    row.channel,
-                    row.result,
-                    row.event_type,
-                    row.user.email if row.user else None,
-                    row.user.name if row.user else None,
-                    row.booking_id,
-                    row.reason,
-                    row.command_id,
-                    "yes" if row.offline else "no",
-                )
-            ]
-        )
-    return out.getvalue()
+    return csv_text(
+        CSV_COLUMNS,
+        (
+            (
+                row.occurred_at.astimezone(UTC).isoformat(),
+                row.door.location.name,
+                row.door_id,
+                row.door.name,
+                row.channel,
+                row.result,
+                row.event_type,
+                row.user.email if row.user else None,
+                row.user.name if row.user else None,
+                row.booking_id,
+                row.reason,
+                row.command_id,
+                "yes" if row.offline else "no",
+            )
+            for row in rows
+        ),
+    )
