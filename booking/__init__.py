@@ -21,6 +21,11 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     load_config(app, test_config)
 
+    from .validation import IdConverter
+
+    # Before any route is added: every <int:...> is bounded to 64-bit ids.
+    app.url_map.converters["int"] = IdConverter
+
     from . import db, i18n, security, tasks
     from .errors import register_error_handlers
     from .extensions import limiter

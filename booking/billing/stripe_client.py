@@ -176,6 +176,20 @@ def verify_event(payload: bytes, header: str, *, now: float | None = None) -> di
         event = json.loads(payload)
     except ValueError as error:
         raise InvalidSignature("body is not JSON") from error
-    if not isinstance(event, dict) or not isinstance(event.get("id"), str):
+    if not _is_event(event):
         raise InvalidSignature("not an event")
     return event
+
+
+def _is_event(event: Any) -> bool:
+    """The shape the handlers rely on: a signed body may still be malformed."""
+    if not isinstance(event, dict):
+        return False
+    event_id, kind, data = event.get("id"), event.get("type"), event.get("data", {})
+    return (
+        isinstance(event_id, str)
+        and 0 < len(event_id) <= 255
+        and isinstance(kind, str)
+        and isinstance(data, dict)
+        and isinstance(data.get("object", {}), dict)
+    )

@@ -23,6 +23,7 @@ from ..errors import DomainError, InvalidInput, NotFound
 from ..security import operator_required
 from ..spaces.models import HOUR_KINDS, Location
 from ..spaces.services import get_managed_location, get_resource
+from ..validation import parse_id
 from . import ical, services
 
 bp = Blueprint("calendars", __name__)
@@ -70,23 +71,29 @@ def manage(location_id: int):
         upload = request.files.get("file")
         data = upload.read() if upload and upload.filename else None
         try:
-            resource_id = request.form.get("resource_id", "")
-            if not resource_id.isdigit():
-                raise InvalidInput(_l("Choose a room."), field="resource_id")
+            resource_id = parse_id(
+                request.form.get("resource_id", ""),
+                "resource_id",
+                message=_l("Choose a room."),
+            )
             _source, result = services.create_import(
                 db,
                 current_user,
                 location.id,
-                resource_id=int(resource_id),
+                resource_id=resource_id,
                 name=request.form.get("name", ""),
                 url=request.form.get("url"),
                 data=data,
             )
         except DomainError as error:
             flash(str(error.message), "error")
-        else:
-            flash(_import_result_message(result), "success")
+            return _render_manage(db, location), error.status
+        flash(_import_result_message(result), "success")
         return redirect(url_for("calendars.manage", location_id=location.id), 303)
+    return _render_manage(db, location)
+
+
+def _render_manage(db, location: Location):
     feed = services.location_feed_for(db, current_user, location.id)
     return render_template(
         "calendars/manage.html",

@@ -13,6 +13,7 @@ from ..bookings.rules import parse_date
 from ..db import get_db, utcnow
 from ..errors import DomainError, InvalidInput
 from ..security import admin_required, operator_required
+from ..validation import parse_id
 from . import services
 from .forms import hours_field, location_values, resource_values
 from .hours import default_opening_hours
@@ -156,12 +157,14 @@ def add_closure(location_id: int):
             location_id,
             starts_on=starts_on,
             ends_on=ends_on,
-            resource_id=int(resource_id) if resource_id else None,
+            resource_id=parse_id(resource_id, "resource_id") if resource_id else None,
             reason=request.form.get("reason", ""),
         )
         flash(gettext("Closure added."), "success")
     except InvalidInput as error:
         flash(str(error.message), "error")
+        location = services.get_managed_location(get_db(), current_user, location_id)
+        return _render_location_form(location), 400
     return redirect(
         url_for("spaces.edit_location", location_id=location_id) + "#closures", 303
     )

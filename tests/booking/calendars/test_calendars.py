@@ -709,5 +709,5 @@ def test_manage_page_import_failure_keeps_no_row(db, client, auth, space):
         },
         content_type="multipart/form-data",
     )
-    assert response.status_code == 303
+    assert response.status_code == 400
     assert import_count(db) == 0
