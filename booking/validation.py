@@ -7,14 +7,17 @@ import unicodedata
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import event
+from sqlalchemy.orm import Mapper
 from werkzeug.routing import IntegerConverter
 
+from .db import Base
 from .errors import InvalidInput
 
 # Ids are 64-bit signed integers in every database we run on.
 MAX_ID = 2**63 - 1
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 def parse_int(value: Any, field: str, *, low: int, high: int, message=None) -> int:
@@ -56,11 +59,40 @@ def parse_id(value: Any, field: str, *, message=None) -> int:
 
 
 def clean_name(value: str) -> str:
-    """A name as stored: control characters (line breaks, tabs, NUL, bidi
-    separators) removed, so a name can never start a new line in a mail
-    header, a CSV row or a log line; whitespace trimmed and NFC-normalised.
+    """A name as stored: each run of control characters (line breaks, tabs,
+    NUL, Unicode line separators) becomes one space, so a name never starts a
+    new line in a mail header, a CSV row or a log line; NFC, trimmed.
     """
-    return _CONTROL.sub("", unicodedata.normalize("NFC", value)).strip()
+    return _CONTROL.sub(" ", unicodedata.normalize("NFC", value)).strip()
+
+
+# Columns that hold a name people gave (a desk, a location, a plan, a person,
+# a company, a door, an imported event): they end up in mail headers, CSV
+# rows and log lines, where a line break is a way in.
+NAME_COLUMNS = frozenset({"name", "summary"})
+
+
+def _clean_on_set(_target, value, _old, _initiator):
+    return clean_name(value) if isinstance(value, str) else value
+
+
+def _clean_names_of(mapper: Mapper, _class=None) -> None:
+    for column in mapper.column_attrs:
+        attribute = column.class_attribute
+        if column.key in NAME_COLUMNS and not event.contains(
+            attribute, "set", _clean_on_set
+        ):
+            event.listen(attribute, "set", _clean_on_set, retval=True)
+
+
+def clean_names_on_input() -> None:
+    """Every write of a name column, whatever the path (form, API, CLI,
+    import), goes through ``clean_name``: the one place this is done."""
+    if not event.contains(Mapper, "mapper_configured", _clean_names_of):
+        event.listen(Mapper, "mapper_configured", _clean_names_of)
+    for mapper in Base.registry.mappers:
+        if mapper.configured:
+            _clean_names_of(mapper)
 
 
 def _at_most(number: int) -> str:

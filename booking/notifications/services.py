@@ -14,11 +14,12 @@ import logging
 import smtplib
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
+from functools import partial
 
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
@@ -103,20 +104,38 @@ def deliver(
 ) -> bool:
     """Render ``emails/<kind>.txt|.html`` in the user's language and send it.
 
-    Returns False (and logs) when the mail server fails.
+    Returns False (and logs) when the mail could not be sent.
     """
-    public_url = current_app.config["PUBLIC_URL"]
-    with force_locale(_locale_for(user)):
-        subject = str(SUBJECTS[kind] % context.get("subject_args", {}))
-        values = {"user": user, "public_url": public_url, **context}
-        text = render_template(f"emails/{kind}.txt", **values)
-        html = render_template(f"emails/{kind}.html", **values)
+    return _send(user, kind, lambda: (context, attachments)) is None
+
+
+def _send(
+    user: User,
+    kind: NotificationKind,
+    compose: Callable[[], tuple[dict, list[Attachment] | None]],
+) -> str | None:
+    """Compose and send one mail; None when it went out, else why not.
+
+    Any failure is caught and logged: one mail that cannot be composed or sent
+    (a broken template, a header the mail library refuses, a server that is
+    down) never stops the mails after it.
+    """
     try:
+        context, attachments = compose()
+        public_url = current_app.config["PUBLIC_URL"]
+        with force_locale(_locale_for(user)):
+            subject = str(SUBJECTS[kind] % context.get("subject_args", {}))
+            values = {"user": user, "public_url": public_url, **context}
+            text = render_template(f"emails/{kind}.txt", **values)
+            html = render_template(f"emails/{kind}.html", **values)
         send_mail(user.email, subject, text, html, attachments=attachments)
-    except (OSError, smtplib.SMTPException):
-        log.exception("could not send %s mail to user %s", kind, user.id)
-        return False
-    return True
+    except (OSError, smtplib.SMTPException) as error:
+        log.warning("could not send %s mail to user %s: %r", kind, user.id, error)
+        return f"{type(error).__name__}: {error}"[:200]
+    except Exception as error:
+        log.exception("could not compose %s mail to user %s", kind, user.id)
+        return f"{type(error).__name__}: {error}"[:200]
+    return None
 
 
 def _booking_context(booking: Booking) -> dict:
@@ -136,7 +155,9 @@ def _booking_context(booking: Booking) -> dict:
     }
 
 
-def _booking_mail(booking: Booking, kind: NotificationKind) -> tuple[dict, Attachment]:
+def _booking_mail(
+    booking: Booking, kind: NotificationKind
+) -> tuple[dict, list[Attachment]]:
     method, body = ical.invitation(booking, organizer=current_app.config["MAIL_FROM"])
     attachment = Attachment(
         filename="booking.ics" if method == "REQUEST" else "cancellation.ics",
@@ -146,7 +167,7 @@ def _booking_mail(booking: Booking, kind: NotificationKind) -> tuple[dict, Attac
     )
     with force_locale(_locale_for(booking.user)):
         context = _booking_context(booking)
-    return context, attachment
+    return context, [attachment]
 
 
 # --- booking mails: marked in the transaction, delivered by polling ----------
@@ -230,10 +251,18 @@ def deliver_booking_mails(
     Returns (bookings handled, sends that failed).
     """
     now = now or utcnow()
+    # A mail waiting for its next attempt is not due yet.
+    waiting = exists().where(
+        SentNotification.booking_id == Booking.id,
+        SentNotification.kind == Booking.mail_due,
+        SentNotification.sent_at.is_(None),
+        SentNotification.failed_at.is_(None),
+        SentNotification.next_attempt_at > now,
+    )
     due = list(
         db.scalars(
             select(Booking)
-            .where(Booking.mail_due.is_not(None))
+            .where(Booking.mail_due.is_not(None), ~waiting)
             .order_by(Booking.id)
             .limit(limit)
             .options(
@@ -269,21 +298,29 @@ def deliver_booking_mails(
                 continue
             mine.append((booking, kind))
             key = f"{kind}:booking:{booking.id}"
-            if _owes_mail(booking, kind, muted) and claim(db, key, booking.user_id):
+            if _owes_mail(booking, kind, muted) and claim(
+                db, key, booking.user_id, booking_id=booking.id, kind=kind, now=now
+            ):
                 to_send.append((booking, kind, key))
-    results = []
-    for booking, kind, key in to_send:
-        context, attachment = _booking_mail(booking, kind)
-        results.append(
-            (booking, kind, key, deliver(booking.user, kind, context, [attachment]))
+    results = [
+        (
+            booking,
+            kind,
+            key,
+            _send(booking.user, kind, partial(_booking_mail, booking, kind)),
         )
+        for booking, kind, key in to_send
+    ]
     failed = 0
     with unit_of_work(db):
-        for booking, kind, key, sent in results:
-            _finish_claim(db, key, sent)
-            if not sent:
+        for booking, kind, key, error in results:
+            retry = _finish_claim(
+                db, key, error, now=now, give_up=booking.ends_at <= now
+            )
+            if error is not None:
                 failed += 1
-                _retry_later(db, booking, kind, now)
+            if retry:
+                _retry_later(db, booking, kind)
     from ..checkin.services import desk_freed
 
     for booking, kind in mine:
@@ -306,12 +343,9 @@ def _owes_mail(
     return user.is_active and bool(user.email) and (user.id, kind) not in muted
 
 
-def _retry_later(
-    db: Session, booking: Booking, kind: NotificationKind, now: datetime
-) -> None:
-    if booking.ends_at <= now:
-        log.warning("gave up the %s mail of booking %s: it is over", kind, booking.id)
-        return
+def _retry_later(db: Session, booking: Booking, kind: NotificationKind) -> None:
+    # Mark the booking again; the due query leaves it alone until the claim's
+    # next attempt is due.
     db.execute(
         update(Booking)
         .where(Booking.id == booking.id, Booking.mail_due.is_(None))
@@ -323,27 +357,101 @@ def _retry_later(
 # --- idempotent sends ------------------------------------------------------
 
 
-def claim(db: Session, key: str, user_id: int | None) -> bool:
-    """Record that ``key`` is being sent; False if it was claimed before."""
+# Pauses before the 2nd, 3rd, ... attempt; after the last one a mail is failed.
+RETRY_BACKOFF = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+)
+MAX_ATTEMPTS = len(RETRY_BACKOFF) + 1
+# A claim whose sender died is taken over after this long.
+CLAIM_LEASE = timedelta(minutes=10)
+
+
+def claim(
+    db: Session,
+    key: str,
+    user_id: int | None,
+    *,
+    booking_id: int | None = None,
+    kind: str | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """Record that ``key`` is being sent; False if it was sent, is being sent,
+    waits for its next attempt, or has failed for good."""
+    now = now or utcnow()
     dialect = db.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = SentNotification.__table__
     with unit_of_work(db):
         result = db.execute(
             insert(SentNotification)
-            .values(key=key, user_id=user_id, created_at=utcnow())
-            .on_conflict_do_nothing(index_elements=["key"])
+            .values(
+                key=key,
+                user_id=user_id,
+                booking_id=booking_id,
+                kind=kind,
+                created_at=now,
+                attempts=1,
+                next_attempt_at=now + CLAIM_LEASE,
+            )
+            .on_conflict_do_update(
+                index_elements=["key"],
+                set_={
+                    "attempts": table.c.attempts + 1,
+                    "next_attempt_at": now + CLAIM_LEASE,
+                },
+                where=table.c.sent_at.is_(None)
+                & table.c.failed_at.is_(None)
+                & (table.c.next_attempt_at <= now),
+            )
         )
     return result.rowcount == 1
 
 
-def _finish_claim(db: Session, key: str, sent: bool) -> None:
+def _finish_claim(
+    db: Session,
+    key: str,
+    error: str | None,
+    *,
+    now: datetime | None = None,
+    give_up: bool = False,
+) -> bool:
+    """Record how a claimed send went. True when it is to be tried again."""
+    now = now or utcnow()
     with unit_of_work(db):
-        if sent:
-            row = db.scalar(select(SentNotification).where(SentNotification.key == key))
-            row.sent_at = utcnow()
-        else:
-            # Let the next run try again.
-            db.execute(delete(SentNotification).where(SentNotification.key == key))
+        row = db.scalar(
+            select(SentNotification)
+            .where(SentNotification.key == key)
+            .execution_options(populate_existing=True)
+        )
+        if error is None:
+            row.sent_at = now
+            row.next_attempt_at = row.last_error = None
+            return False
+        row.last_error = error
+        if give_up or row.attempts >= MAX_ATTEMPTS:
+            log.error("gave up the mail %s after %d attempts", key, row.attempts)
+            row.failed_at, row.next_attempt_at = now, None
+            return False
+        row.next_attempt_at = now + RETRY_BACKOFF[row.attempts - 1]
+        return True
+
+
+def failed_mails(
+    db: Session, location_ids: list[int] | None, *, limit: int = 100
+) -> list[tuple[SentNotification, Booking | None]]:
+    """Mails given up, newest first, with their booking. ``location_ids`` None
+    (administrators) includes mails that belong to no location."""
+    query = select(SentNotification, Booking).outerjoin(
+        Booking, Booking.id == SentNotification.booking_id
+    )
+    query = query.where(SentNotification.failed_at.is_not(None))
+    if location_ids is not None:
+        query = query.where(Booking.location_id.in_(location_ids))
+    query = query.order_by(SentNotification.failed_at.desc()).limit(limit)
+    return [(row, booking) for row, booking in db.execute(query)]
 
 
 def send_once(
@@ -355,11 +463,11 @@ def send_once(
     attachments: list[Attachment] | None = None,
 ) -> bool:
     """Send a mail at most once per ``key``; True if it went out now."""
-    if not wants(db, user, kind) or not claim(db, key, user.id):
+    if not wants(db, user, kind) or not claim(db, key, user.id, kind=kind):
         return False
-    sent = deliver(user, kind, context, attachments)
-    _finish_claim(db, key, sent)
-    return sent
+    error = _send(user, kind, lambda: (context, attachments))
+    _finish_claim(db, key, error)
+    return error is None
 
 
 def send_reminders(db: Session, *, now: datetime | None = None) -> int:
