@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
 from functools import partial
 
-from flask import current_app, render_template
+from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, exists, select, update
@@ -121,13 +121,20 @@ def _send(
     down) never stops the mails after it.
     """
     try:
-        context, attachments = compose()
-        public_url = current_app.config["PUBLIC_URL"]
         with force_locale(_locale_for(user)):
+            context, attachments = compose()
             subject = str(SUBJECTS[kind] % context.get("subject_args", {}))
-            values = {"user": user, "public_url": public_url, **context}
-            text = render_template(f"emails/{kind}.txt", **values)
-            html = render_template(f"emails/{kind}.html", **values)
+            values = {
+                "user": user,
+                "public_url": current_app.config["PUBLIC_URL"],
+                **context,
+            }
+            # Straight from the Jinja environment: render_template would run
+            # every context processor of the web pages (the network settings
+            # query, door helpers) for each part of each mail.
+            env = current_app.jinja_env
+            text = env.get_template(f"emails/{kind}.txt").render(values)
+            html = env.get_template(f"emails/{kind}.html").render(values)
         send_mail(user.email, subject, text, html, attachments=attachments)
     except (OSError, smtplib.SMTPException) as error:
         log.warning("could not send %s mail to user %s: %r", kind, user.id, error)
@@ -165,9 +172,8 @@ def _booking_mail(
         mimetype="text/calendar",
         params={"method": method, "charset": "utf-8"},
     )
-    with force_locale(_locale_for(booking.user)):
-        context = _booking_context(booking)
-    return context, [attachment]
+    # In the holder's language: _send calls this under force_locale.
+    return _booking_context(booking), [attachment]
 
 
 # --- booking mails: marked in the transaction, delivered by polling ----------
@@ -282,45 +288,55 @@ def deliver_booking_mails(
             )
         )
     }
+    by_kind: dict[NotificationKind, list[Booking]] = {}
+    for booking in due:
+        by_kind.setdefault(NotificationKind(booking.mail_due), []).append(booking)
     mine: list[tuple[Booking, NotificationKind]] = []
-    to_send: list[tuple[Booking, NotificationKind, str]] = []
     with unit_of_work(db):  # one write transaction for the whole batch
-        for booking in due:
-            kind = NotificationKind(booking.mail_due)
+        for kind, bookings in by_kind.items():
             # Compare and clear: whoever clears the marker handles the change.
-            cleared = db.execute(
-                update(Booking)
-                .where(Booking.id == booking.id, Booking.mail_due == kind)
-                .values(mail_due=None)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if not cleared:
-                continue
-            mine.append((booking, kind))
-            key = f"{kind}:booking:{booking.id}"
-            if _owes_mail(booking, kind, muted) and claim(
-                db, key, booking.user_id, booking_id=booking.id, kind=kind, now=now
-            ):
-                to_send.append((booking, kind, key))
+            cleared = set(
+                db.scalars(
+                    update(Booking.__table__)
+                    .where(
+                        Booking.id.in_([b.id for b in bookings]),
+                        Booking.mail_due == kind,
+                    )
+                    .values(mail_due=None)
+                    .returning(Booking.id)
+                )
+            )
+            mine += [(b, kind) for b in bookings if b.id in cleared]
+        owed = {
+            f"{kind}:booking:{booking.id}": (booking, kind)
+            for booking, kind in mine
+            if _owes_mail(booking, kind, muted)
+        }
+        claimed = claim_many(
+            db,
+            [(key, b.user_id, b.id, kind) for key, (b, kind) in owed.items()],
+            now=now,
+        )
     results = [
         (
-            booking,
-            kind,
             key,
-            _send(booking.user, kind, partial(_booking_mail, booking, kind)),
+            *owed[key],
+            _send(owed[key][0].user, owed[key][1], partial(_booking_mail, *owed[key])),
         )
-        for booking, kind, key in to_send
+        for key in owed
+        if key in claimed
     ]
-    failed = 0
-    with unit_of_work(db):
-        for booking, kind, key, error in results:
-            retry = _finish_claim(
-                db, key, error, now=now, give_up=booking.ends_at <= now
-            )
-            if error is not None:
-                failed += 1
-            if retry:
-                _retry_later(db, booking, kind)
+    retries = _finish_claims(
+        db,
+        [(key, error, booking.ends_at <= now) for key, booking, _, error in results],
+        now=now,
+    )
+    failed = sum(1 for *_, error in results if error is not None)
+    if retries:
+        with unit_of_work(db):
+            for key, booking, kind, _error in results:
+                if key in retries:
+                    _retry_later(db, booking, kind)
     from ..checkin.services import desk_freed
 
     for booking, kind in mine:
@@ -380,63 +396,94 @@ def claim(
 ) -> bool:
     """Record that ``key`` is being sent; False if it was sent, is being sent,
     waits for its next attempt, or has failed for good."""
+    return key in claim_many(db, [(key, user_id, booking_id, kind)], now=now)
+
+
+def claim_many(
+    db: Session,
+    items: list[tuple[str, int | None, int | None, str | None]],
+    *,
+    now: datetime | None = None,
+) -> set[str]:
+    """``claim`` for (key, user_id, booking_id, kind) items in one statement;
+    returns the keys claimed."""
+    if not items:
+        return set()
     now = now or utcnow()
     dialect = db.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = SentNotification.__table__
     with unit_of_work(db):
-        result = db.execute(
-            insert(SentNotification)
-            .values(
-                key=key,
-                user_id=user_id,
-                booking_id=booking_id,
-                kind=kind,
-                created_at=now,
-                attempts=1,
-                next_attempt_at=now + CLAIM_LEASE,
-            )
-            .on_conflict_do_update(
-                index_elements=["key"],
-                set_={
-                    "attempts": table.c.attempts + 1,
-                    "next_attempt_at": now + CLAIM_LEASE,
-                },
-                where=table.c.sent_at.is_(None)
-                & table.c.failed_at.is_(None)
-                & (table.c.next_attempt_at <= now),
+        return set(
+            db.scalars(
+                insert(table)
+                .values(
+                    [
+                        {
+                            "key": key,
+                            "user_id": user_id,
+                            "booking_id": booking_id,
+                            "kind": kind,
+                            "created_at": now,
+                            "attempts": 1,
+                            "next_attempt_at": now + CLAIM_LEASE,
+                        }
+                        for key, user_id, booking_id, kind in items
+                    ]
+                )
+                .on_conflict_do_update(
+                    index_elements=["key"],
+                    set_={
+                        "attempts": table.c.attempts + 1,
+                        "next_attempt_at": now + CLAIM_LEASE,
+                    },
+                    where=table.c.sent_at.is_(None)
+                    & table.c.failed_at.is_(None)
+                    & (table.c.next_attempt_at <= now),
+                )
+                .returning(table.c.key)
             )
         )
-    return result.rowcount == 1
 
 
-def _finish_claim(
+def _finish_claim(db: Session, key: str, error: str | None) -> None:
+    _finish_claims(db, [(key, error, False)])
+
+
+def _finish_claims(
     db: Session,
-    key: str,
-    error: str | None,
+    outcomes: list[tuple[str, str | None, bool]],
     *,
     now: datetime | None = None,
-    give_up: bool = False,
-) -> bool:
-    """Record how a claimed send went. True when it is to be tried again."""
+) -> set[str]:
+    """Record how claimed sends went: (key, error or None, give up). Returns
+    the keys to be tried again."""
     now = now or utcnow()
+    sent = [key for key, error, _ in outcomes if error is None]
+    retries = set()
     with unit_of_work(db):
-        row = db.scalar(
-            select(SentNotification)
-            .where(SentNotification.key == key)
-            .execution_options(populate_existing=True)
-        )
-        if error is None:
-            row.sent_at = now
-            row.next_attempt_at = row.last_error = None
-            return False
-        row.last_error = error
-        if give_up or row.attempts >= MAX_ATTEMPTS:
-            log.error("gave up the mail %s after %d attempts", key, row.attempts)
-            row.failed_at, row.next_attempt_at = now, None
-            return False
-        row.next_attempt_at = now + RETRY_BACKOFF[row.attempts - 1]
-        return True
+        if sent:
+            db.execute(
+                update(SentNotification.__table__)
+                .where(SentNotification.key.in_(sent))
+                .values(sent_at=now, next_attempt_at=None, last_error=None)
+            )
+        for key, error, give_up in outcomes:
+            if error is None:
+                continue
+            row = db.scalar(
+                select(SentNotification)
+                .where(SentNotification.key == key)
+                .execution_options(populate_existing=True)
+            )
+            row.last_error = error
+            if give_up or row.attempts >= MAX_ATTEMPTS:
+                log.error("gave up the mail %s after %d attempts", key, row.attempts)
+                row.failed_at, row.next_attempt_at = now, None
+            else:
+                row.next_attempt_at = now + RETRY_BACKOFF[row.attempts - 1]
+                retries.add(key)
+    return retries
 
 
 def failed_mails(

@@ -711,3 +711,30 @@ def test_manage_page_import_failure_keeps_no_row(db, client, auth, space):
     )
     assert response.status_code == 400
     assert import_count(db) == 0
+
+
+def test_long_names_fold_and_escape_for_both_parsers(
+    db, mailbox, create_location, create_resource, create_user
+):
+    location = create_location(
+        name="Alte Schule; Groß-Dölzig, Ortsteil " + "Süd" * 20,
+        address='Schulstraße 1, 04827 Machern "Hof"',
+        lat=51.00001,
+        lon=-0.5,
+    )
+    desk = create_resource(location, "desk", "Tisch ä,ö;ü\\ " + "x" * 90)
+    member = create_user(name='Anna "Nana" Müller, Jr.; Dr.')
+    create_booking(db, member, BookingRequest(desk.id, on=next_weekday(1)))
+    [mail] = mailbox.wait(1)
+    body = calendar_part(mail).get_payload(decode=True)
+    assert all(len(line) <= 75 for line in body.split(b"\r\n"))
+    [event] = events_by_uid(body).values()
+    summary = f"{desk.name} · {location.name}"
+    assert str(event["SUMMARY"]) == summary
+    assert event["GEO"].latitude == pytest.approx(51.00001)
+    assert event["GEO"].longitude == pytest.approx(-0.5)
+    [other] = vobject_events(body).values()
+    assert other.summary.value == summary
+    assert other.location.value == f"{location.name}, {location.address}"
+    assert other.attendee.params["CN"] == ["Anna Nana Müller, Jr.; Dr."]
+    assert other.description.value.startswith(f"{location.name}\n{location.address}")
