@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from booking.bookings.services import BookingRequest, create_booking
 from booking.notifications import services as notifications
@@ -136,3 +136,28 @@ def test_send_once_mails_wait_for_their_pause(app, db, mailbox, create_user):
         db, member, key="pay-9", amount_cents=100, currency="eur"
     )
     assert len(mailbox.wait(1)) == 1
+
+
+def test_a_batch_of_mails_sends_a_fixed_number_of_statements(
+    app, db, mailbox, create_location, create_resource, create_user
+):
+    location = create_location(horizon_days=60)
+    day = next_weekday(1)
+    for i in range(12):
+        desk = create_resource(location, "desk", f"D{i}")
+        create_booking(db, create_user(), BookingRequest(desk.id, on=day))
+    engine = app.extensions["landdesk_db"].engine
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_rest):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert notifications.deliver_booking_mails(db) == (12, 0)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(mailbox.wait(12)) == 12
+    # Not one round of statements per mail: the due bookings with their
+    # holders, desks and locations, opt-outs, clear, claim, mark sent.
+    assert len(statements) <= 10, statements
