@@ -20,6 +20,12 @@ MAX_ID = 2**63 - 1
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
+def is_digits(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also takes "²" or "٣", which int()
+    then refuses with a ValueError."""
+    return text.isascii() and text.isdigit()
+
+
 def parse_int(value: Any, field: str, *, low: int, high: int, message=None) -> int:
     """A whole number from a form string or a JSON number, within [low, high].
 

@@ -161,7 +161,7 @@ def verify_event(payload: bytes, header: str, *, now: float | None = None) -> di
     if not secret or not header:
         raise InvalidSignature("missing signature or secret")
     stamps = [part[2:] for part in header.split(",") if part.startswith("t=")]
-    if len(stamps) != 1 or not stamps[0].isdigit():
+    if len(stamps) != 1 or not (stamps[0].isascii() and stamps[0].isdigit()):
         raise InvalidSignature("no timestamp")
     now = time.time() if now is None else now
     if abs(now - int(stamps[0])) > SIGNATURE_TOLERANCE_S:

@@ -22,6 +22,7 @@ from urllib.parse import urljoin, urlsplit
 from flask_babel import lazy_gettext as _l
 
 from ..errors import InvalidInput
+from ..validation import is_digits
 
 MAX_BYTES = 2 * 1024 * 1024
 TIMEOUT_S = 10.0
@@ -129,7 +130,7 @@ def _get_once(url: str, allowed, deadline: float):
         if response.status != 200:
             return response.status, None, b""
         length = response.getheader("Content-Length", "")
-        if length.isdigit() and int(length) > MAX_BYTES:
+        if is_digits(length) and int(length) > MAX_BYTES:
             raise _failed(_l("The calendar file is too large."))
         chunks, size = [], 0
         while True:

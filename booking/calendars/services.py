@@ -23,6 +23,7 @@ from ..db import unit_of_work, utcnow
 from ..errors import BookingConflict, InvalidInput, NotFound
 from ..spaces.models import DAY_KINDS, Location, Resource
 from ..spaces.services import can_manage, get_managed_location
+from ..validation import is_digits
 from .fetch import fetch_calendar
 from .models import CalendarFeed, CalendarImport, RoomBlock
 
@@ -120,7 +121,7 @@ def revoke_feed(
 def feed_for_token(db: Session, token: str) -> CalendarFeed:
     """The live feed a URL token names; NotFound for anything else."""
     feed_id, _, signature = token.partition(".")
-    if not feed_id.isdigit() or len(feed_id) > 12:
+    if not is_digits(feed_id) or len(feed_id) > 12:
         raise NotFound()
     feed = db.get(CalendarFeed, int(feed_id))
     if (

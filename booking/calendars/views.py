@@ -23,7 +23,7 @@ from ..errors import DomainError, InvalidInput, NotFound
 from ..security import operator_required
 from ..spaces.models import HOUR_KINDS, Location
 from ..spaces.services import get_managed_location, get_resource
-from ..validation import parse_id
+from ..validation import is_digits, parse_id
 from . import ical, services
 
 bp = Blueprint("calendars", __name__)
@@ -117,7 +117,7 @@ def refresh(import_id: int):
     else:
         flash(_import_result_message(result), "success")
     location_id = request.form.get("location_id", "")
-    if location_id.isdigit():
+    if is_digits(location_id):
         return redirect(url_for("calendars.manage", location_id=int(location_id)), 303)
     return redirect(url_for("spaces.console"), 303)
 
@@ -128,7 +128,7 @@ def delete(import_id: int):
     services.delete_import(get_db(), current_user, import_id)
     flash(gettext("The calendar no longer blocks the room."), "success")
     location_id = request.form.get("location_id", "")
-    if location_id.isdigit():
+    if is_digits(location_id):
         return redirect(url_for("calendars.manage", location_id=int(location_id)), 303)
     return redirect(url_for("spaces.console"), 303)
 

@@ -25,7 +25,7 @@ from ..errors import DomainError, Forbidden, InvalidInput, NotFound
 from ..spaces.hours import local_date
 from ..spaces.models import Location, Resource
 from ..spaces.services import can_manage, get_managed_location, managed_location_ids
-from ..validation import parse_id, parse_int
+from ..validation import is_digits, parse_id, parse_int
 from . import fixed_desks
 from .models import (
     Company,
@@ -102,7 +102,7 @@ def parse_cents(value: Any, field: str) -> int:
     else:
         text = str(value or "0").strip().replace(",", ".")
         euros, _, frac = text.partition(".")
-        if not euros.isdigit() or (frac and (not frac.isdigit() or len(frac) > 2)):
+        if not is_digits(euros) or (frac and (not is_digits(frac) or len(frac) > 2)):
             raise InvalidInput(_l("Enter an amount like 12.50."), field=field)
         cents = int(euros) * 100 + int((frac + "00")[:2])
     if cents < 0 or cents > 10_000_000:
@@ -717,7 +717,7 @@ def apply_subscription(
     )
     if pass_ is None:
         pass_id = (subscription.get("metadata") or {}).get("pass_id")
-        if pass_id and str(pass_id).isdigit():
+        if pass_id and is_digits(str(pass_id)):
             pass_ = db.get(Pass, int(pass_id))
             if pass_ is not None and pass_.stripe_subscription_id not in (
                 None,
@@ -765,7 +765,7 @@ def _plan_of(db: Session, subscription: dict) -> Plan | None:
     """The plan a subscription bills now: named in its metadata by a change
     of plan, or known by the Stripe price of its item."""
     plan_id = str((subscription.get("metadata") or {}).get("plan_id") or "")
-    if plan_id.isdigit():
+    if is_digits(plan_id):
         return db.get(Plan, int(plan_id))
     items = (subscription.get("items") or {}).get("data") or []
     price = (items[0].get("price") or items[0].get("plan") or {}) if items else {}

@@ -162,3 +162,31 @@ def test_signed_but_malformed_webhook_is_refused(app, db, client, event):
     )
     assert response.status_code == 400
     assert count(db, StripeEvent) == 0
+
+
+def test_digits_of_other_scripts_are_not_numbers(
+    app, db, client, auth, create_location
+):
+    # str.isdigit() says yes to these; int() then raised a ValueError (500).
+    assert client.get("/calendar/²1.abc.ics").status_code == 404
+    app.config["STRIPE_WEBHOOK_SECRET"] = WEBHOOK_SECRET
+    response = client.post(
+        "/stripe/webhook",
+        data=b"{}",
+        headers={"Stripe-Signature": "t=²,v1=00", "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    location = create_location()
+    auth.login(location.operators[0].email)
+    response = client.post(
+        "/operator/plans",
+        data={
+            "csrf_token": auth.csrf(),
+            "name": "Day",
+            "kind": "day_pass",
+            "price": "²",
+            "location_id": str(location.id),
+        },
+    )
+    assert response.status_code == 400
+    assert count(db, Plan) == 0
