@@ -317,26 +317,24 @@ def deliver_booking_mails(
             [(key, b.user_id, b.id, kind) for key, (b, kind) in owed.items()],
             now=now,
         )
-    results = [
-        (
-            key,
-            *owed[key],
-            _send(owed[key][0].user, owed[key][1], partial(_booking_mail, *owed[key])),
+    results = []
+    for key, (booking, kind) in owed.items():
+        if key in claimed:
+            mail = partial(_booking_mail, booking, kind)
+            results.append((key, booking, kind, _send(booking.user, kind, mail)))
+    with unit_of_work(db):  # the outcome and the retry marker together
+        retries = _finish_claims(
+            db,
+            [
+                (key, error, booking.ends_at <= now)
+                for key, booking, _, error in results
+            ],
+            now=now,
         )
-        for key in owed
-        if key in claimed
-    ]
-    retries = _finish_claims(
-        db,
-        [(key, error, booking.ends_at <= now) for key, booking, _, error in results],
-        now=now,
-    )
+        for key, booking, kind, _error in results:
+            if key in retries:
+                _retry_later(db, booking, kind)
     failed = sum(1 for *_, error in results if error is not None)
-    if retries:
-        with unit_of_work(db):
-            for key, booking, kind, _error in results:
-                if key in retries:
-                    _retry_later(db, booking, kind)
     from ..checkin.services import desk_freed
 
     for booking, kind in mine:
