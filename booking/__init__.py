@@ -21,6 +21,12 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     load_config(app, test_config)
 
+    from .validation import IdConverter, clean_names_on_input
+
+    # Before any route is added: every <int:...> is bounded to 64-bit ids.
+    app.url_map.converters["int"] = IdConverter
+    clean_names_on_input()
+
     from . import db, i18n, security, tasks
     from .errors import register_error_handlers
     from .extensions import limiter
@@ -51,6 +57,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .checkin.views import bp as checkin_bp
     from .insight.views import api_bp as insight_api_bp
     from .insight.views import bp as insight_bp
+    from .notifications.views import bp as notifications_bp
     from .privacy.views import api_bp as account_api_bp
     from .privacy.views import bp as account_bp
 
@@ -61,6 +68,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         checkin_api_bp,
         insight_bp,
         insight_api_bp,
+        notifications_bp,
         account_bp,
         account_api_bp,
     ):

@@ -61,6 +61,9 @@ class DefaultConfig:
     # call or Stripe event comes near 1 MB.
     MAX_CONTENT_LENGTH = 1024 * 1024
     MIN_PASSWORD_LENGTH = 8
+    # Calendar imports fetch only public addresses; true lets an intranet
+    # calendar on a private or loopback address in (docs/security.md).
+    CALENDAR_IMPORT_ALLOW_PRIVATE = False
 
 
 def load_config(app: Flask, test_config: dict | None) -> None:

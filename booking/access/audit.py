@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..auth.models import User
+from ..csv_export import csv_text
 from ..errors import Forbidden, InvalidInput
 from ..spaces.services import get_managed_location, managed_location_ids
+from ..validation import parse_id
 from .models import AccessEvent, Channel, Result
 from .services import get_managed_door
 
@@ -32,14 +31,20 @@ class LogFilter:
     until: datetime | None = None
 
 
-def _parse_day(value: str | None, field: str) -> datetime | None:
+def _parse_day(
+    value: str | None, field: str, *, end_of_day: bool = False
+) -> datetime | None:
     if not value:
         return None
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        parsed = parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        if end_of_day and len(value) == 10:
+            parsed += timedelta(days=1)  # a date means "to the end of that day"
+    except (TypeError, ValueError, OverflowError):
+        # OverflowError: a date at the end of the calendar (9999-12-31).
         raise InvalidInput(_l("Enter a date like 2026-05-04."), field=field) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parsed
 
 
 def log_filter(args: dict) -> LogFilter:
@@ -49,10 +54,7 @@ def log_filter(args: dict) -> LogFilter:
         value = args.get(name)
         if value in (None, ""):
             return None
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise InvalidInput(_l("This must be a number."), field=name) from None
+        return parse_id(value, name, message=_l("This must be a number."))
 
     channel = args.get("channel") or None
     if channel is not None and channel not in set(Channel):
@@ -60,9 +62,6 @@ def log_filter(args: dict) -> LogFilter:
     result = args.get("result") or None
     if result is not None and result not in set(Result):
         raise InvalidInput(_l("Unknown result."), field="result")
-    until = _parse_day(args.get("until"), "until")
-    if until is not None and len(str(args.get("until"))) == 10:
-        until += timedelta(days=1)  # a date means "to the end of that day"
     return LogFilter(
         location_id=number("location_id"),
         door_id=number("door_id"),
@@ -70,7 +69,7 @@ def log_filter(args: dict) -> LogFilter:
         result=result,
         user=(args.get("user") or "").strip().lower() or None,
         since=_parse_day(args.get("since"), "since"),
-        until=until,
+        until=_parse_day(args.get("until"), "until", end_of_day=True),
     )
 
 
@@ -127,37 +126,25 @@ CSV_COLUMNS = (
 )
 
 
-def _csv_cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    # Spreadsheets run cells that start like a formula (CSV injection).
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        text = "'" + text
-    return text
-
-
 def access_log_csv(rows: list[AccessEvent]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    for row in rows:
-        writer.writerow(
-            [
-                _csv_cell(v)
-                for v in (
-                    row.occurred_at.astimezone(UTC).isoformat(),
-                    row.door.location.name,
-                    row.door_id,
-                    row.door.name,
-                    row.channel,
-                    row.result,
-                    row.event_type,
-                    row.user.email if row.user else None,
-                    row.user.name if row.user else None,
-                    row.booking_id,
-                    row.reason,
-                    row.command_id,
-                    "yes" if row.offline else "no",
-                )
-            ]
-        )
-    return out.getvalue()
+    return csv_text(
+        CSV_COLUMNS,
+        (
+            (
+                row.occurred_at.astimezone(UTC).isoformat(),
+                row.door.location.name,
+                row.door_id,
+                row.door.name,
+                row.channel,
+                row.result,
+                row.event_type,
+                row.user.email if row.user else None,
+                row.user.name if row.user else None,
+                row.booking_id,
+                row.reason,
+                row.command_id,
+                "yes" if row.offline else "no",
+            )
+            for row in rows
+        ),
+    )

@@ -28,6 +28,7 @@ from ..db import on_commit, unit_of_work, utcnow
 from ..errors import NotFound
 from ..spaces.models import Location
 from ..spaces.services import managed_location_ids
+from ..validation import MAX_ID, is_digits
 from .models import AccessEvent, AlertKind, Channel, Door, DoorAlert, DoorKind, Result
 from .mqtt import Report
 from .services import DoorUnavailable, door_secret, get_managed_door, pin_span
@@ -61,7 +62,7 @@ def store_report(db: Session, report: Report) -> None:
     if report.kind == "vendor":
         _store_vendor_status(db, report, now)
         return
-    if not report.door.isdigit():
+    if not is_digits(report.door) or int(report.door) > MAX_ID:
         return
     door = db.get(Door, int(report.door))
     if door is None or door.kind != DoorKind.LANDDESK:

@@ -30,7 +30,15 @@ bp = Blueprint("auth", __name__)
 
 def _safe_next(target: str | None) -> str:
     """Only same-site paths, so a login link cannot redirect elsewhere."""
-    if target and target.startswith("/") and not target.startswith("//"):
+    # No control characters (a CR/LF would end the Location header) and no
+    # backslash (browsers read "/\\evil.example" as "//evil.example").
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and target.isprintable()
+        and "\\" not in target
+    ):
         parts = urlsplit(target)
         if not parts.netloc and not parts.scheme:
             return target

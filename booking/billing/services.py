@@ -27,6 +27,7 @@ from ..errors import BookingConflict, DomainError, Forbidden, InvalidInput, NotF
 from ..passes import fixed_desks
 from ..spaces.hours import local_date
 from ..spaces.services import can_manage
+from ..validation import is_digits
 from . import stripe_client
 from .models import (
     BillingCustomer,
@@ -770,7 +771,7 @@ def _payment_for_session(db: Session, session: dict) -> Payment | None:
     # The session was created but our write of its id was lost: find the
     # order from the metadata we sent.
     order_id = (session.get("metadata") or {}).get("order_id")
-    if order_id and str(order_id).isdigit():
+    if order_id and is_digits(str(order_id)):
         order = db.get(Order, int(order_id))
         if order is not None and order.payments:
             payment = order.payments[-1]
@@ -787,7 +788,7 @@ def _payment_for_intent(db: Session, intent: dict) -> Payment | None:
     if payment is not None:
         return payment
     order_id = (intent.get("metadata") or {}).get("order_id")
-    if order_id and str(order_id).isdigit():
+    if order_id and is_digits(str(order_id)):
         order = db.get(Order, int(order_id))
         if order is not None and order.payments:
             payment = order.payments[-1]

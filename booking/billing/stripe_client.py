@@ -161,7 +161,7 @@ def verify_event(payload: bytes, header: str, *, now: float | None = None) -> di
     if not secret or not header:
         raise InvalidSignature("missing signature or secret")
     stamps = [part[2:] for part in header.split(",") if part.startswith("t=")]
-    if len(stamps) != 1 or not stamps[0].isdigit():
+    if len(stamps) != 1 or not (stamps[0].isascii() and stamps[0].isdigit()):
         raise InvalidSignature("no timestamp")
     now = time.time() if now is None else now
     if abs(now - int(stamps[0])) > SIGNATURE_TOLERANCE_S:
@@ -176,6 +176,20 @@ def verify_event(payload: bytes, header: str, *, now: float | None = None) -> di
         event = json.loads(payload)
     except ValueError as error:
         raise InvalidSignature("body is not JSON") from error
-    if not isinstance(event, dict) or not isinstance(event.get("id"), str):
+    if not _is_event(event):
         raise InvalidSignature("not an event")
     return event
+
+
+def _is_event(event: Any) -> bool:
+    """The shape the handlers rely on: a signed body may still be malformed."""
+    if not isinstance(event, dict):
+        return False
+    event_id, kind, data = event.get("id"), event.get("type"), event.get("data", {})
+    return (
+        isinstance(event_id, str)
+        and 0 < len(event_id) <= 255
+        and isinstance(kind, str)
+        and isinstance(data, dict)
+        and isinstance(data.get("object", {}), dict)
+    )

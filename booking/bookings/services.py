@@ -37,6 +37,7 @@ from ..passes import fixed_desks
 from ..passes import services as passes_services
 from ..spaces.models import Closure, Location, Resource, ResourceKind
 from ..spaces.services import can_manage
+from ..validation import parse_id
 from . import rules
 from .models import ACTIVE_STATUSES, Booking, BookingSlot, BookingStatus, DayPart
 
@@ -57,11 +58,11 @@ class BookingRequest:
         cls, values: dict, *, holder_id: int | None = None
     ) -> BookingRequest:
         """Parse API/form values; raises InvalidInput with the offending field."""
-        resource_id = values.get("resource_id")
-        if isinstance(resource_id, str) and resource_id.isdigit():
-            resource_id = int(resource_id)
-        if not isinstance(resource_id, int) or isinstance(resource_id, bool):
-            raise InvalidInput(_l("Choose a desk or room."), field="resource_id")
+        resource_id = parse_id(
+            values.get("resource_id"),
+            "resource_id",
+            message=_l("Choose a desk or room."),
+        )
         has_day = values.get("date") not in (None, "")
         has_hours = values.get("start") not in (None, "") or values.get("end") not in (
             None,

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from ..db import get_db, utcnow
 from ..errors import DomainError
 from ..spaces.services import can_manage
+from ..validation import parse_int
 from . import services
 
 bp = Blueprint("bookings", __name__)
@@ -52,10 +54,13 @@ def _end_from_duration(start: str, duration: str) -> str:
 
     from .rules import parse_instant
 
-    try:
-        minutes = int(duration)
-    except ValueError:
-        return ""
+    minutes = parse_int(
+        duration,
+        "duration",
+        low=1,
+        high=7 * 24 * 60,
+        message=_l("Choose how long you need the room."),
+    )
     return (parse_instant(start, "start") + timedelta(minutes=minutes)).isoformat()
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -24,14 +23,14 @@ from ..db import unit_of_work, utcnow
 from ..errors import BookingConflict, InvalidInput, NotFound
 from ..spaces.models import DAY_KINDS, Location, Resource
 from ..spaces.services import can_manage, get_managed_location
+from ..validation import is_digits
+from .fetch import fetch_calendar
 from .models import CalendarFeed, CalendarImport, RoomBlock
 
 # Feeds cover this much history; the future is covered up to the horizon.
 FEED_PAST = timedelta(days=90)
 # Imported recurring events are expanded this far ahead.
 IMPORT_AHEAD = timedelta(days=400)
-MAX_ICS_BYTES = 5 * 1024 * 1024
-FETCH_TIMEOUT_S = 15
 # Longest single block kept; bounds the range scans as bookings do.
 IMPORT_BLOCK_MAX = timedelta(days=14)
 
@@ -122,7 +121,7 @@ def revoke_feed(
 def feed_for_token(db: Session, token: str) -> CalendarFeed:
     """The live feed a URL token names; NotFound for anything else."""
     feed_id, _, signature = token.partition(".")
-    if not feed_id.isdigit() or len(feed_id) > 12:
+    if not is_digits(feed_id) or len(feed_id) > 12:
         raise NotFound()
     feed = db.get(CalendarFeed, int(feed_id))
     if (
@@ -220,6 +219,21 @@ def imports_of(db: Session, actor: User, location_id: int) -> list[CalendarImpor
     )
 
 
+def _importable_room(
+    db: Session, actor: User, location_id: int, resource_id: int
+) -> tuple[Location, Resource]:
+    location = get_managed_location(db, actor, location_id)
+    resource = db.get(Resource, resource_id)
+    if resource is None or resource.location_id != location.id:
+        raise InvalidInput(_l("Choose a room of this location."), field="resource_id")
+    if resource.kind in DAY_KINDS:
+        raise InvalidInput(
+            _l("Only rooms and booths can be blocked by a calendar."),
+            field="resource_id",
+        )
+    return location, resource
+
+
 def create_import(
     db: Session,
     actor: User,
@@ -228,25 +242,32 @@ def create_import(
     resource_id: int,
     name: str,
     url: str | None = None,
-) -> CalendarImport:
-    """Register an external calendar for a room. Raises InvalidInput."""
+    data: bytes | None = None,
+    now: datetime | None = None,
+) -> tuple[CalendarImport, ImportResult]:
+    """Register an external calendar for a room and import it at once.
+
+    ``data`` is an uploaded file; without it the URL is fetched. Nothing is
+    kept when the import fails. Raises NotFound, Forbidden, InvalidInput.
+    """
+    now = now or utcnow()
     url = (url or "").strip() or None
     if url is not None and not url.lower().startswith(("http://", "https://")):
         raise InvalidInput(
             _l("The calendar address starts with https://."), field="url"
         )
+    if url is None and data is None:
+        raise InvalidInput(
+            _l("Give the calendar's address or upload a file."), field="url"
+        )
+    location, resource = _importable_room(db, actor, location_id, resource_id)
+    # Fetch and parse before the transaction: a slow or bad calendar holds no
+    # lock and leaves no row.
+    if data is None:
+        data = fetch_ics(url)
+    wanted = parse_blocks(data, location.timezone, now=now)
     with unit_of_work(db):
-        location = get_managed_location(db, actor, location_id)
-        resource = db.get(Resource, resource_id)
-        if resource is None or resource.location_id != location.id:
-            raise InvalidInput(
-                _l("Choose a room of this location."), field="resource_id"
-            )
-        if resource.kind in DAY_KINDS:
-            raise InvalidInput(
-                _l("Only rooms and booths can be blocked by a calendar."),
-                field="resource_id",
-            )
+        location, resource = _importable_room(db, actor, location_id, resource_id)
         source = CalendarImport(
             location_id=location.id,
             resource_id=resource.id,
@@ -255,7 +276,9 @@ def create_import(
             created_by_id=actor.id,
         )
         db.add(source)
-    return source
+        db.flush()
+        result = _store_blocks(db, source, wanted, now)
+    return source, result
 
 
 def delete_import(db: Session, actor: User, import_id: int) -> None:
@@ -265,18 +288,9 @@ def delete_import(db: Session, actor: User, import_id: int) -> None:
 
 def fetch_ics(url: str) -> bytes:
     """Download a calendar (outside any transaction). Raises InvalidInput."""
-    request = urllib.request.Request(url, headers={"User-Agent": "Landdesk"})
-    try:
-        with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_S) as response:
-            data = response.read(MAX_ICS_BYTES + 1)
-    except (OSError, ValueError) as error:
-        raise InvalidInput(
-            _l("The calendar could not be loaded: %(error)s", error=str(error)),
-            field="url",
-        ) from None
-    if len(data) > MAX_ICS_BYTES:
-        raise InvalidInput(_l("The calendar file is too large."), field="url")
-    return data
+    return fetch_calendar(
+        url, allow_private=current_app.config["CALENDAR_IMPORT_ALLOW_PRIVATE"]
+    )
 
 
 def _as_utc(value: date | datetime, tz: ZoneInfo, *, end: bool = False) -> datetime:
@@ -297,21 +311,18 @@ def parse_blocks(
     """
     try:
         calendar = icalendar.Calendar.from_ical(data)
-    except (ValueError, IndexError, KeyError) as error:
-        raise InvalidInput(
-            _l("This is not an iCalendar file: %(error)s", error=str(error)),
-            field="file",
-        ) from None
+    except (ValueError, IndexError, KeyError):
+        # The parser's message quotes the file: never echo fetched content.
+        raise InvalidInput(_l("This is not an iCalendar file."), field="file") from None
     tz = ZoneInfo(tz_name)
     window_start = now - timedelta(days=1)
     try:
         occurrences = recurring_ical_events.of(calendar).between(
             window_start, now + IMPORT_AHEAD
         )
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError):
         raise InvalidInput(
-            _l("The calendar could not be read: %(error)s", error=str(error)),
-            field="file",
+            _l("The calendar could not be read."), field="file"
         ) from None
     # A one-off event keeps its key when it moves; occurrences of a series
     # are told apart by their original start.
@@ -382,78 +393,88 @@ def run_import(
         data = fetch_ics(source.url)
     location = db.get(Location, source.location_id)
     wanted = parse_blocks(data, location.timezone, now=now)
-    result = ImportResult()
     with unit_of_work(db):
-        # Take the room's lock as create_booking does, so a booking and an
-        # import of the same room are serialised.
-        query = select(Resource).where(Resource.id == source.resource_id)
-        if db.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update()
-        db.execute(query)
-        existing = {
-            (block.uid, block.occurrence): block
-            for block in db.scalars(
-                select(RoomBlock).where(RoomBlock.import_id == source.id)
-            )
-        }
-        horizon_start = now - timedelta(days=1)
-        for key, block in existing.items():
-            if key not in wanted and block.ends_at > horizon_start:
-                db.delete(block)
-                result.removed += 1
-        for key, (summary, starts_at, ends_at) in wanted.items():
-            block = existing.get(key)
-            if block is None:
-                db.add(
-                    RoomBlock(
-                        import_id=source.id,
-                        resource_id=source.resource_id,
-                        location_id=source.location_id,
-                        uid=key[0],
-                        occurrence=key[1],
-                        summary=summary,
-                        starts_at=starts_at,
-                        ends_at=ends_at,
-                    )
+        return _store_blocks(db, source, wanted, now)
+
+
+def _store_blocks(
+    db: Session,
+    source: CalendarImport,
+    wanted: dict[tuple[str, str], tuple[str, datetime, datetime]],
+    now: datetime,
+) -> ImportResult:
+    """Bring the import's blocks in line with ``wanted`` (inside a unit of work)."""
+    result = ImportResult()
+    # Take the room's lock as create_booking does, so a booking and an
+    # import of the same room are serialised.
+    query = select(Resource).where(Resource.id == source.resource_id)
+    if db.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    db.execute(query)
+    existing = {
+        (block.uid, block.occurrence): block
+        for block in db.scalars(
+            select(RoomBlock).where(RoomBlock.import_id == source.id)
+        )
+    }
+    horizon_start = now - timedelta(days=1)
+    for key, block in existing.items():
+        if key not in wanted and block.ends_at > horizon_start:
+            db.delete(block)
+            result.removed += 1
+    for key, (summary, starts_at, ends_at) in wanted.items():
+        block = existing.get(key)
+        if block is None:
+            db.add(
+                RoomBlock(
+                    import_id=source.id,
+                    resource_id=source.resource_id,
+                    location_id=source.location_id,
+                    uid=key[0],
+                    occurrence=key[1],
+                    summary=summary,
+                    starts_at=starts_at,
+                    ends_at=ends_at,
                 )
-                result.added += 1
-            elif (block.summary, block.starts_at, block.ends_at) != (
+            )
+            result.added += 1
+        elif (block.summary, block.starts_at, block.ends_at) != (
+            summary,
+            starts_at,
+            ends_at,
+        ):
+            block.summary, block.starts_at, block.ends_at = (
                 summary,
                 starts_at,
                 ends_at,
-            ):
-                block.summary, block.starts_at, block.ends_at = (
-                    summary,
-                    starts_at,
-                    ends_at,
-                )
-                result.updated += 1
-            else:
-                result.unchanged += 1
-        source.imported_at = now
-        db.flush()
-        result.conflicts = list(
-            db.scalars(
-                select(Booking.id)
-                .join(
-                    RoomBlock,
-                    (RoomBlock.resource_id == Booking.resource_id)
-                    & overlaps(
-                        RoomBlock.starts_at,
-                        RoomBlock.ends_at,
-                        Booking.starts_at,
-                        Booking.ends_at,
-                    ),
-                )
-                .where(
-                    RoomBlock.import_id == source.id,
-                    Booking.status.in_(ACTIVE_STATUSES),
-                    Booking.ends_at > now,
-                )
-                .distinct()
-                .order_by(Booking.id)
             )
+            result.updated += 1
+        else:
+            result.unchanged += 1
+    source.imported_at = now
+    db.flush()
+    result.conflicts = list(
+        db.scalars(
+            select(Booking.id)
+            .join(
+                RoomBlock,
+                (RoomBlock.resource_id == Booking.resource_id)
+                & overlaps(
+                    RoomBlock.starts_at,
+                    RoomBlock.ends_at,
+                    Booking.starts_at,
+                    Booking.ends_at,
+                ),
+            )
+            .where(
+                RoomBlock.import_id == source.id,
+                Booking.status.in_(ACTIVE_STATUSES),
+                Booking.ends_at > now,
+            )
+            .distinct()
+            .order_by(Booking.id)
         )
+    )
     return result
 
 

@@ -23,6 +23,7 @@ from ..errors import DomainError, InvalidInput, NotFound
 from ..security import operator_required
 from ..spaces.models import HOUR_KINDS, Location
 from ..spaces.services import get_managed_location, get_resource
+from ..validation import is_digits, parse_id
 from . import ical, services
 
 bp = Blueprint("calendars", __name__)
@@ -70,27 +71,29 @@ def manage(location_id: int):
         upload = request.files.get("file")
         data = upload.read() if upload and upload.filename else None
         try:
-            resource_id = request.form.get("resource_id", "")
-            if not resource_id.isdigit():
-                raise InvalidInput(_l("Choose a room."), field="resource_id")
-            if data is None and not request.form.get("url"):
-                raise InvalidInput(
-                    _l("Give the calendar's address or upload a file."), field="url"
-                )
-            source = services.create_import(
+            resource_id = parse_id(
+                request.form.get("resource_id", ""),
+                "resource_id",
+                message=_l("Choose a room."),
+            )
+            _source, result = services.create_import(
                 db,
                 current_user,
                 location.id,
-                resource_id=int(resource_id),
+                resource_id=resource_id,
                 name=request.form.get("name", ""),
                 url=request.form.get("url"),
+                data=data,
             )
-            result = services.run_import(db, current_user, source.id, data)
         except DomainError as error:
             flash(str(error.message), "error")
-        else:
-            flash(_import_result_message(result), "success")
+            return _render_manage(db, location), error.status
+        flash(_import_result_message(result), "success")
         return redirect(url_for("calendars.manage", location_id=location.id), 303)
+    return _render_manage(db, location)
+
+
+def _render_manage(db, location: Location):
     feed = services.location_feed_for(db, current_user, location.id)
     return render_template(
         "calendars/manage.html",
@@ -114,7 +117,7 @@ def refresh(import_id: int):
     else:
         flash(_import_result_message(result), "success")
     location_id = request.form.get("location_id", "")
-    if location_id.isdigit():
+    if is_digits(location_id):
         return redirect(url_for("calendars.manage", location_id=int(location_id)), 303)
     return redirect(url_for("spaces.console"), 303)
 
@@ -125,7 +128,7 @@ def delete(import_id: int):
     services.delete_import(get_db(), current_user, import_id)
     flash(gettext("The calendar no longer blocks the room."), "success")
     location_id = request.form.get("location_id", "")
-    if location_id.isdigit():
+    if is_digits(location_id):
         return redirect(url_for("calendars.manage", location_id=int(location_id)), 303)
     return redirect(url_for("spaces.console"), 303)
 
@@ -219,16 +222,17 @@ def api_create_import(resource_id: int, body: schemas.CalendarImportInput):
     ics = body.ics.encode() if body.ics is not None else None
     if ics is None and not body.url:
         raise InvalidInput(_l("Give url or ics."), field="url")
-    source = services.create_import(
+    source, result = services.create_import(
         db,
         current_user,
         resource.location_id,
         resource_id=resource.id,
         name=body.name,
         url=body.url,
+        data=ics,
     )
     answer = _import_json(source)
-    answer.result = _result_json(services.run_import(db, current_user, source.id, ics))
+    answer.result = _result_json(result)
     return answer, 201
 
 

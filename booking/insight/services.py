@@ -6,8 +6,6 @@ module only aggregated, and groups smaller than ``MIN_GROUP`` are not shown.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -22,6 +20,7 @@ from ..auth.models import User
 from ..bookings.models import ACTIVE_STATUSES, Booking, BookingStatus, DayPart
 from ..bookings.queries import free_desks_today
 from ..bookings.rules import plan_for
+from ..csv_export import csv_text
 from ..db import unit_of_work, utcnow
 from ..errors import InvalidInput
 from ..spaces.hours import WEEKDAYS, local_date
@@ -381,23 +380,20 @@ def usage_csv(db: Session, ids: list[int], first: date, last: date) -> str:
             entry["room_hours"] += (
                 booking.ends_at - booking.starts_at
             ).total_seconds() / 3600
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
-        [
-            "location",
-            "month",
-            "desk_days",
-            "room_hours",
-            "unique_users",
-            "new_members",
-            "commute_km_saved",
-        ]
+    header = (
+        "location",
+        "month",
+        "desk_days",
+        "room_hours",
+        "unique_users",
+        "new_members",
+        "commute_km_saved",
     )
+    rows = []
     for (location_name, month), entry in sorted(table.items()):
         new = sum(1 for user in entry["users"] if _month(first_booking[user]) == month)
-        writer.writerow(
-            [
+        rows.append(
+            (
                 location_name,
                 month,
                 f"{entry['desk_days']:g}",
@@ -405,9 +401,9 @@ def usage_csv(db: Session, ids: list[int], first: date, last: date) -> str:
                 len(entry["users"]),
                 new,
                 f"{entry['km']:g}",
-            ]
+            )
         )
-    return out.getvalue()
+    return csv_text(header, rows)
 
 
 def target_groups_csv(db: Session, ids: list[int], first: date, last: date) -> str:
@@ -425,19 +421,17 @@ def target_groups_csv(db: Session, ids: list[int], first: date, last: date) -> s
         (p.home_municipality if p is not None and p.home_municipality else "not_given")
         for p in people.values()
     )
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["dimension", "value", "members", "share"])
+    rows = []
     total = len(people) or 1
     for group in [*TargetGroup, "not_given"]:
         count = groups.get(str(group), 0)
         share = f"{count / total:.2f}" if count >= MIN_GROUP else ""
-        writer.writerow(["target_group", str(group), _small(count), share])
+        rows.append(["target_group", str(group), _small(count), share])
     for place, count in sorted(places.items()):
         if count >= MIN_GROUP or place == "not_given":
-            writer.writerow(["home_municipality", place, _small(count), ""])
+            rows.append(["home_municipality", place, _small(count), ""])
     small = sum(c for p, c in places.items() if c < MIN_GROUP and p != "not_given")
     if small:
-        writer.writerow(["home_municipality", "other", _small(small), ""])
-    writer.writerow(["total", "", len(people), "1.00" if people else ""])
-    return out.getvalue()
+        rows.append(["home_municipality", "other", _small(small), ""])
+    rows.append(["total", "", len(people), "1.00" if people else ""])
+    return csv_text(("dimension", "value", "members", "share"), rows)

@@ -17,6 +17,7 @@ from ..i18n import localdate
 from ..security import operator_required
 from ..spaces.hours import WEEKDAYS
 from ..spaces.services import get_managed_location
+from ..validation import parse_id
 from . import services
 from .charts import bar_chart
 
@@ -145,8 +146,9 @@ def export(kind: str):
     last_month = services.parse_month(request.args.get("to"), today.replace(day=1))
     last = (last_month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
     location_id = request.args.get("location_id", "")
-    if location_id.isdigit():
-        ids = [get_managed_location(db, current_user, int(location_id)).id]
+    if location_id:
+        location_id = parse_id(location_id, "location_id")
+        ids = [get_managed_location(db, current_user, location_id).id]
     else:
         ids = [loc.id for loc in services.visible_locations(db, current_user)]
     if kind == "usage":

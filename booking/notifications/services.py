@@ -14,11 +14,12 @@ import logging
 import smtplib
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
+from functools import partial
 
-from flask import current_app, render_template
+from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
@@ -103,20 +104,45 @@ def deliver(
 ) -> bool:
     """Render ``emails/<kind>.txt|.html`` in the user's language and send it.
 
-    Returns False (and logs) when the mail server fails.
+    Returns False (and logs) when the mail could not be sent.
     """
-    public_url = current_app.config["PUBLIC_URL"]
-    with force_locale(_locale_for(user)):
-        subject = str(SUBJECTS[kind] % context.get("subject_args", {}))
-        values = {"user": user, "public_url": public_url, **context}
-        text = render_template(f"emails/{kind}.txt", **values)
-        html = render_template(f"emails/{kind}.html", **values)
+    return _send(user, kind, lambda: (context, attachments)) is None
+
+
+def _send(
+    user: User,
+    kind: NotificationKind,
+    compose: Callable[[], tuple[dict, list[Attachment] | None]],
+) -> str | None:
+    """Compose and send one mail; None when it went out, else why not.
+
+    Any failure is caught and logged: one mail that cannot be composed or sent
+    (a broken template, a header the mail library refuses, a server that is
+    down) never stops the mails after it.
+    """
     try:
+        with force_locale(_locale_for(user)):
+            context, attachments = compose()
+            subject = str(SUBJECTS[kind] % context.get("subject_args", {}))
+            values = {
+                "user": user,
+                "public_url": current_app.config["PUBLIC_URL"],
+                **context,
+            }
+            # Straight from the Jinja environment: render_template would run
+            # every context processor of the web pages (the network settings
+            # query, door helpers) for each part of each mail.
+            env = current_app.jinja_env
+            text = env.get_template(f"emails/{kind}.txt").render(values)
+            html = env.get_template(f"emails/{kind}.html").render(values)
         send_mail(user.email, subject, text, html, attachments=attachments)
-    except (OSError, smtplib.SMTPException):
-        log.exception("could not send %s mail to user %s", kind, user.id)
-        return False
-    return True
+    except (OSError, smtplib.SMTPException) as error:
+        log.warning("could not send %s mail to user %s: %r", kind, user.id, error)
+        return f"{type(error).__name__}: {error}"[:200]
+    except Exception as error:
+        log.exception("could not compose %s mail to user %s", kind, user.id)
+        return f"{type(error).__name__}: {error}"[:200]
+    return None
 
 
 def _booking_context(booking: Booking) -> dict:
@@ -136,7 +162,9 @@ def _booking_context(booking: Booking) -> dict:
     }
 
 
-def _booking_mail(booking: Booking, kind: NotificationKind) -> tuple[dict, Attachment]:
+def _booking_mail(
+    booking: Booking, kind: NotificationKind
+) -> tuple[dict, list[Attachment]]:
     method, body = ical.invitation(booking, organizer=current_app.config["MAIL_FROM"])
     attachment = Attachment(
         filename="booking.ics" if method == "REQUEST" else "cancellation.ics",
@@ -144,9 +172,8 @@ def _booking_mail(booking: Booking, kind: NotificationKind) -> tuple[dict, Attac
         mimetype="text/calendar",
         params={"method": method, "charset": "utf-8"},
     )
-    with force_locale(_locale_for(booking.user)):
-        context = _booking_context(booking)
-    return context, attachment
+    # In the holder's language: _send calls this under force_locale.
+    return _booking_context(booking), [attachment]
 
 
 # --- booking mails: marked in the transaction, delivered by polling ----------
@@ -230,10 +257,18 @@ def deliver_booking_mails(
     Returns (bookings handled, sends that failed).
     """
     now = now or utcnow()
+    # A mail waiting for its next attempt is not due yet.
+    waiting = exists().where(
+        SentNotification.booking_id == Booking.id,
+        SentNotification.kind == Booking.mail_due,
+        SentNotification.sent_at.is_(None),
+        SentNotification.failed_at.is_(None),
+        SentNotification.next_attempt_at > now,
+    )
     due = list(
         db.scalars(
             select(Booking)
-            .where(Booking.mail_due.is_not(None))
+            .where(Booking.mail_due.is_not(None), ~waiting)
             .order_by(Booking.id)
             .limit(limit)
             .options(
@@ -253,37 +288,53 @@ def deliver_booking_mails(
             )
         )
     }
+    by_kind: dict[NotificationKind, list[Booking]] = {}
+    for booking in due:
+        by_kind.setdefault(NotificationKind(booking.mail_due), []).append(booking)
     mine: list[tuple[Booking, NotificationKind]] = []
-    to_send: list[tuple[Booking, NotificationKind, str]] = []
     with unit_of_work(db):  # one write transaction for the whole batch
-        for booking in due:
-            kind = NotificationKind(booking.mail_due)
+        for kind, bookings in by_kind.items():
             # Compare and clear: whoever clears the marker handles the change.
-            cleared = db.execute(
-                update(Booking)
-                .where(Booking.id == booking.id, Booking.mail_due == kind)
-                .values(mail_due=None)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if not cleared:
-                continue
-            mine.append((booking, kind))
-            key = f"{kind}:booking:{booking.id}"
-            if _owes_mail(booking, kind, muted) and claim(db, key, booking.user_id):
-                to_send.append((booking, kind, key))
-    results = []
-    for booking, kind, key in to_send:
-        context, attachment = _booking_mail(booking, kind)
-        results.append(
-            (booking, kind, key, deliver(booking.user, kind, context, [attachment]))
+            cleared = set(
+                db.scalars(
+                    update(Booking.__table__)
+                    .where(
+                        Booking.id.in_([b.id for b in bookings]),
+                        Booking.mail_due == kind,
+                    )
+                    .values(mail_due=None)
+                    .returning(Booking.id)
+                )
+            )
+            mine += [(b, kind) for b in bookings if b.id in cleared]
+        owed = {
+            f"{kind}:booking:{booking.id}": (booking, kind)
+            for booking, kind in mine
+            if _owes_mail(booking, kind, muted)
+        }
+        claimed = claim_many(
+            db,
+            [(key, b.user_id, b.id, kind) for key, (b, kind) in owed.items()],
+            now=now,
         )
-    failed = 0
-    with unit_of_work(db):
-        for booking, kind, key, sent in results:
-            _finish_claim(db, key, sent)
-            if not sent:
-                failed += 1
-                _retry_later(db, booking, kind, now)
+    results = []
+    for key, (booking, kind) in owed.items():
+        if key in claimed:
+            mail = partial(_booking_mail, booking, kind)
+            results.append((key, booking, kind, _send(booking.user, kind, mail)))
+    with unit_of_work(db):  # the outcome and the retry marker together
+        retries = _finish_claims(
+            db,
+            [
+                (key, error, booking.ends_at <= now)
+                for key, booking, _, error in results
+            ],
+            now=now,
+        )
+        for key, booking, kind, _error in results:
+            if key in retries:
+                _retry_later(db, booking, kind)
+    failed = sum(1 for *_, error in results if error is not None)
     from ..checkin.services import desk_freed
 
     for booking, kind in mine:
@@ -306,12 +357,9 @@ def _owes_mail(
     return user.is_active and bool(user.email) and (user.id, kind) not in muted
 
 
-def _retry_later(
-    db: Session, booking: Booking, kind: NotificationKind, now: datetime
-) -> None:
-    if booking.ends_at <= now:
-        log.warning("gave up the %s mail of booking %s: it is over", kind, booking.id)
-        return
+def _retry_later(db: Session, booking: Booking, kind: NotificationKind) -> None:
+    # Mark the booking again; the due query leaves it alone until the claim's
+    # next attempt is due.
     db.execute(
         update(Booking)
         .where(Booking.id == booking.id, Booking.mail_due.is_(None))
@@ -323,27 +371,132 @@ def _retry_later(
 # --- idempotent sends ------------------------------------------------------
 
 
-def claim(db: Session, key: str, user_id: int | None) -> bool:
-    """Record that ``key`` is being sent; False if it was claimed before."""
+# Pauses before the 2nd, 3rd, ... attempt; after the last one a mail is failed.
+RETRY_BACKOFF = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+)
+MAX_ATTEMPTS = len(RETRY_BACKOFF) + 1
+# A claim whose sender died is taken over after this long.
+CLAIM_LEASE = timedelta(minutes=10)
+
+
+def claim(
+    db: Session,
+    key: str,
+    user_id: int | None,
+    *,
+    booking_id: int | None = None,
+    kind: str | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """Record that ``key`` is being sent; False if it was sent, is being sent,
+    waits for its next attempt, or has failed for good."""
+    return key in claim_many(db, [(key, user_id, booking_id, kind)], now=now)
+
+
+def claim_many(
+    db: Session,
+    items: list[tuple[str, int | None, int | None, str | None]],
+    *,
+    now: datetime | None = None,
+) -> set[str]:
+    """``claim`` for (key, user_id, booking_id, kind) items in one statement;
+    returns the keys claimed."""
+    if not items:
+        return set()
+    now = now or utcnow()
     dialect = db.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = SentNotification.__table__
     with unit_of_work(db):
-        result = db.execute(
-            insert(SentNotification)
-            .values(key=key, user_id=user_id, created_at=utcnow())
-            .on_conflict_do_nothing(index_elements=["key"])
+        return set(
+            db.scalars(
+                insert(table)
+                .values(
+                    [
+                        {
+                            "key": key,
+                            "user_id": user_id,
+                            "booking_id": booking_id,
+                            "kind": kind,
+                            "created_at": now,
+                            "attempts": 1,
+                            "next_attempt_at": now + CLAIM_LEASE,
+                        }
+                        for key, user_id, booking_id, kind in items
+                    ]
+                )
+                .on_conflict_do_update(
+                    index_elements=["key"],
+                    set_={
+                        "attempts": table.c.attempts + 1,
+                        "next_attempt_at": now + CLAIM_LEASE,
+                    },
+                    where=table.c.sent_at.is_(None)
+                    & table.c.failed_at.is_(None)
+                    & (table.c.next_attempt_at <= now),
+                )
+                .returning(table.c.key)
+            )
         )
-    return result.rowcount == 1
 
 
-def _finish_claim(db: Session, key: str, sent: bool) -> None:
+def _finish_claim(db: Session, key: str, error: str | None) -> None:
+    _finish_claims(db, [(key, error, False)])
+
+
+def _finish_claims(
+    db: Session,
+    outcomes: list[tuple[str, str | None, bool]],
+    *,
+    now: datetime | None = None,
+) -> set[str]:
+    """Record how claimed sends went: (key, error or None, give up). Returns
+    the keys to be tried again."""
+    now = now or utcnow()
+    sent = [key for key, error, _ in outcomes if error is None]
+    retries = set()
     with unit_of_work(db):
         if sent:
-            row = db.scalar(select(SentNotification).where(SentNotification.key == key))
-            row.sent_at = utcnow()
-        else:
-            # Let the next run try again.
-            db.execute(delete(SentNotification).where(SentNotification.key == key))
+            db.execute(
+                update(SentNotification.__table__)
+                .where(SentNotification.key.in_(sent))
+                .values(sent_at=now, next_attempt_at=None, last_error=None)
+            )
+        for key, error, give_up in outcomes:
+            if error is None:
+                continue
+            row = db.scalar(
+                select(SentNotification)
+                .where(SentNotification.key == key)
+                .execution_options(populate_existing=True)
+            )
+            row.last_error = error
+            if give_up or row.attempts >= MAX_ATTEMPTS:
+                log.error("gave up the mail %s after %d attempts", key, row.attempts)
+                row.failed_at, row.next_attempt_at = now, None
+            else:
+                row.next_attempt_at = now + RETRY_BACKOFF[row.attempts - 1]
+                retries.add(key)
+    return retries
+
+
+def failed_mails(
+    db: Session, location_ids: list[int] | None, *, limit: int = 100
+) -> list[tuple[SentNotification, Booking | None]]:
+    """Mails given up, newest first, with their booking. ``location_ids`` None
+    (administrators) includes mails that belong to no location."""
+    query = select(SentNotification, Booking).outerjoin(
+        Booking, Booking.id == SentNotification.booking_id
+    )
+    query = query.where(SentNotification.failed_at.is_not(None))
+    if location_ids is not None:
+        query = query.where(Booking.location_id.in_(location_ids))
+    query = query.order_by(SentNotification.failed_at.desc()).limit(limit)
+    return [(row, booking) for row, booking in db.execute(query)]
 
 
 def send_once(
@@ -355,11 +508,11 @@ def send_once(
     attachments: list[Attachment] | None = None,
 ) -> bool:
     """Send a mail at most once per ``key``; True if it went out now."""
-    if not wants(db, user, kind) or not claim(db, key, user.id):
+    if not wants(db, user, kind) or not claim(db, key, user.id, kind=kind):
         return False
-    sent = deliver(user, kind, context, attachments)
-    _finish_claim(db, key, sent)
-    return sent
+    error = _send(user, kind, lambda: (context, attachments))
+    _finish_claim(db, key, error)
+    return error is None
 
 
 def send_reminders(db: Session, *, now: datetime | None = None) -> int:

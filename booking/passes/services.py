@@ -25,6 +25,7 @@ from ..errors import DomainError, Forbidden, InvalidInput, NotFound
 from ..spaces.hours import local_date
 from ..spaces.models import Location, Resource
 from ..spaces.services import can_manage, get_managed_location, managed_location_ids
+from ..validation import is_digits, parse_id, parse_int
 from . import fixed_desks
 from .models import (
     Company,
@@ -101,7 +102,7 @@ def parse_cents(value: Any, field: str) -> int:
     else:
         text = str(value or "0").strip().replace(",", ".")
         euros, _, frac = text.partition(".")
-        if not euros.isdigit() or (frac and (not frac.isdigit() or len(frac) > 2)):
+        if not is_digits(euros) or (frac and (not is_digits(frac) or len(frac) > 2)):
             raise InvalidInput(_l("Enter an amount like 12.50."), field=field)
         cents = int(euros) * 100 + int((frac + "00")[:2])
     if cents < 0 or cents > 10_000_000:
@@ -125,12 +126,24 @@ def create_plan(db: Session, actor: User, values: dict[str, Any]) -> Plan:
     if not name or len(name) > 120:
         raise InvalidInput(_l("Give the plan a name."), field="name")
     location_id = values.get("location_id") or None
+    if location_id is not None:
+        location_id = parse_id(location_id, "location_id")
+    vat_rate_bp = values.get("vat_rate_bp")
+    vat_rate_bp = parse_int(
+        current_app.config.get("BILLING_VAT_RATE_BP", 1900)
+        if vat_rate_bp in (None, "")
+        else vat_rate_bp,
+        "vat_rate_bp",
+        low=0,
+        high=10_000,
+        message=_l("The VAT rate is between 0 and 100 %."),
+    )
     with unit_of_work(db):
         if location_id is None:
             if not actor.is_admin:
                 raise Forbidden(_l("Only administrators sell network-wide plans."))
         else:
-            get_managed_location(db, actor, int(location_id))
+            get_managed_location(db, actor, location_id)
         days = _optional_int(values.get("days"), "days")
         valid_days = _optional_int(values.get("valid_days"), "valid_days")
         if kind == PlanKind.PACK and (days is None or valid_days is None):
@@ -154,11 +167,8 @@ def create_plan(db: Session, actor: User, values: dict[str, Any]) -> Plan:
             kind=kind,
             price_cents=parse_cents(values.get("price"), "price"),
             currency="EUR",
-            vat_rate_bp=int(
-                values.get("vat_rate_bp")
-                or current_app.config.get("BILLING_VAT_RATE_BP", 1900)
-            ),
-            location_id=int(location_id) if location_id else None,
+            vat_rate_bp=vat_rate_bp,
+            location_id=location_id,
             days=days,
             valid_days=valid_days if kind == PlanKind.PACK else None,
             room_hours=(
@@ -707,7 +717,7 @@ def apply_subscription(
     )
     if pass_ is None:
         pass_id = (subscription.get("metadata") or {}).get("pass_id")
-        if pass_id and str(pass_id).isdigit():
+        if pass_id and is_digits(str(pass_id)):
             pass_ = db.get(Pass, int(pass_id))
             if pass_ is not None and pass_.stripe_subscription_id not in (
                 None,
@@ -755,7 +765,7 @@ def _plan_of(db: Session, subscription: dict) -> Plan | None:
     """The plan a subscription bills now: named in its metadata by a change
     of plan, or known by the Stripe price of its item."""
     plan_id = str((subscription.get("metadata") or {}).get("plan_id") or "")
-    if plan_id.isdigit():
+    if is_digits(plan_id):
         return db.get(Plan, int(plan_id))
     items = (subscription.get("items") or {}).get("data") or []
     price = (items[0].get("price") or items[0].get("plan") or {}) if items else {}

@@ -17,6 +17,7 @@ from ..errors import DomainError, InvalidInput
 from ..security import operator_required
 from ..spaces.hours import local_date
 from ..spaces.services import list_locations, managed_location_ids
+from ..validation import parse_id
 from . import fixed_desks, invitations, services
 
 bp = Blueprint("passes", __name__)
@@ -178,9 +179,13 @@ def operator_plans():
             services.create_plan(db, current_user, request.form.to_dict())
         except DomainError as error:
             flash(str(error.message), "error")
-        else:
-            flash(gettext("Plan created."), "success")
+            return _render_operator_plans(db), error.status
+        flash(gettext("Plan created."), "success")
         return redirect(url_for("passes.operator_plans"), 303)
+    return _render_operator_plans(db)
+
+
+def _render_operator_plans(db):
     plans = services.plans_for_operator(db, current_user)
     return render_template(
         "passes/operator_plans.html",
@@ -354,7 +359,11 @@ def company(company_id: int):
         try:
             if request.form.get("withdraw_invitation_id"):
                 invitations.withdraw_invitation(
-                    db, current_user, int(request.form["withdraw_invitation_id"])
+                    db,
+                    current_user,
+                    parse_id(
+                        request.form["withdraw_invitation_id"], "withdraw_invitation_id"
+                    ),
                 )
                 flash(gettext("Invitation withdrawn."), "success")
             elif request.form.get("invite_email") is not None:
@@ -367,7 +376,10 @@ def company(company_id: int):
                 )
             elif request.form.get("remove_user_id"):
                 services.remove_employee(
-                    db, current_user, company_id, int(request.form["remove_user_id"])
+                    db,
+                    current_user,
+                    company_id,
+                    parse_id(request.form["remove_user_id"], "remove_user_id"),
                 )
                 flash(gettext("Employee removed."), "success")
             else:

@@ -34,12 +34,11 @@ def parse_minutes(value: str, *, allow_midnight_end: bool = False) -> int:
     """``"HH:MM"`` to minutes after midnight; ``"24:00"`` only as an end."""
     if not isinstance(value, str) or len(value) != 5 or value[2] != ":":
         raise InvalidInput(_l("Times are written as HH:MM."), field="opening_hours")
-    try:
-        hours, minutes = int(value[:2]), int(value[3:])
-    except ValueError:
-        raise InvalidInput(
-            _l("Times are written as HH:MM."), field="opening_hours"
-        ) from None
+    digits = value[:2] + value[3:]
+    # int() alone would take "-1", "+1" or " 1" as an hour.
+    if not (digits.isascii() and digits.isdigit()):
+        raise InvalidInput(_l("Times are written as HH:MM."), field="opening_hours")
+    hours, minutes = int(value[:2]), int(value[3:])
     total = hours * 60 + minutes
     if (
         minutes >= 60

@@ -252,8 +252,17 @@ def create_location(db: Session, actor: User, values: dict) -> Location:
 
 
 def update_location(
-    db: Session, actor: User, location_id: int, values: dict
+    db: Session,
+    actor: User,
+    location_id: int,
+    values: dict,
+    *,
+    operators: list[str] | None = None,
 ) -> Location:
+    """Change a location and, given ``operators``, who runs it, all or nothing.
+
+    Raises NotFound, Forbidden, InvalidInput.
+    """
     with unit_of_work(db):
         location = get_managed_location(db, actor, location_id)
         clean = _clean_location_values(values, creating=False)
@@ -262,6 +271,8 @@ def update_location(
         for key, value in clean.items():
             setattr(location, key, value)
         _flush_or_slug_taken(db)
+        if operators is not None:
+            set_location_operators(db, actor, location_id, operators)
     return location
 
 
@@ -280,7 +291,7 @@ def _flush_or_slug_taken(db: Session) -> None:
 def set_location_operators(
     db: Session, actor: User, location_id: int, emails: list[str]
 ) -> Location:
-    """Admins decide who runs a location."""
+    """Admins decide who runs a location. Raises Forbidden, InvalidInput."""
     if not actor.is_admin:
         raise Forbidden(_l("Only network admins decide who runs a location."))
     with unit_of_work(db):

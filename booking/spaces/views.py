@@ -13,6 +13,7 @@ from ..bookings.rules import parse_date
 from ..db import get_db, utcnow
 from ..errors import DomainError, InvalidInput
 from ..security import admin_required, operator_required
+from ..validation import parse_id
 from . import services
 from .forms import hours_field, location_values, resource_values
 from .hours import default_opening_hours
@@ -63,19 +64,22 @@ def edit_location(location_id: int):
     db = get_db()
     location = services.get_managed_location(db, current_user, location_id)
     if request.method == "POST":
+        operators = None
+        if current_user.is_admin and "operators" in request.form:
+            operators = [
+                e
+                for e in request.form["operators"].replace(";", ",").split(",")
+                if e.strip()
+            ]
         try:
             services.update_location(
-                db, current_user, location_id, location_values(request.form)
+                db,
+                current_user,
+                location_id,
+                location_values(request.form),
+                operators=operators,
             )
-            if current_user.is_admin and "operators" in request.form:
-                emails = [
-                    e
-                    for e in request.form["operators"].replace(";", ",").split(",")
-                    if e.strip()
-                ]
-                services.set_location_operators(db, current_user, location_id, emails)
         except InvalidInput as error:
-            db.rollback()
             return _render_location_form(location, error), 400
         flash(gettext("Saved."), "success")
         return redirect(url_for("spaces.edit_location", location_id=location_id), 303)
@@ -153,12 +157,14 @@ def add_closure(location_id: int):
             location_id,
             starts_on=starts_on,
             ends_on=ends_on,
-            resource_id=int(resource_id) if resource_id else None,
+            resource_id=parse_id(resource_id, "resource_id") if resource_id else None,
             reason=request.form.get("reason", ""),
         )
         flash(gettext("Closure added."), "success")
     except InvalidInput as error:
         flash(str(error.message), "error")
+        location = services.get_managed_location(get_db(), current_user, location_id)
+        return _render_location_form(location), 400
     return redirect(
         url_for("spaces.edit_location", location_id=location_id) + "#closures", 303
     )

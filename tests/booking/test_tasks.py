@@ -3,6 +3,7 @@ exactly once, retried when the mail server was down."""
 
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -159,6 +160,9 @@ class TestWorker:
         assert deliver_booking_mails(db) == (1, 1)
         assert _due(db) == [(booking.id, "booking_confirmed")]
         app.config["MAIL_URL"] = smtp.url
-        assert deliver_booking_mails(db) == (1, 0)
+        # Not before its pause is over (a minute after the first attempt).
+        assert deliver_booking_mails(db) == (0, 0)
+        later = datetime.now(UTC) + timedelta(minutes=2)
+        assert deliver_booking_mails(db, now=later) == (1, 0)
         assert smtp.wait_for_message()["To"] == "m@example.org"
         assert _due(db) == []

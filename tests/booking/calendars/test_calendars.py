@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import http.server
+import io
+import ipaddress
+import socket
 import threading
+import time
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -14,8 +18,9 @@ import vobject
 
 from booking.bookings.models import DayPart
 from booking.bookings.services import BookingRequest, cancel_booking, create_booking
+from booking.calendars import fetch
 from booking.calendars import services as calendar_services
-from booking.errors import BookingConflict
+from booking.errors import BookingConflict, InvalidInput
 from tests.conftest import next_weekday
 from tests.support.smtp import calendar_part
 
@@ -273,14 +278,23 @@ def test_a_failed_booking_sends_no_mail(db, mailbox, space, create_user):
 
 
 class _Served:
-    """A local HTTP server that serves whatever ``body`` currently is."""
+    """A local HTTP server that serves whatever ``body`` currently is, or
+    redirects to ``redirect`` when that is set."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.body = b""
+        self.redirect: str | None = None
+        self.requests: list[str] = []
         served = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802
+                served.requests.append(self.headers.get("Host", ""))
+                if served.redirect:
+                    self.send_response(302)
+                    self.send_header("Location", served.redirect)
+                    self.end_headers()
+                    return
                 self.send_response(200)
                 self.send_header("Content-Type", "text/calendar")
                 self.end_headers()
@@ -289,13 +303,14 @@ class _Served:
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.host = host
+        self.server = http.server.ThreadingHTTPServer((host, 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/events.ics"
+        return f"http://{self.host}:{self.server.server_address[1]}/events.ics"
 
     def close(self) -> None:
         self.server.shutdown()
@@ -303,8 +318,19 @@ class _Served:
 
 
 @pytest.fixture
-def served():
+def served(app):
+    """A calendar on loopback: an intranet calendar, allowed by the setting."""
+    app.config["CALENDAR_IMPORT_ALLOW_PRIVATE"] = True
     server = _Served()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def internal():
+    """A service on loopback that an attacker would like to read."""
+    server = _Served()
+    server.body = b"SECRET-INTERNAL-PAGE " * 2000
     yield server
     server.close()
 
@@ -514,9 +540,201 @@ def test_refresh_all_for_cron(db, served, space):
     operator = location.operators[0]
     first = next_weekday(2, min_days=2)
     served.body = village_calendar(first, count=2, exdate=None)
-    source = calendar_services.create_import(
+    source, result = calendar_services.create_import(
         db, operator, location.id, resource_id=room.id, name="x", url=served.url
     )
+    assert result.added == 4
+    served.body = village_calendar(first, count=3, exdate=None)
     outcomes = calendar_services.refresh_all_imports(db, now=datetime.now(UTC))
-    assert outcomes == {source.id: "+4 ~0 -0"}
+    assert outcomes == {source.id: "+1 ~0 -0"}
     assert calendar_services.refresh_all_imports(db) == {source.id: "+0 ~0 -0"}
+
+
+def import_count(db) -> int:
+    from sqlalchemy import func, select
+
+    from booking.calendars.models import CalendarImport
+
+    db.rollback()  # end the test session's read snapshot
+    return db.scalar(select(func.count(CalendarImport.id)))
+
+
+def test_import_refuses_internal_addresses_by_default(db, api, internal, space):
+    location, desk, room = space
+    client = api(location.operators[0])
+    port = internal.server.server_address[1]
+    closed = _Served()
+    closed_port = closed.server.server_address[1]
+    closed.close()
+    for url in (
+        internal.url,
+        f"http://localhost:{port}/",
+        f"http://[::ffff:127.0.0.1]:{port}/",
+        f"http://0.0.0.0:{port}/",
+        f"http://127.0.0.1:{closed_port}/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.1/",
+        "http://224.0.0.1/",
+    ):
+        response = client.post(
+            f"/api/v1/resources/{room.id}/calendar-imports", json={"url": url}
+        )
+        assert response.status_code == 400, url
+        body = response.get_json()
+        assert body["message"] == (
+            "Calendars can only be loaded from public addresses."
+        ), url
+    # Refused before connecting: the internal service never saw a request,
+    # and an open port answers as a closed one does.
+    assert internal.requests == []
+    assert import_count(db) == 0
+
+
+def test_import_checks_every_redirect_hop(app, db, api, internal, space):
+    location, desk, room = space
+    # The first hop (on 127.0.0.2) counts as public here; the redirect to
+    # 127.0.0.1 then meets the default policy as any hop does.
+    hop = _Served("127.0.0.2")
+    hop.redirect = internal.url
+    trusted = ipaddress.ip_address("127.0.0.2")
+    with pytest.raises(InvalidInput) as refused:
+        fetch.fetch_calendar(
+            hop.url,
+            allowed=lambda a: a == trusted or fetch.address_allowed(a),
+        )
+    assert str(refused.value.message) == (
+        "Calendars can only be loaded from public addresses."
+    )
+    assert len(hop.requests) == 1 and internal.requests == []
+    # With the intranet setting on, a redirect to the cloud metadata address
+    # is still refused.
+    app.config["CALENDAR_IMPORT_ALLOW_PRIVATE"] = True
+    hop.redirect = "http://169.254.169.254/latest/meta-data/"
+    response = api(location.operators[0]).post(
+        f"/api/v1/resources/{room.id}/calendar-imports", json={"url": hop.url}
+    )
+    assert response.status_code == 400
+    hop.close()
+    assert import_count(db) == 0
+
+
+@pytest.mark.parametrize(
+    ("address", "default", "intranet"),
+    [
+        ("93.184.216.34", True, True),
+        ("2606:2800:220:1:248:1893:25c8:1946", True, True),
+        ("127.0.0.1", False, True),
+        ("::1", False, True),
+        ("10.1.2.3", False, True),
+        ("192.168.1.10", False, True),
+        ("fd00::1", False, True),
+        ("::ffff:10.0.0.1", False, True),
+        ("169.254.169.254", False, False),
+        ("fe80::1", False, False),
+        ("224.0.0.1", False, False),
+        ("0.0.0.0", False, False),
+        ("240.0.0.1", False, False),
+        ("100.64.0.1", False, False),
+    ],
+)
+def test_address_policy(address, default, intranet):
+    ip = ipaddress.ip_address(address)
+    assert fetch.address_allowed(ip) is default
+    assert fetch.address_allowed(ip, allow_private=True) is intranet
+
+
+def test_failed_import_echoes_nothing_and_keeps_no_row(db, api, served, space):
+    location, desk, room = space
+    client = api(location.operators[0])
+    served.body = b"SECRET-INTERNAL-PAGE\r\nBEGIN:VCALENDAR\r\nbroken"
+    response = client.post(
+        f"/api/v1/resources/{room.id}/calendar-imports", json={"url": served.url}
+    )
+    assert response.status_code == 400
+    assert b"SECRET" not in response.data
+    # An uploaded file that is not iCalendar: 400 and no row either.
+    uploaded = client.post(
+        f"/api/v1/resources/{room.id}/calendar-imports",
+        json={"ics": "SECRET-INTERNAL-PAGE"},
+    )
+    assert uploaded.status_code == 400 and b"SECRET" not in uploaded.data
+    # A redirect loop ends after a few hops.
+    served.redirect = "/again.ics"
+    looping = client.post(
+        f"/api/v1/resources/{room.id}/calendar-imports", json={"url": served.url}
+    )
+    assert looping.status_code == 400
+    assert looping.get_json()["message"] == "The calendar address redirects too often."
+    assert len(served.requests) == 1 + fetch.MAX_REDIRECTS + 1
+    assert import_count(db) == 0
+
+
+def test_import_caps_size_and_time(app, db, api, served, space):
+    location, desk, room = space
+    client = api(location.operators[0])
+    served.body = b"X" * (fetch.MAX_BYTES + 1)
+    response = client.post(
+        f"/api/v1/resources/{room.id}/calendar-imports", json={"url": served.url}
+    )
+    assert response.get_json()["message"] == "The calendar file is too large."
+    assert import_count(db) == 0
+
+    # A server that never answers is given up on at the deadline.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    started = time.monotonic()
+    with pytest.raises(InvalidInput):
+        fetch.fetch_calendar(
+            f"http://127.0.0.1:{listener.getsockname()[1]}/",
+            allow_private=True,
+            timeout=0.5,
+        )
+    assert time.monotonic() - started < 2
+    listener.close()
+    assert fetch.TIMEOUT_S == 10 and fetch.MAX_BYTES == 2 * 1024 * 1024
+
+
+def test_manage_page_import_failure_keeps_no_row(db, client, auth, space):
+    location, desk, room = space
+    auth.login(location.operators[0].email)
+    path = f"/manage/locations/{location.id}/calendars"
+    response = client.post(
+        path,
+        data={
+            "csrf_token": auth.csrf(path),
+            "resource_id": str(room.id),
+            "name": "Broken",
+            "file": (io.BytesIO(b"not a calendar"), "events.ics"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400
+    assert import_count(db) == 0
+
+
+def test_long_names_fold_and_escape_for_both_parsers(
+    db, mailbox, create_location, create_resource, create_user
+):
+    location = create_location(
+        name="Alte Schule; Groß-Dölzig, Ortsteil " + "Süd" * 20,
+        address='Schulstraße 1, 04827 Machern "Hof"',
+        lat=51.00001,
+        lon=-0.5,
+    )
+    desk = create_resource(location, "desk", "Tisch ä,ö;ü\\ " + "x" * 90)
+    member = create_user(name='Anna "Nana" Müller, Jr.; Dr.')
+    create_booking(db, member, BookingRequest(desk.id, on=next_weekday(1)))
+    [mail] = mailbox.wait(1)
+    body = calendar_part(mail).get_payload(decode=True)
+    assert all(len(line) <= 75 for line in body.split(b"\r\n"))
+    [event] = events_by_uid(body).values()
+    summary = f"{desk.name} · {location.name}"
+    assert str(event["SUMMARY"]) == summary
+    assert event["GEO"].latitude == pytest.approx(51.00001)
+    assert event["GEO"].longitude == pytest.approx(-0.5)
+    [other] = vobject_events(body).values()
+    assert other.summary.value == summary
+    assert other.location.value == f"{location.name}, {location.address}"
+    assert other.attendee.params["CN"] == ["Anna Nana Müller, Jr.; Dr."]
+    assert other.description.value.startswith(f"{location.name}\n{location.address}")

@@ -118,3 +118,48 @@ def test_dashboard_figures(db, used_space):
     assert board.occupancy_today == pytest.approx(3.5 / 4)
     assert board.active_members == 4 and board.new_members == 4
     assert board.today == day and isinstance(board.today, date)
+
+
+def test_exports_neutralise_formulas(
+    db, client, create_location, create_resource, create_user
+):
+    location = create_location(name='=HYPERLINK("http://evil.example","x")')
+    day = next_weekday(1)
+    place = "=2+5+cmd|' /C calc'!A0"
+    for i in range(3):
+        member = create_user()
+        save_profile(
+            db, member, {"target_group": "commuter", "home_municipality": place}
+        )
+        desk = create_resource(location, "desk", f"D{i}")
+        create_booking(db, member, BookingRequest(desk.id, on=day))
+    Auth(client).login(location.operators[0].email)
+    month = f"{day:%Y-%m}"
+    [usage] = _csv(client.get(f"/manage/insight/usage.csv?from={month}&to={month}"))
+    assert usage["location"] == "'" + location.name
+    groups = _csv(
+        client.get(f"/manage/insight/target-groups.csv?from={month}&to={month}")
+    )
+    places = [r["value"] for r in groups if r["dimension"] == "home_municipality"]
+    assert "'" + place in places and place not in places
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+49 341", "'+49 341"),
+        ("-2", "'-2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("Eilenburg", "Eilenburg"),
+        (-2, "-2"),
+        (None, ""),
+    ],
+)
+def test_one_csv_writer_makes_every_cell_safe(value, cell):
+    from booking.csv_export import csv_text
+
+    [row] = list(csv.reader(io.StringIO(csv_text(["h"], [[value]]))))[1:]
+    assert row == [cell]
