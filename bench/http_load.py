@@ -1,7 +1,7 @@
 """Booking creation over HTTP under gunicorn, against a trivial endpoint.
 
     .venv/bin/python bench/http_load.py --db /tmp/lbench/1m.sqlite
-    .venv/bin/python bench/http_load.py --db postgresql+psycopg2://... \
+    .venv/bin/python bench/http_load.py --db postgresql+psycopg://... \
         --workers 4 --worker-class sync
 
 On a database made by bench/generate.py this

@@ -100,7 +100,4 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     register_cli(app)
 
-    from .api.express import ExpressBookings
-
-    app.wsgi_app = ExpressBookings(app, app.wsgi_app)
     return app
