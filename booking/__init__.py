@@ -21,13 +21,14 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     load_config(app, test_config)
 
-    from . import db, i18n, security, tasks
+    from . import db, i18n, security, sessions, tasks
     from .errors import register_error_handlers
     from .extensions import limiter
 
     db.init_app(app)
     tasks.init_app(app)
     security.init_app(app)
+    sessions.init_app(app)
     i18n.init_app(app)
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     limiter.init_app(app)

@@ -9,12 +9,21 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from flask import Flask, current_app, g, has_app_context
 from sqlalchemy import DateTime, MetaData, create_engine, event, make_url
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Session,
+    make_transient_to_detached,
+    sessionmaker,
+)
+from sqlalchemy.orm.util import identity_key
 from sqlalchemy.types import TypeDecorator
+
+T = TypeVar("T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -118,6 +127,22 @@ class WriterQueue:
                 yield
             finally:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
+def persistent(db: Session, instance: T) -> T:
+    """``instance``, built from every column of a row read or written with
+    Core, as the session's persistent object of that row, without the ORM's
+    loading machinery (its cost per row was a good part of a booking,
+    bench/README.md). If the session holds the row's object already, that
+    one is returned, as a query would.
+    """
+    existing = db.identity_map.get(identity_key(instance=instance))
+    if existing is not None:
+        return existing
+    # Its values become the committed state, as if a query had loaded them.
+    make_transient_to_detached(instance)
+    db.add(instance)
+    return instance
 
 
 def make_engine(url: str) -> Engine:

@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..db import on_commit, unit_of_work, utcnow
+from ..db import on_commit, persistent, unit_of_work, utcnow
 from ..errors import InvalidInput
 from ..mail import send_mail
 from .models import Role, SessionKind, User, UserSession
@@ -161,29 +161,33 @@ def start_session(
 
 
 # Runs on every authenticated request: built once, so SQLAlchemy's compiled
-# cache and psycopg's prepared statements serve it (see bench/README.md).
+# cache and psycopg's prepared statements serve it, and read with Core (the
+# user object made from the row, db.persistent; see bench/README.md).
+_users = User.__table__
 _sessions = UserSession.__table__
 _LOGIN = (
-    select(User, _sessions.c.expires_at, _sessions.c.revoked_at)
-    .join(_sessions, _sessions.c.user_id == User.id)
+    select(*_users.c, _sessions.c.expires_at, _sessions.c.revoked_at)
+    .join(_sessions, _sessions.c.user_id == _users.c.id)
     .where(
         _sessions.c.token_hash == bindparam("token_hash"),
         _sessions.c.kind == bindparam("kind"),
     )
 )
+_USER_COLUMNS = [column.key for column in _users.c]
 
 
 def user_for_secret(db: Session, raw: str, kind: SessionKind) -> User | None:
     """The user of a live (not revoked, not expired) login, or None."""
     if not raw or len(raw) > 200:
         return None
-    row = db.execute(_LOGIN, login_params(raw, kind)).first()
+    row = db.connection().execute(_LOGIN, login_params(raw, kind)).first()
     if row is None:
         return None
-    user, expires_at, revoked_at = row
-    if not login_is_live(user.is_active, expires_at, revoked_at):
+    *user, expires_at, revoked_at = row
+    values = dict(zip(_USER_COLUMNS, user, strict=True))
+    if not login_is_live(values["is_active"], expires_at, revoked_at):
         return None
-    return user
+    return persistent(db, User(**values))
 
 
 def login_params(raw: str, kind: SessionKind) -> dict[str, str]:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     select,
     union_all,
 )
@@ -27,7 +28,7 @@ from sqlalchemy.sql.expression import Select
 from ..auth.models import User
 from ..billing.services import release_expired_holds
 from ..calendars.services import check_not_blocked
-from ..db import UTCDateTime, unit_of_work, utcnow
+from ..db import UTCDateTime, persistent, unit_of_work, utcnow
 from ..errors import BookingConflict, DomainError, Forbidden, InvalidInput, NotFound
 from ..notifications.models import NotificationKind
 from ..notifications.services import deliver_after_commit, notify_booking_cancelled
@@ -138,6 +139,12 @@ class LockedLocation:
     is_active: bool
 
 
+def _constants(values) -> list:
+    """Our own enum values written into the SQL: a list of bound values
+    would be expanded on every execution."""
+    return [literal_column(f"'{value}'") for value in values]
+
+
 _resources = Resource.__table__
 _locations = Location.__table__
 _bookings = Booking.__table__
@@ -170,7 +177,7 @@ _PERSON_CLASH = (
     .join(_resources, _resources.c.id == _bookings.c.resource_id)
     .where(
         _bookings.c.user_id == bindparam("user_id"),
-        _bookings.c.status.in_([str(s) for s in ACTIVE_STATUSES]),
+        _bookings.c.status.in_(_constants(ACTIVE_STATUSES)),
         _bookings.c.starts_at >= bindparam("earliest", type_=UTCDateTime()),
         rules.overlaps(
             _bookings.c.starts_at,
@@ -180,7 +187,7 @@ _PERSON_CLASH = (
         ),
         # The same category as the booked resource (rules.same_category_kinds):
         # a workplace clashes with workplaces, a room with rooms.
-        _resources.c.kind.in_(sorted(rules.WORKPLACE_KINDS))
+        _resources.c.kind.in_(_constants(sorted(rules.WORKPLACE_KINDS)))
         == bindparam("workplace", type_=Boolean()),
     )
     .limit(1)
@@ -213,20 +220,18 @@ def _booking_values() -> dict:
 
 
 # SQLite: the booking, then its slots (statements there cost no round trip).
-_INSERT_BOOKING = select(Booking).from_statement(
-    insert(_bookings).values(_booking_values()).returning(*_bookings.c)
-)
+_INSERT_BOOKING = insert(_bookings).values(_booking_values()).returning(_bookings.c.id)
 _INSERT_SLOTS = insert(_slots)
 
 
 def _insert_with_slots(rows) -> Select:
     """PostgreSQL: one statement that inserts the booking (``rows``, a
     select giving its columns, or nothing) and its slots ``first_slot`` to
-    ``last_slot``, and answers the booking as an ORM object."""
+    ``last_slot``, and answers the booking's id and seat."""
     new_booking = (
         insert(_bookings)
         .from_select(_BOOKING_COLUMNS, rows)
-        .returning(*_bookings.c)
+        .returning(_bookings.c.id, _bookings.c.seat)
         .cte("new_booking")
     )
     new_slots = (
@@ -234,7 +239,7 @@ def _insert_with_slots(rows) -> Select:
         .from_select(
             _SLOT_COLUMNS,
             select(
-                new_booking.c.resource_id,
+                bindparam("resource_id", type_=Integer()),
                 new_booking.c.seat,
                 func.generate_series(
                     bindparam("first_slot", type_=BigInteger()),
@@ -248,7 +253,7 @@ def _insert_with_slots(rows) -> Select:
         .cte("new_slots")
     )
     # PostgreSQL runs a data-modifying CTE whether the query reads it or not.
-    return select(Booking).from_statement(select(new_booking).add_cte(new_slots))
+    return select(new_booking).add_cte(new_slots)
 
 
 _INSERT_BOOKING_AND_SLOTS = _insert_with_slots(select(*_booking_values().values()))
@@ -280,12 +285,14 @@ _INSERT_IF_FREE = _insert_with_slots(
 )
 
 
-# "One body, one desk" on PostgreSQL: bookings of one person queue on their
-# user row (after the resource's lock, in every path, so that two of them
-# never wait for each other crosswise), so that the person check of the one
-# sees the booking the other committed. NO KEY UPDATE: rows referring to the
-# user (their other bookings, door events) need not wait for it. The unique
-# (user_id, slot) index of booking_slots is the guarantee behind it.
+# "One room at a time" on PostgreSQL: room bookings of one person queue on
+# their user row (after the resource's lock, in every path, so that two of
+# them never wait for each other crosswise), so that the person check of the
+# one sees the booking the other committed. NO KEY UPDATE: rows referring to
+# the user (their other bookings, door events) need not wait for it.
+# Workplaces need no such lock (a round trip saved on the commonest
+# booking): the unique (user_id, slot) index of booking_slots makes the
+# second of two racing bookings of one person wait for the first and fail.
 _users = User.__table__
 _LOCK_HOLDER = (
     select(_users.c.id)
@@ -297,7 +304,7 @@ _LOCK_HOLDER = (
 def _load_resource_for_update(
     db: Session, resource_id: int
 ) -> tuple[LockedResource, LockedLocation]:
-    row = db.execute(_LOAD_RESOURCE, {"resource_id": resource_id}).first()
+    row = db.connection().execute(_LOAD_RESOURCE, {"resource_id": resource_id}).first()
     if row is None:
         raise NotFound(_l("There is no such desk or room."))
     split = len(_RESOURCE_FIELDS)
@@ -322,12 +329,16 @@ def _check_not_fixed_for_others(
 
 
 def _holder(
-    db: Session, actor: User, holder_id: int | None, location: LockedLocation
+    db: Session,
+    actor: User,
+    holder_id: int | None,
+    location: LockedLocation,
+    resource: LockedResource,
 ) -> User:
     postgres = db.get_bind().dialect.name == "postgresql"
     if holder_id is None or holder_id == actor.id:
-        if postgres:
-            db.execute(_LOCK_HOLDER, {"user_id": actor.id})
+        if postgres and resource.kind not in rules.WORKPLACE_KINDS:
+            db.connection().execute(_LOCK_HOLDER, {"user_id": actor.id})
         return actor
     if not can_manage(db, actor, location.id):
         raise Forbidden(_l("Only the location's operators can book for others."))
@@ -363,7 +374,7 @@ def _occupancy_params(
 def _occupancy(db: Session, params: dict) -> tuple[bool, int | None, set[int]]:
     """Closed?, the holder's clashing booking, the seats taken: one query."""
     closed, clash, taken = False, None, set()
-    for kind, value in db.execute(_OCCUPANCY, params):
+    for kind, value in db.connection().execute(_OCCUPANCY, params):
         if kind == "closed":
             closed = True
         elif kind == "clash":
@@ -395,23 +406,32 @@ def _pick_seat(resource: LockedResource, taken: set[int]) -> int:
 
 def _insert_booking(db: Session, params: dict, slots: tuple[int, ...]) -> Booking:
     """Insert the booking and its slots with Core (no ORM flush)."""
-    if db.get_bind().dialect.name == "postgresql":
-        return db.scalars(_INSERT_BOOKING_AND_SLOTS, params).one()
-    booking = db.scalars(_INSERT_BOOKING, params).one()
-    db.execute(
+    conn = db.connection()
+    if conn.dialect.name == "postgresql":
+        booking_id, seat = conn.execute(_INSERT_BOOKING_AND_SLOTS, params).one()
+        return _booking(db, params, booking_id, seat)
+    booking_id = conn.execute(_INSERT_BOOKING, params).scalar_one()
+    conn.execute(
         _INSERT_SLOTS,
         [
             {
-                "resource_id": booking.resource_id,
-                "seat": booking.seat,
+                "resource_id": params["resource_id"],
+                "seat": params["seat"],
                 "slot": slot,
-                "booking_id": booking.id,
+                "booking_id": booking_id,
                 "user_id": params["slot_holder"],
             }
             for slot in slots
         ],
     )
-    return booking
+    return _booking(db, params, booking_id, params["seat"])
+
+
+def _booking(db: Session, params: dict, booking_id: int, seat: int) -> Booking:
+    """The session's object of the booking just inserted, without reading
+    it back."""
+    values = {key: params[key] for key in _BOOKING_COLUMNS}
+    return persistent(db, Booking(**values | {"id": booking_id, "seat": seat}))
 
 
 def _booking_window(
@@ -490,7 +510,7 @@ def create_booking(
     now = now or utcnow()
     with unit_of_work(db):
         resource, location = _load_resource_for_update(db, request.resource_id)
-        holder = _holder(db, actor, request.holder_id, location)
+        holder = _holder(db, actor, request.holder_id, location, resource)
         _check_not_fixed_for_others(db, resource, holder)
         window = _booking_window(location, resource, request, now)
         occupancy = _occupancy_params(location, resource, holder.id, window)
@@ -500,11 +520,13 @@ def create_booking(
         }
         try:
             booking = None
-            if db.get_bind().dialect.name == "postgresql":
-                booking = db.scalars(
+            conn = db.connection()
+            if conn.dialect.name == "postgresql":
+                inserted = conn.execute(
                     _INSERT_IF_FREE, {**params, "seat_count": resource.seat_count}
-                ).one_or_none()
-                if booking is not None:
+                ).first()
+                if inserted is not None:
+                    booking = _booking(db, params, *inserted)
                     check_not_blocked(db, resource, window.starts_at, window.ends_at)
             if booking is None:
                 params["seat"] = _free_seat_or_raise(
