@@ -328,12 +328,15 @@ def claim(db: Session, key: str, user_id: int | None) -> bool:
     dialect = db.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     with unit_of_work(db):
-        result = db.execute(
+        # The row it returns, not the row count: with RETURNING (which
+        # SQLAlchemy adds for the key) psycopg 3 reports no row count.
+        claimed = db.execute(
             insert(SentNotification)
             .values(key=key, user_id=user_id, created_at=utcnow())
             .on_conflict_do_nothing(index_elements=["key"])
-        )
-    return result.rowcount == 1
+            .returning(SentNotification.key)
+        ).first()
+    return claimed is not None
 
 
 def _finish_claim(db: Session, key: str, sent: bool) -> None:
