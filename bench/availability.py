@@ -1,7 +1,7 @@
 """Latency of one location's availability for one day.
 
     .venv/bin/python bench/availability.py --db /tmp/lbench/1m.sqlite
-    .venv/bin/python bench/availability.py --db postgresql+psycopg2://...
+    .venv/bin/python bench/availability.py --db postgresql+psycopg://...
 
 Two measurements on a database made by bench/generate.py:
 

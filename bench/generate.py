@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/generate.py --db /tmp/bench.sqlite --bookings 1000000
     .venv/bin/python bench/generate.py \
-        --db postgresql+psycopg2://postgres@127.0.0.1:5432/landdesk_bench \
+        --db postgresql+psycopg://postgres@127.0.0.1:5432/landdesk_bench \
         --bookings 1000000
 
 The database is created from scratch with the Alembic migrations. Bookings
@@ -10,7 +10,10 @@ fill every weekday of every resource backwards from ``--future-days`` ahead
 until ``--bookings`` rows exist, so a larger count means a longer history
 with the same future. Confirmed bookings get their ``booking_slots`` rows
 (cancelled ones none), exactly as ``create_booking`` would have written
-them, so the data obeys the double-booking guarantee.
+them, so the data obeys the double-booking guarantee. Their holder column
+(``booking_slots.user_id``, one workplace per person) stays empty: members
+are drawn at random, and the bench's own members (bench/http_load.py) book
+through ``create_booking``, which fills it.
 
 Rows go in through SQLAlchemy Core ``executemany`` (SQLite) or ``COPY``
 (PostgreSQL), with the secondary indexes dropped during the load and built
@@ -220,9 +223,14 @@ def _copy(raw, table: str, columns: str, rows) -> None:
         buffer.write(
             "\t".join("\\N" if value is None else str(value) for value in row) + "\n"
         )
-    buffer.seek(0)
+    sql = f"COPY {table} ({columns}) FROM STDIN"
     with raw.cursor() as cursor:
-        cursor.copy_expert(f"COPY {table} ({columns}) FROM STDIN", buffer)
+        if hasattr(cursor, "copy"):  # psycopg 3
+            with cursor.copy(sql) as copy:
+                copy.write(buffer.getvalue())
+        else:
+            buffer.seek(0)
+            cursor.copy_expert(sql, buffer)
 
 
 def write_batch(conn, is_postgres: bool, bookings: list, slots: list) -> None:

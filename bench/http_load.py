@@ -1,7 +1,7 @@
 """Booking creation over HTTP under gunicorn, against a trivial endpoint.
 
     .venv/bin/python bench/http_load.py --db /tmp/lbench/1m.sqlite
-    .venv/bin/python bench/http_load.py --db postgresql+psycopg2://... \
+    .venv/bin/python bench/http_load.py --db postgresql+psycopg://... \
         --workers 4 --worker-class sync
 
 On a database made by bench/generate.py this
@@ -22,6 +22,11 @@ On a database made by bench/generate.py this
    the web tier measured alone) or running throughout (``--mail-worker
    during``: sharing the two cores); the script waits until every mail is
    sent and reports how long that took and the worker's CPU per mail;
+   then the same for bookings through the web form (``--form``, the
+   default): 400 other members logged in through the login page, each
+   posting ``POST /bookings`` with its session cookie and CSRF token, answered
+   by a 303 redirect (to "my bookings" when booked: the script counts the
+   redirects that are not);
 5. measures one client booking one desk after the other (p50/p99);
 6. fetches the phone page ``/l/<slug>`` of a generated location and reports
    its size and whether it carries any script.
@@ -112,10 +117,66 @@ end
 """
 
 
+FORM_LUA = r"""
+local cookies = {%(cookies)s}
+local csrf = {%(csrf)s}
+local desks = {%(desks)s}
+local days = {%(days)s}
+local offset = %(offset)d
+local nthreads = %(threads)d
+local threads = {}
+local counter = 0
+
+setup = function(thread)
+  thread:set("tid", #threads)
+  table.insert(threads, thread)
+end
+
+init = function(args)
+  statuses = {}
+end
+
+request = function()
+  local n = offset + counter * nthreads + tid
+  counter = counter + 1
+  local i = n %% #desks
+  local day = days[math.floor(n / #desks) + 1]
+  local body = "resource_id=" .. desks[i + 1] .. "&date=" .. day
+    .. "&back=%%2F&csrf_token=" .. csrf[i + 1]
+  return wrk.format("POST", "/bookings", {
+    ["Cookie"] = cookies[i + 1],
+    ["Content-Type"] = "application/x-www-form-urlencoded",
+  }, body)
+end
+
+response = function(status, headers, body)
+  -- 303 to "my bookings" is a booking; a 303 back to "/" a refusal.
+  local key = status
+  if status == 303 and not string.find(headers["Location"] or "", "/bookings$") then
+    key = 3030
+  end
+  statuses[key] = (statuses[key] or 0) + 1
+end
+
+done = function(summary, latency, requests)
+  local merged = {}
+  for _, thread in ipairs(threads) do
+    for status, count in pairs(thread:get("statuses")) do
+      merged[status] = (merged[status] or 0) + count
+    end
+  end
+  for status, count in pairs(merged) do
+    io.write(string.format("status %%d %%d\n", status, count))
+  end
+end
+"""
+FORM_PASSWORD = "bench-form-password"
+
+
 def seed_bench_location(url: str, *, mail: bool = True) -> dict:
     """A fresh location with DESKS desks and members holding API tokens."""
     from booking.auth.models import SessionKind, User
-    from booking.auth.services import start_session
+    from booking.auth.services import hash_password, start_session
     from booking.db import get_db
     from booking.spaces.models import Location, Resource
 
@@ -190,6 +251,24 @@ def seed_bench_location(url: str, *, mail: bool = True) -> dict:
                     ],
                 ).scalars()
             )
+            # Members of the web-form load, who log in with a password.
+            form_hash = hash_password(FORM_PASSWORD)
+            form_emails = [f"browser{n}-{stamp}@bench.invalid" for n in range(DESKS)]
+            conn.execute(
+                insert(User.__table__),
+                [
+                    {
+                        "email": email,
+                        "name": f"Browser {n}",
+                        "password_hash": form_hash,
+                        "role": "member",
+                        "is_active": True,
+                        "created_at": now,
+                        "password_changed_at": now,
+                    }
+                    for n, email in enumerate(form_emails)
+                ],
+            )
         users = {user.id: user for user in db.query(User).filter(User.id.in_(user_ids))}
         tokens = [start_session(db, users[uid], SessionKind.API) for uid in user_ids]
         if not mail:
@@ -202,7 +281,52 @@ def seed_bench_location(url: str, *, mail: bool = True) -> dict:
         app.extensions["landdesk_db"].dispose()
     first = date.today() + timedelta(days=1)
     days = [(first + timedelta(days=n)).isoformat() for n in range(HORIZON_DAYS - 2)]
-    return {"desks": desk_ids, "tokens": tokens, "days": days, "page_slug": slug}
+    return {
+        "desks": desk_ids,
+        "tokens": tokens,
+        "form_emails": form_emails,
+        "days": days,
+        "page_slug": slug,
+    }
+
+
+_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def log_in_browsers(server, seed: dict) -> None:
+    """Log the web-form members in through the login page; their session
+    cookies and CSRF tokens go into ``seed``."""
+    import requests
+
+    cookies, tokens = [], []
+    for email in seed["form_emails"]:
+        web = requests.Session()
+        token = _CSRF.search(web.get(server.url + "/login").text).group(1)
+        response = web.post(
+            server.url + "/login",
+            data={"email": email, "password": FORM_PASSWORD, "csrf_token": token},
+            allow_redirects=False,
+        )
+        assert response.status_code == 302, (response.status_code, email)
+        tokens.append(_CSRF.search(web.get(server.url + "/bookings").text).group(1))
+        cookies.append("; ".join(f"{c.name}={c.value}" for c in web.cookies))
+    seed["cookies"], seed["csrf"] = cookies, tokens
+
+
+def write_form_lua(seed: dict, offset: int, directory: Path) -> Path:
+    path = directory / f"form-bookings-{offset}.lua"
+    path.write_text(
+        FORM_LUA
+        % {
+            "cookies": ", ".join(json.dumps(c) for c in seed["cookies"]),
+            "csrf": ", ".join(json.dumps(t) for t in seed["csrf"]),
+            "desks": ", ".join(str(d) for d in seed["desks"]),
+            "days": ", ".join(json.dumps(d) for d in seed["days"]),
+            "offset": offset,
+            "threads": WRK_THREADS,
+        }
+    )
+    return path
 
 
 def write_lua(seed: dict, offset: int, directory: Path) -> Path:
@@ -432,6 +556,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--single", type=int, default=500)
     parser.add_argument(
+        "--no-form",
+        action="store_true",
+        help="leave out the web-form bookings",
+    )
+    parser.add_argument(
         "--no-mail",
         action="store_true",
         help="the bench members opt out of booking mails",
@@ -478,6 +607,8 @@ def main() -> None:
     offset = 0
     pg = url.startswith("postgresql")
     try:
+        if not args.no_form:
+            log_in_browsers(server, seed)
         run_wrk(server.url + "/healthz", args.connections, 2)  # warm-up
         for round_no in range(1, args.rounds + 1):
             workers = server.worker_pids()
@@ -530,6 +661,36 @@ def main() -> None:
                 print(f"  WARNING: {booking['requests'] - ok} bookings were not 201")
             if booking["socket_errors"]:
                 print(f"  {booking['socket_errors']}")
+            if not args.no_form:
+                sampler = RssSampler(server)
+                sampler.start()
+                script = write_form_lua(seed, offset, workdir)
+                cpu, pg_before = cpu_seconds(workers), postgres_cpu() if pg else {}
+                form = run_wrk(
+                    server.url + "/bookings", args.connections, args.duration, script
+                )
+                form_cpu = cpu_seconds(workers) - cpu
+                pg_cpu = postgres_cpu_since(pg_before) if pg else 0.0
+                peak = sampler.stop()
+                offset += form["requests"] + 1000
+                booked = form["statuses"].get(303, 0)
+                print(
+                    f"  web form: {form['rps']:.0f} req/s (p50 {form['p50']}, p99 "
+                    f"{form['p99']}) statuses {form['statuses']} (3030: redirected "
+                    f"back, not booked) -> {form['rps'] / health['rps']:.0%} of "
+                    f"healthz; worker RSS peak {max(peak.values()):.0f} MB; app CPU "
+                    f"per booking {form_cpu / form['requests'] * 1000:.2f} ms"
+                    + (
+                        f" (+ PostgreSQL {pg_cpu / form['requests'] * 1000:.2f} ms)"
+                        if pg
+                        else ""
+                    )
+                )
+                if booked != form["requests"]:
+                    print(
+                        f"  WARNING: {form['requests'] - booked} form bookings "
+                        "were not booked"
+                    )
             if mailer:
                 mailer.start()  # a no-op if it runs already
                 sent = mailer.wait_until_sent()

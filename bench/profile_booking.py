@@ -20,7 +20,7 @@ from common import database_url
 from http_load import seed_bench_location
 from sqlalchemy import event
 
-from booking.db import PreparedStatement, get_db
+from booking.db import get_db
 from booking.notifications.services import deliver_booking_mails
 
 
@@ -78,16 +78,10 @@ def main() -> None:
     def _count(conn, cursor, statement, *rest):
         statements.append(statement)
 
-    # The hot statements run on the driver, past the engine's events.
-    PreparedStatement.statements = prepared = []
     _count_transactions(engine, statements)
     call(50)
-    PreparedStatement.statements = None
-    print(
-        f"{len(statements) + len(prepared)} statements per booking "
-        f"({len(prepared)} of them prepared; in order within each group):"
-    )
-    for statement in statements + [sql for _, sql in prepared]:
+    print(f"{len(statements)} statements per booking, in order:")
+    for statement in statements:
         print("  " + " ".join(statement.split())[: 160 if not args.sql else 2000])
     event.remove(engine, "before_cursor_execute", _count)
 

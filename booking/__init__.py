@@ -27,13 +27,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.url_map.converters["int"] = IdConverter
     clean_names_on_input()
 
-    from . import db, i18n, security, tasks
+    from . import db, i18n, security, sessions, tasks
     from .errors import register_error_handlers
     from .extensions import limiter
 
     db.init_app(app)
     tasks.init_app(app)
     security.init_app(app)
+    sessions.init_app(app)
     i18n.init_app(app)
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     limiter.init_app(app)
@@ -108,9 +109,6 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     register_cli(app)
 
-    from .api.express import ExpressBookings
-
-    app.wsgi_app = ExpressBookings(app, app.wsgi_app)
     app.wsgi_app = ChunkedBodyLimit(app, app.wsgi_app)
     validate_config(app)
     if app.config["TRUSTED_PROXIES"]:

@@ -273,8 +273,6 @@ def location_bookings(location_id: int, query: schemas.OptionalDateQuery):
     },
 )
 def create_booking(body: schemas.BookingInput):
-    # A member's token booking of a free desk is answered before Flask, by
-    # the express lane (api/express.py); this is everything it hands on.
     db = get_db()
     holder_id = body.user_id
     if holder_id is None and body.member_email:

@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..db import PreparedStatement, adopt, on_commit, unit_of_work, utcnow
+from ..db import on_commit, persistent, unit_of_work, utcnow
 from ..errors import InvalidInput
 from ..mail import send_mail
 from .models import Role, SessionKind, User, UserSession
@@ -160,28 +160,19 @@ def start_session(
     return raw
 
 
-# Runs on every authenticated request: compiled once and run at the driver
-# level (prepared once per connection on PostgreSQL); the user object is made
-# from the row (db.adopt) rather than by the ORM (see bench/README.md).
+# Runs on every authenticated request: built once, so SQLAlchemy's compiled
+# cache and psycopg's prepared statements serve it, and read with Core (the
+# user object made from the row, db.persistent; see bench/README.md).
 _users = User.__table__
 _sessions = UserSession.__table__
-
-
-def login_query(*user_columns):
-    """The login of a secret: the given user columns, then its expiry and
-    revocation (see login_is_live). A building block of larger statements
-    too: the express booking path reads the login and the desk at once."""
-    return (
-        select(*user_columns, _sessions.c.expires_at, _sessions.c.revoked_at)
-        .join(_sessions, _sessions.c.user_id == _users.c.id)
-        .where(
-            _sessions.c.token_hash == bindparam("token_hash"),
-            _sessions.c.kind == bindparam("kind"),
-        )
+_LOGIN = (
+    select(*_users.c, _sessions.c.expires_at, _sessions.c.revoked_at)
+    .join(_sessions, _sessions.c.user_id == _users.c.id)
+    .where(
+        _sessions.c.token_hash == bindparam("token_hash"),
+        _sessions.c.kind == bindparam("kind"),
     )
-
-
-_LOGIN = PreparedStatement("login", login_query(*_users.c))
+)
 _USER_COLUMNS = [column.key for column in _users.c]
 
 
@@ -189,14 +180,14 @@ def user_for_secret(db: Session, raw: str, kind: SessionKind) -> User | None:
     """The user of a live (not revoked, not expired) login, or None."""
     if not raw or len(raw) > 200:
         return None
-    rows = _LOGIN.execute(db.connection(), login_params(raw, kind))
-    if not rows:
+    row = db.connection().execute(_LOGIN, login_params(raw, kind)).first()
+    if row is None:
         return None
-    *user, expires_at, revoked_at = rows[0]
+    *user, expires_at, revoked_at = row
     values = dict(zip(_USER_COLUMNS, user, strict=True))
     if not login_is_live(values["is_active"], expires_at, revoked_at):
         return None
-    return adopt(db, User, values)
+    return persistent(db, User(**values))
 
 
 def login_params(raw: str, kind: SessionKind) -> dict[str, str]:

@@ -113,10 +113,18 @@ class BookingSlot(Base):
     or afternoon of a date, or a room's 30-minute step in UTC (see
     ``bookings.rules``). Rows exist only while the booking is live; cancelling
     deletes them.
+
+    A workplace's slots (desks, flex seats) also carry their holder, and
+    (user_id, slot) is unique: one person, one workplace at a time, again
+    guarded by the database whatever path or process books. Rooms leave it
+    empty (NULLs never collide), as a person may hold a desk and a room.
     """
 
     __tablename__ = "booking_slots"
-    __table_args__ = (Index(None, "booking_id"),)
+    __table_args__ = (
+        Index(None, "booking_id"),
+        Index(None, "user_id", "slot", unique=True),
+    )
 
     resource_id: Mapped[int] = mapped_column(
         ForeignKey("resources.id", ondelete="CASCADE"), primary_key=True
@@ -126,3 +134,4 @@ class BookingSlot(Base):
     booking_id: Mapped[int] = mapped_column(
         ForeignKey("bookings.id", ondelete="CASCADE")
     )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, exists, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from ..calendars.services import blocks_between
@@ -15,6 +15,7 @@ from ..passes.fixed_desks import fixed_holders
 from ..passes.models import LIVE_PASS_STATUSES, Pass
 from ..spaces.hours import DayPlan, local_date
 from ..spaces.models import DAY_KINDS, Closure, Location, Resource
+from . import rules
 from .models import ACTIVE_STATUSES, Booking, BookingSlot, DayPart
 from .rules import MAX_BOOKING_LENGTH, day_slots, plan_for
 
@@ -85,13 +86,7 @@ def location_day(
     plan = plan_for(location, day)
     resources = [r for r in location.resources if r.is_active]
     closures = list(
-        db.scalars(
-            select(Closure).where(
-                Closure.location_id == location.id,
-                Closure.starts_on <= day,
-                Closure.ends_on >= day,
-            )
-        )
+        db.scalars(select(Closure).where(rules.closures_on(location.id, day)))
     )
     location_closure = next((c for c in closures if c.resource_id is None), None)
     closed_resources = {c.resource_id for c in closures if c.resource_id is not None}
@@ -109,8 +104,7 @@ def location_day(
                 Booking.location_id == location.id,
                 Booking.status.in_(ACTIVE_STATUSES),
                 Booking.starts_at >= day_start - MAX_BOOKING_LENGTH,
-                Booking.starts_at < day_end,
-                Booking.ends_at > day_start,
+                rules.overlaps(Booking.starts_at, Booking.ends_at, day_start, day_end),
             )
         )
         for row in rows:
@@ -282,16 +276,7 @@ def free_desks_today(
 
 
 def location_closed_on(db: Session, location_id: int, day: date) -> bool:
-    return bool(
-        db.scalar(
-            select(func.count(Closure.id)).where(
-                Closure.location_id == location_id,
-                Closure.resource_id.is_(None),
-                Closure.starts_on <= day,
-                Closure.ends_on >= day,
-            )
-        )
-    )
+    return bool(db.scalar(select(exists().where(rules.closes(location_id, day)))))
 
 
 def day_bookings(db: Session, location: Location, day: date) -> list[Booking]:

@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 
-from ..errors import InvalidInput
+from ..errors import BookingConflict, Forbidden, InvalidInput
 from ..spaces.hours import DayPlan, day_plan
-from ..spaces.models import DAY_KINDS, ResourceKind
+from ..spaces.models import DAY_KINDS, Closure, ResourceKind
 from .models import DayPart
 
 ROOM_STEP = timedelta(minutes=30)
@@ -35,6 +35,26 @@ def overlaps(a_start, a_end, b_start, b_end):
     expressions alike.
     """
     return (a_start < b_end) & (b_start < a_end)
+
+
+def closures_on(location_id, day):
+    """SQL: the closures of a location that cover ``day`` (of the whole
+    location or of one resource)."""
+    return (
+        (Closure.location_id == location_id)
+        & (Closure.starts_on <= day)
+        & (Closure.ends_on >= day)
+    )
+
+
+def closes(location_id, day, resource_id=None):
+    """SQL: a closure shuts ``resource_id`` on ``day``: one of the whole
+    location or of that resource. Without a resource: one of the whole
+    location (what a day pass or a fixed desk's door cares about)."""
+    whole_location = Closure.resource_id.is_(None)
+    if resource_id is not None:
+        whole_location = whole_location | (Closure.resource_id == resource_id)
+    return closures_on(location_id, day) & whole_location
 
 
 def same_category_kinds(kind: ResourceKind) -> frozenset[ResourceKind]:
@@ -131,7 +151,12 @@ def parse_instant(value, field: str) -> datetime:
         raise InvalidInput(
             _l("Times need a UTC offset, e.g. 2026-05-04T10:00+02:00."), field=field
         )
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        # At the ends of the calendar (0001-01-01T00:00+01:00): kept in its
+        # own offset, and refused as past or too far ahead by the window.
+        return parsed
 
 
 def day_window(
@@ -189,12 +214,45 @@ def check_bookable_time(
     """Not in the past, not beyond the booking horizon."""
     if window.ends_at <= now:
         raise InvalidInput(_l("That time is already over."), field="date")
+    check_bookable_day(location, window.booked_on, now)
+
+
+def check_bookable_day(location: BookableLocation, day: date, now: datetime) -> None:
+    """Not beyond the booking horizon."""
     today = now.astimezone(ZoneInfo(location.timezone)).date()
-    if window.booked_on > today + timedelta(days=location.horizon_days):
+    if day > today + timedelta(days=location.horizon_days):
         raise InvalidInput(
             _l(
                 "Bookings are possible at most %(days)d days ahead.",
                 days=location.horizon_days,
             ),
             field="date",
+        )
+
+
+class Cancellable(Protocol):
+    is_active: bool
+    starts_at: datetime
+    ends_at: datetime
+
+
+def check_cancellable(
+    booking: Cancellable, cutoff_hours: int, *, now: datetime, is_operator: bool
+) -> None:
+    """Live, not over, and (for members) not past the location's cut-off of
+    ``cutoff_hours`` before the start. Raises BookingConflict or Forbidden."""
+    if not booking.is_active:
+        raise BookingConflict(_l("This booking is already cancelled."))
+    if booking.ends_at <= now:
+        raise BookingConflict(_l("This booking is over and cannot be cancelled."))
+    if (
+        not is_operator
+        and cutoff_hours
+        and now > booking.starts_at - timedelta(hours=cutoff_hours)
+    ):
+        raise Forbidden(
+            _l(
+                "Bookings can be cancelled up to %(hours)d hours before they start.",
+                hours=cutoff_hours,
+            )
         )

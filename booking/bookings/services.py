@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
@@ -18,24 +17,24 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    or_,
+    literal_column,
     select,
     union_all,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.expression import CTE, Insert
+from sqlalchemy.sql.expression import Select
 
 from ..auth.models import User
 from ..billing.services import release_expired_holds
 from ..calendars.services import check_not_blocked
-from ..db import PreparedStatement, UTCDateTime, adopt, unit_of_work, utcnow
-from ..errors import BookingConflict, Forbidden, InvalidInput, NotFound
+from ..db import UTCDateTime, persistent, unit_of_work, utcnow
+from ..errors import BookingConflict, DomainError, Forbidden, InvalidInput, NotFound
 from ..notifications.models import NotificationKind
 from ..notifications.services import deliver_after_commit, notify_booking_cancelled
 from ..passes import fixed_desks
 from ..passes import services as passes_services
-from ..spaces.models import Closure, Location, Resource, ResourceKind
+from ..spaces.models import Location, Resource, ResourceKind
 from ..spaces.services import can_manage
 from ..validation import parse_id
 from . import rules
@@ -98,12 +97,13 @@ class BookingRequest:
 
 
 # The statements of the booking path are built once, with bound parameters:
-# building SQL expressions per request cost more than running them, and on
-# PostgreSQL so did planning them, so there they are prepared statements
-# (db.PreparedStatement; see bench/README.md). Instants carry UTCDateTime
-# explicitly so that SQLite gets the stored format. A window's slots are
-# consecutive numbers (rules.day_slots, rules.room_slots), so they are passed
-# as their first and last.
+# building SQL expressions per request cost more than running them, and a
+# statement built once hits SQLAlchemy's compiled cache and, on PostgreSQL
+# with psycopg 3, a statement prepared on the server (db.make_engine;
+# bench/README.md). Instants carry UTCDateTime explicitly so that SQLite
+# gets the stored format. A window's slots are consecutive numbers
+# (rules.day_slots, rules.room_slots), so they are passed as their first and
+# last.
 @dataclass(frozen=True, slots=True)
 class LockedResource:
     """What booking reads of a resource, as read under the lock.
@@ -140,58 +140,62 @@ class LockedLocation:
     is_active: bool
 
 
+def _constants(values) -> list:
+    """Our own enum values written into the SQL: a list of bound values
+    would be expanded on every execution."""
+    return [literal_column(f"'{value}'") for value in values]
+
+
 _resources = Resource.__table__
 _locations = Location.__table__
+_bookings = Booking.__table__
+_slots = BookingSlot.__table__
 _RESOURCE_FIELDS = [f.name for f in fields(LockedResource)]
 _LOCATION_FIELDS = [f.name for f in fields(LockedLocation)]
-# The lock serialises bookings of one resource on PostgreSQL; SQLite's BEGIN
-# IMMEDIATE (see db.unit_of_work) already serialises all writers.
-_resource_and_location = (
+# The lock serialises bookings of one resource on PostgreSQL; SQLite renders
+# no FOR UPDATE, and its BEGIN IMMEDIATE (see db.unit_of_work) already
+# serialises all writers.
+_LOAD_RESOURCE = (
     select(
         *(_resources.c[name] for name in _RESOURCE_FIELDS),
         *(_locations.c[name] for name in _LOCATION_FIELDS),
     )
     .join(_locations, _locations.c.id == _resources.c.location_id)
     .where(_resources.c.id == bindparam("resource_id"))
-)
-_LOAD_RESOURCE = PreparedStatement("load_resource", _resource_and_location)
-_LOAD_RESOURCE_FOR_UPDATE = PreparedStatement(
-    "load_resource_for_update", _resource_and_location.with_for_update(of=_resources)
+    .with_for_update(of=_resources)
 )
 _CLOSED = select(
     exists().where(
-        Closure.location_id == bindparam("location_id"),
-        or_(
-            Closure.resource_id.is_(None),
-            Closure.resource_id == bindparam("resource_id"),
-        ),
-        Closure.starts_on <= bindparam("day", type_=Date()),
-        Closure.ends_on >= bindparam("day", type_=Date()),
+        rules.closes(
+            bindparam("location_id"),
+            bindparam("day", type_=Date()),
+            bindparam("resource_id"),
+        )
     )
 )
 _PERSON_CLASH = (
-    select(Booking.id)
-    .join(Resource, Resource.id == Booking.resource_id)
+    select(_bookings.c.id)
+    .join(_resources, _resources.c.id == _bookings.c.resource_id)
     .where(
-        Booking.user_id == bindparam("user_id"),
-        Booking.status.in_(ACTIVE_STATUSES),
-        Booking.starts_at >= bindparam("earliest", type_=UTCDateTime()),
+        _bookings.c.user_id == bindparam("user_id"),
+        _bookings.c.status.in_(_constants(ACTIVE_STATUSES)),
+        _bookings.c.starts_at >= bindparam("earliest", type_=UTCDateTime()),
         rules.overlaps(
-            Booking.starts_at,
-            Booking.ends_at,
+            _bookings.c.starts_at,
+            _bookings.c.ends_at,
             bindparam("starts_at", type_=UTCDateTime()),
             bindparam("ends_at", type_=UTCDateTime()),
         ),
         # The same category as the booked resource (rules.same_category_kinds):
         # a workplace clashes with workplaces, a room with rooms.
-        Resource.kind.in_(sorted(rules.WORKPLACE_KINDS))
+        _resources.c.kind.in_(_constants(sorted(rules.WORKPLACE_KINDS)))
         == bindparam("workplace", type_=Boolean()),
     )
     .limit(1)
 )
-_TAKEN_SEATS = select(BookingSlot.seat).where(
-    BookingSlot.resource_id == bindparam("resource_id"),
-    BookingSlot.slot.between(
+_TAKEN_SEATS = select(_slots.c.seat).where(
+    _slots.c.resource_id == bindparam("resource_id"),
+    _slots.c.slot.between(
         bindparam("first_slot", type_=BigInteger()),
         bindparam("last_slot", type_=BigInteger()),
     ),
@@ -199,41 +203,42 @@ _TAKEN_SEATS = select(BookingSlot.seat).where(
 # The three checks above in one round trip: ("closed", 1), ("clash", booking
 # id) and one ("seat", n) row per taken seat.
 _clash = _PERSON_CLASH.add_columns(literal("clash").label("k")).subquery()
-_OCCUPANCY = PreparedStatement(
-    "occupancy",
-    union_all(
-        select(literal("closed").label("k"), literal(1).label("v")).where(
-            _CLOSED.scalar_subquery()
-        ),
-        select(_clash.c.k, _clash.c.id),
-        select(literal("seat").label("k"), _TAKEN_SEATS.subquery().c.seat),
+_OCCUPANCY = union_all(
+    select(literal("closed").label("k"), literal(1).label("v")).where(
+        _CLOSED.scalar_subquery()
     ),
+    select(_clash.c.k, _clash.c.id),
+    select(literal("seat").label("k"), _TAKEN_SEATS.subquery().c.seat),
 )
-# Every column, so that the object made from the row needs no query.
-_BOOKING_COLUMNS = [c.key for c in Booking.__table__.c if c.key != "id"]
-_new_booking = insert(Booking.__table__).values(
-    {key: bindparam(key) for key in _BOOKING_COLUMNS}
-)
-_INSERT_BOOKING = PreparedStatement(
-    "insert_booking", _new_booking.returning(Booking.__table__.c.id)
-)
-_INSERT_SLOT = PreparedStatement(
-    "insert_slot",
-    insert(BookingSlot.__table__).values(
-        {key: bindparam(key) for key in ("resource_id", "seat", "slot", "booking_id")}
-    ),
-)
+_BOOKING_COLUMNS = [c.key for c in _bookings.c if c.key != "id"]
+_SLOT_COLUMNS = ["resource_id", "seat", "slot", "booking_id", "user_id"]
 
 
-def insert_with_slots(new_booking: CTE) -> Insert:
-    """PostgreSQL: the insert of a booking (a CTE returning its id and
-    seat) and of its slots, ``first_slot`` to ``last_slot``, in one
-    statement (one round trip); it returns a row per slot."""
-    slots = BookingSlot.__table__
-    return (
-        insert(slots)
+def _booking_values() -> dict:
+    return {
+        key: bindparam(key, type_=_bookings.c[key].type) for key in _BOOKING_COLUMNS
+    }
+
+
+# SQLite: the booking, then its slots (statements there cost no round trip).
+_INSERT_BOOKING = insert(_bookings).values(_booking_values()).returning(_bookings.c.id)
+_INSERT_SLOTS = insert(_slots)
+
+
+def _insert_with_slots(rows) -> Select:
+    """PostgreSQL: one statement that inserts the booking (``rows``, a
+    select giving its columns, or nothing) and its slots ``first_slot`` to
+    ``last_slot``, and answers the booking's id and seat."""
+    new_booking = (
+        insert(_bookings)
+        .from_select(_BOOKING_COLUMNS, rows)
+        .returning(_bookings.c.id, _bookings.c.seat)
+        .cte("new_booking")
+    )
+    new_slots = (
+        insert(_slots)
         .from_select(
-            ["resource_id", "seat", "slot", "booking_id"],
+            _SLOT_COLUMNS,
             select(
                 bindparam("resource_id", type_=Integer()),
                 new_booking.c.seat,
@@ -242,59 +247,74 @@ def insert_with_slots(new_booking: CTE) -> Insert:
                     bindparam("last_slot", type_=BigInteger()),
                 ),
                 new_booking.c.id,
+                bindparam("slot_holder", type_=Integer()),
             ),
         )
-        .returning(slots.c.booking_id, slots.c.seat)
-        .add_cte(new_booking, nest_here=True)
+        .returning(_slots.c.slot)
+        .cte("new_slots")
     )
+    # PostgreSQL runs a data-modifying CTE whether the query reads it or not.
+    return select(new_booking).add_cte(new_slots)
 
 
-_INSERT_BOOKING_AND_SLOTS = PreparedStatement(
-    "insert_booking_and_slots",
-    insert_with_slots(
-        _new_booking.returning(Booking.__table__.c.id, Booking.__table__.c.seat).cte(
-            "new_booking"
+_INSERT_BOOKING_AND_SLOTS = _insert_with_slots(select(*_booking_values().values()))
+
+# The common case in one round trip (PostgreSQL): insert the booking with the
+# lowest free seat, unless the location or resource is closed that day, the
+# person holds a clashing booking or no seat is free; then nothing is
+# inserted and create_booking runs the checks one by one to say why. The
+# checks are the same expressions as _OCCUPANCY's.
+_seat = func.generate_series(
+    0, bindparam("seat_count", type_=Integer()) - 1
+).column_valued("seat")
+_free_seat = (
+    select(func.min(_seat).label("seat"))
+    .where(_seat.not_in(_TAKEN_SEATS))
+    .subquery("free")
+)
+_INSERT_IF_FREE = _insert_with_slots(
+    select(
+        *(
+            _free_seat.c.seat if key == "seat" else value
+            for key, value in _booking_values().items()
         )
-    ),
+    ).where(
+        _free_seat.c.seat.is_not(None),
+        ~_CLOSED.scalar_subquery(),
+        ~_PERSON_CLASH.exists(),
+    )
 )
 
 
-# "One body, one desk" on PostgreSQL: bookings of one person queue on their
-# user row (after the resource's lock, in every path, so that two of them
-# never wait for each other crosswise), so that the person check of the one
-# sees the booking the other committed. NO KEY UPDATE: rows referring to the
-# user (their other bookings, door events) need not wait for it.
-_LOCK_HOLDER = PreparedStatement(
-    "lock_holder",
-    select(User.__table__.c.id)
-    .where(User.__table__.c.id == bindparam("user_id"))
-    .with_for_update(key_share=True),
+# "One room at a time" on PostgreSQL: room bookings of one person queue on
+# their user row (after the resource's lock, in every path, so that two of
+# them never wait for each other crosswise), so that the person check of the
+# one sees the booking the other committed. NO KEY UPDATE: rows referring to
+# the user (their other bookings, door events) need not wait for it.
+# Workplaces need no such lock (a round trip saved on the commonest
+# booking): the unique (user_id, slot) index of booking_slots makes the
+# second of two racing bookings of one person wait for the first and fail.
+_users = User.__table__
+_LOCK_HOLDER = (
+    select(_users.c.id)
+    .where(_users.c.id == bindparam("user_id"))
+    .with_for_update(key_share=True)
 )
 
 
 def _load_resource_for_update(
     db: Session, resource_id: int
 ) -> tuple[LockedResource, LockedLocation]:
-    conn = db.connection()
-    if conn.dialect.name == "postgresql":
-        query = _LOAD_RESOURCE_FOR_UPDATE
-    else:
-        query = _LOAD_RESOURCE
-    rows = query.execute(conn, {"resource_id": resource_id})
-    if not rows:
+    row = db.connection().execute(_LOAD_RESOURCE, {"resource_id": resource_id}).first()
+    if row is None:
         raise NotFound(_l("There is no such desk or room."))
-    resource, location = split_locked_row(rows[0])
+    split = len(_RESOURCE_FIELDS)
+    resource, location = LockedResource(*row[:split]), LockedLocation(*row[split:])
     if not resource.is_active:
         raise NotFound(_l("There is no such desk or room."))
     if not location.is_active:
         raise InvalidInput(_l("This location takes no bookings at the moment."))
     return resource, location
-
-
-def split_locked_row(row: Sequence) -> tuple[LockedResource, LockedLocation]:
-    """The resource and location of a row of _resource_and_location's columns."""
-    split = len(_RESOURCE_FIELDS)
-    return LockedResource(*row[:split]), LockedLocation(*row[split:])
 
 
 def _check_not_fixed_for_others(
@@ -310,16 +330,21 @@ def _check_not_fixed_for_others(
 
 
 def _holder(
-    db: Session, actor: User, holder_id: int | None, location: LockedLocation
+    db: Session,
+    actor: User,
+    holder_id: int | None,
+    location: LockedLocation,
+    resource: LockedResource,
 ) -> User:
+    postgres = db.get_bind().dialect.name == "postgresql"
     if holder_id is None or holder_id == actor.id:
-        if db.get_bind().dialect.name == "postgresql":
-            _LOCK_HOLDER.execute(db.connection(), {"user_id": actor.id})
+        if postgres and resource.kind not in rules.WORKPLACE_KINDS:
+            db.connection().execute(_LOCK_HOLDER, {"user_id": actor.id})
         return actor
     if not can_manage(db, actor, location.id):
         raise Forbidden(_l("Only the location's operators can book for others."))
     query = select(User).where(User.id == holder_id)
-    if db.get_bind().dialect.name == "postgresql":
+    if postgres:
         query = query.with_for_update(key_share=True)  # as _LOCK_HOLDER
     holder = db.scalar(query)
     if holder is None or not holder.is_active:
@@ -327,41 +352,7 @@ def _holder(
     return holder
 
 
-def _check_person_free(
-    db: Session, holder: User, kind: ResourceKind, window: rules.Window
-) -> None:
-    clash = (
-        db.connection()
-        .execute(
-            _PERSON_CLASH,
-            {
-                "user_id": holder.id,
-                "earliest": window.starts_at - rules.MAX_BOOKING_LENGTH,
-                "starts_at": window.starts_at,
-                "ends_at": window.ends_at,
-                "workplace": kind in rules.WORKPLACE_KINDS,
-            },
-        )
-        .scalar()
-    )
-    _raise_if_clash(clash, kind)
-
-
-def _occupancy(
-    db: Session,
-    location: LockedLocation,
-    resource: LockedResource,
-    holder: User,
-    window: rules.Window,
-) -> tuple[bool, int | None, set[int]]:
-    """Closed?, the holder's clashing booking, the seats taken: one query."""
-    rows = _OCCUPANCY.execute(
-        db.connection(), occupancy_params(location, resource, holder.id, window)
-    )
-    return read_occupancy(rows)
-
-
-def occupancy_params(
+def _occupancy_params(
     location: LockedLocation,
     resource: LockedResource,
     holder_id: int,
@@ -381,10 +372,10 @@ def occupancy_params(
     }
 
 
-def read_occupancy(rows: Iterable[Sequence]) -> tuple[bool, int | None, set[int]]:
-    """Closed?, the clashing booking, the seats taken, from _OCCUPANCY's rows."""
+def _occupancy(db: Session, params: dict) -> tuple[bool, int | None, set[int]]:
+    """Closed?, the holder's clashing booking, the seats taken: one query."""
     closed, clash, taken = False, None, set()
-    for kind, value in rows:
+    for kind, value in db.connection().execute(_OCCUPANCY, params):
         if kind == "closed":
             closed = True
         elif kind == "clash":
@@ -396,30 +387,16 @@ def read_occupancy(rows: Iterable[Sequence]) -> tuple[bool, int | None, set[int]
 
 def _raise_if_clash(clash: int | None, kind: ResourceKind) -> None:
     if clash is not None:
-        if kind in rules.WORKPLACE_KINDS:
-            message = _l("You already have a desk booked at that time.")
-        else:
-            message = _l("You already have a room booked at that time.")
-        raise BookingConflict(message, booking_id=clash)
+        raise BookingConflict(_person_clash_message(kind), booking_id=clash)
 
 
-def _free_seat(db: Session, resource: LockedResource, slots: tuple[int, ...]) -> int:
-    taken = set(
-        db.connection()
-        .execute(
-            _TAKEN_SEATS,
-            {
-                "resource_id": resource.id,
-                "first_slot": slots[0],
-                "last_slot": slots[-1],
-            },
-        )
-        .scalars()
-    )
-    return pick_seat(resource, taken)
+def _person_clash_message(kind: ResourceKind):
+    if kind in rules.WORKPLACE_KINDS:
+        return _l("You already have a desk booked at that time.")
+    return _l("You already have a room booked at that time.")
 
 
-def pick_seat(resource: LockedResource, taken: set[int]) -> int:
+def _pick_seat(resource: LockedResource, taken: set[int]) -> int:
     for seat in range(resource.seat_count):
         if seat not in taken:
             return seat
@@ -428,59 +405,74 @@ def pick_seat(resource: LockedResource, taken: set[int]) -> int:
     raise BookingConflict(_l("This is already booked for that time."))
 
 
-def _insert_booking(db: Session, values: dict, slots: tuple[int, ...]) -> int:
-    """Insert the booking and its slots with Core (no ORM flush); its id."""
+def _insert_booking(db: Session, params: dict, slots: tuple[int, ...]) -> Booking:
+    """Insert the booking and its slots with Core (no ORM flush)."""
     conn = db.connection()
     if conn.dialect.name == "postgresql":
-        params = {**values, "first_slot": slots[0], "last_slot": slots[-1]}
-        return _INSERT_BOOKING_AND_SLOTS.execute(conn, params)[0][0]
-    [(booking_id,)] = _INSERT_BOOKING.execute(conn, values)
-    _INSERT_SLOT.executemany(conn, slot_rows(values, booking_id, slots))
-    return booking_id
+        booking_id, seat = conn.execute(_INSERT_BOOKING_AND_SLOTS, params).one()
+        return _booking(db, params, booking_id, seat)
+    booking_id = conn.execute(_INSERT_BOOKING, params).scalar_one()
+    conn.execute(
+        _INSERT_SLOTS,
+        [
+            {
+                "resource_id": params["resource_id"],
+                "seat": params["seat"],
+                "slot": slot,
+                "booking_id": booking_id,
+                "user_id": params["slot_holder"],
+            }
+            for slot in slots
+        ],
+    )
+    return _booking(db, params, booking_id, params["seat"])
 
 
-def slot_rows(values: dict, booking_id: int, slots: tuple[int, ...]) -> list[dict]:
-    """The booking_slots rows of a new booking (SQLite's insert)."""
-    return [
-        {
-            "resource_id": values["resource_id"],
-            "seat": values["seat"],
-            "slot": slot,
-            "booking_id": booking_id,
-        }
-        for slot in slots
-    ]
+def _booking(db: Session, params: dict, booking_id: int, seat: int) -> Booking:
+    """The session's object of the booking just inserted, without reading
+    it back."""
+    values = {key: params[key] for key in _BOOKING_COLUMNS}
+    return persistent(db, Booking(**values | {"id": booking_id, "seat": seat}))
 
 
-def booking_window(
+def _booking_window(
     location: LockedLocation,
     resource: LockedResource,
     request: BookingRequest,
     now: datetime,
 ) -> rules.Window:
     """The window asked for, checked against opening hours, horizon and now."""
-    if request.on is not None:
-        window = rules.day_window(location, resource, request.on, request.part)
-    else:
-        window = rules.hour_window(
-            location, resource, request.starts_at, request.ends_at
-        )
+    try:
+        if request.on is not None:
+            window = rules.day_window(location, resource, request.on, request.part)
+        else:
+            window = rules.hour_window(
+                location, resource, request.starts_at, request.ends_at
+            )
+    except OverflowError:
+        # Dates at the ends of the calendar (0001-01-01, 9999-12-31): their
+        # local times do not exist in Python, and they are bookable neither.
+        asked = request.on or request.starts_at.date()
+        rules.check_bookable_day(location, asked, now)
+        raise InvalidInput(_l("That time is already over."), field="date") from None
     rules.check_bookable_time(location, window, now)
     return window
 
 
-def new_booking_values(
-    holder_id: int,
-    actor_id: int,
+def _new_booking_params(
+    holder: User,
+    actor: User,
     resource: LockedResource,
     window: rules.Window,
     *,
     seat: int,
     now: datetime,
 ) -> dict:
-    """Every column of a new confirmed booking but its id."""
+    """Every column of a new confirmed booking but its id, and its slots'
+    holder: set for workplaces, so that the database refuses a person two
+    desks at once (bookings.models.BookingSlot)."""
     return {
-        "user_id": holder_id,
+        "user_id": holder.id,
         "resource_id": resource.id,
         "location_id": resource.location_id,
         "seat": seat,
@@ -490,7 +482,7 @@ def new_booking_values(
         "part": str(window.part),
         "status": str(BookingStatus.CONFIRMED),
         "created_at": now,
-        "created_by_id": actor_id,
+        "created_by_id": actor.id,
         "cancelled_at": None,
         "cancelled_by_id": None,
         "sequence": 0,
@@ -499,13 +491,17 @@ def new_booking_values(
         "checked_in_at": None,
         # The confirmation mail goes out after the commit (notifications).
         "mail_due": str(NotificationKind.BOOKING_CONFIRMED),
+        "slot_holder": holder.id if resource.kind in rules.WORKPLACE_KINDS else None,
+        "first_slot": window.slots[0],
+        "last_slot": window.slots[-1],
     }
 
 
 def create_booking(
     db: Session, actor: User, request: BookingRequest, *, now: datetime | None = None
 ) -> Booking:
-    """Book a desk, seat or room.
+    """Book a desk, seat or room: the one booking path of the API, the web
+    form and operators booking for a member.
 
     Raises NotFound (no such resource), InvalidInput (outside the opening
     hours, closed, past, beyond the horizon), Forbidden (booking for someone
@@ -515,36 +511,36 @@ def create_booking(
     now = now or utcnow()
     with unit_of_work(db):
         resource, location = _load_resource_for_update(db, request.resource_id)
-        holder = _holder(db, actor, request.holder_id, location)
+        holder = _holder(db, actor, request.holder_id, location, resource)
         _check_not_fixed_for_others(db, resource, holder)
-        window = booking_window(location, resource, request, now)
-        closed, clash, taken = _occupancy(db, location, resource, holder, window)
-        if closed:
-            raise InvalidInput(_l("Closed on that day."), field="date")
-        check_not_blocked(db, resource, window.starts_at, window.ends_at)
+        window = _booking_window(location, resource, request, now)
+        occupancy = _occupancy_params(location, resource, holder.id, window)
+        params = {
+            **_new_booking_params(holder, actor, resource, window, seat=0, now=now),
+            **occupancy,
+        }
         try:
-            _raise_if_clash(clash, resource.kind)
-            seat = pick_seat(resource, taken)
-        except BookingConflict:
-            # An unpaid hold that ran out is released here, so that freeing
-            # the desk does not depend on the expire-holds cron job.
-            if not release_expired_holds(
-                db, now, resource_id=resource.id, user_id=holder.id
-            ):
-                raise
-            _check_person_free(db, holder, resource.kind, window)
-            seat = _free_seat(db, resource, window.slots)
-        values = new_booking_values(
-            holder.id, actor.id, resource, window, seat=seat, now=now
-        )
-        try:
-            booking_id = _insert_booking(db, values, window.slots)
-        except IntegrityError:
+            booking = None
+            conn = db.connection()
+            if conn.dialect.name == "postgresql":
+                inserted = conn.execute(
+                    _INSERT_IF_FREE, {**params, "seat_count": resource.seat_count}
+                ).first()
+                if inserted is not None:
+                    booking = _booking(db, params, *inserted)
+                    check_not_blocked(db, resource, window.starts_at, window.ends_at)
+            if booking is None:
+                params["seat"] = _free_seat_or_raise(
+                    db, resource, holder, window, occupancy, now
+                )
+                booking = _insert_booking(db, params, window.slots)
+        except IntegrityError as error:
             # Another process won the race past our checks: the database
-            # constraint is the real guarantee.
+            # constraints are the real guarantee. Which one said no is only
+            # in the driver's message (the transaction cannot ask any more).
+            if "user_id" in str(error.orig):
+                raise BookingConflict(_person_clash_message(resource.kind)) from None
             raise BookingConflict(_l("This is already booked for that time.")) from None
-        # The session gets the row it just wrote without reading it back.
-        booking = adopt(db, Booking, {"id": booking_id, **values})
         passes_services.settle_booking(
             db, booking, resource=resource, location=location, holder=holder, now=now
         )
@@ -554,6 +550,35 @@ def create_booking(
             booking.mail_due = None
         deliver_after_commit(db)
     return booking
+
+
+def _free_seat_or_raise(
+    db: Session,
+    resource: LockedResource,
+    holder: User,
+    window: rules.Window,
+    params: dict,
+    now: datetime,
+) -> int:
+    """The seat to book, or the reason why none is, in the order the checks
+    have always been made."""
+    closed, clash, taken = _occupancy(db, params)
+    if closed:
+        raise InvalidInput(_l("Closed on that day."), field="date")
+    check_not_blocked(db, resource, window.starts_at, window.ends_at)
+    try:
+        _raise_if_clash(clash, resource.kind)
+        return _pick_seat(resource, taken)
+    except BookingConflict:
+        # An unpaid hold that ran out is released here, so that freeing
+        # the desk does not depend on the expire-holds cron job.
+        if not release_expired_holds(
+            db, now, resource_id=resource.id, user_id=holder.id
+        ):
+            raise
+        closed, clash, taken = _occupancy(db, params)
+        _raise_if_clash(clash, resource.kind)
+        return _pick_seat(resource, taken)
 
 
 def get_booking_for(db: Session, actor: User, booking_id: int) -> Booking:
@@ -577,22 +602,12 @@ def cancel_booking(
     now = now or utcnow()
     with unit_of_work(db):
         booking = get_booking_for(db, actor, booking_id)
-        if not booking.is_active:
-            raise BookingConflict(_l("This booking is already cancelled."))
-        if booking.ends_at <= now:
-            raise BookingConflict(_l("This booking is over and cannot be cancelled."))
-        if not can_manage(db, actor, booking.location_id):
-            cutoff = booking.starts_at - timedelta(
-                hours=booking.location.cancel_cutoff_hours
-            )
-            if now > cutoff and booking.location.cancel_cutoff_hours:
-                raise Forbidden(
-                    _l(
-                        "Bookings can be cancelled up to %(hours)d hours "
-                        "before they start.",
-                        hours=booking.location.cancel_cutoff_hours,
-                    )
-                )
+        rules.check_cancellable(
+            booking,
+            booking.location.cancel_cutoff_hours,
+            now=now,
+            is_operator=can_manage(db, actor, booking.location_id),
+        )
         db.execute(delete(BookingSlot).where(BookingSlot.booking_id == booking.id))
         booking.status = BookingStatus.CANCELLED
         booking.cancelled_at = now
@@ -604,12 +619,17 @@ def cancel_booking(
 
 
 def can_cancel(booking: Booking, *, now: datetime, is_operator: bool) -> bool:
-    if not booking.is_active or booking.ends_at <= now:
+    """Whether cancel_booking would cancel it (for the pages)."""
+    try:
+        rules.check_cancellable(
+            booking,
+            booking.location.cancel_cutoff_hours,
+            now=now,
+            is_operator=is_operator,
+        )
+    except DomainError:
         return False
-    if is_operator:
-        return True
-    cutoff_hours = booking.location.cancel_cutoff_hours
-    return not cutoff_hours or now <= booking.starts_at - timedelta(hours=cutoff_hours)
+    return True
 
 
 def bookings_of(

@@ -12,14 +12,18 @@ import http.client
 import json
 import multiprocessing
 import threading
+from dataclasses import dataclass
+from urllib.parse import urlencode
 
 import pytest
+import requests
 from sqlalchemy import func, select
 
 from booking.auth.models import SessionKind
 from booking.auth.services import start_session
 from booking.bookings.models import ACTIVE_STATUSES, Booking, BookingSlot
-from tests.conftest import next_weekday
+from booking.spaces.models import Resource
+from tests.conftest import CSRF_RE, next_weekday
 from tests.support.servers import start_app_server
 
 CLIENT_PROCESSES = 5
@@ -52,23 +56,19 @@ def members(db, create_user) -> list[str]:
 def _client_process(host, port, barrier, jobs, results) -> None:
     """One client process: a thread per request, all released by the barrier."""
 
-    def fire(index: int, token: str, body: dict) -> None:
+    def fire(index: int, path: str, body: bytes, headers: dict) -> None:
         conn = http.client.HTTPConnection(host, port, timeout=60)
         try:
             conn.connect()
             barrier.wait(timeout=60)
-            conn.request(
-                "POST",
-                "/api/v1/bookings",
-                body=json.dumps(body),
-                headers={
-                    "Authorization": f"Bearer {token}",
-                    "Content-Type": "application/json",
-                    "Accept-Language": "en",
-                },
-            )
+            conn.request("POST", path, body=body, headers=headers)
             response = conn.getresponse()
-            results.put((index, response.status, json.loads(response.read())))
+            data = response.read()
+            if response.getheader("Content-Type", "").startswith("application/json"):
+                payload = json.loads(data)
+            else:
+                payload = {"location": response.getheader("Location")}
+            results.put((index, response.status, payload))
         except Exception as error:  # reported to the test, which fails
             results.put((index, -1, {"exception": repr(error)}))
         finally:
@@ -81,18 +81,41 @@ def _client_process(host, port, barrier, jobs, results) -> None:
         thread.join()
 
 
-def race(server, tokens: list[str], bodies: list[dict]) -> list[tuple[int, dict]]:
-    """POST every body at once, each with its own member's token.
+def api_post(token: str, body: dict) -> tuple[str, bytes, dict]:
+    """A bearer-token booking (the API)."""
+    return (
+        "/api/v1/bookings",
+        json.dumps(body).encode(),
+        {
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+            "Accept-Language": "en",
+        },
+    )
 
-    Returns (status, json) in the order of ``bodies``.
-    """
-    assert len(tokens) == len(bodies)
+
+def form_post(browser: Browser, values: dict) -> tuple[str, bytes, dict]:
+    """A booking through the web form (cookie and CSRF token)."""
+    body = urlencode({**values, "csrf_token": browser.csrf_token, "back": "/"})
+    return (
+        "/bookings",
+        body.encode(),
+        {
+            "Cookie": browser.cookie,
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Accept-Language": "en",
+        },
+    )
+
+
+def race_requests(server, requests: list[tuple[str, bytes, dict]]) -> list:
+    """POST every request at once; (status, json or redirect) in order."""
     ctx = multiprocessing.get_context("fork")
-    barrier = ctx.Barrier(len(bodies))
+    barrier = ctx.Barrier(len(requests))
     results = ctx.Queue()
     jobs: list[list] = [[] for _ in range(CLIENT_PROCESSES)]
-    for index, (token, body) in enumerate(zip(tokens, bodies, strict=True)):
-        jobs[index % CLIENT_PROCESSES].append((index, token, body))
+    for index, request in enumerate(requests):
+        jobs[index % CLIENT_PROCESSES].append((index, *request))
     processes = [
         ctx.Process(
             target=_client_process,
@@ -103,13 +126,47 @@ def race(server, tokens: list[str], bodies: list[dict]) -> list[tuple[int, dict]
     for process in processes:
         process.start()
     collected = {}
-    for _ in bodies:
+    for _ in requests:
         index, status, payload = results.get(timeout=90)
         collected[index] = (status, payload)
     for process in processes:
         process.join(timeout=30)
         assert process.exitcode == 0
-    return [collected[i] for i in range(len(bodies))]
+    return [collected[i] for i in range(len(requests))]
+
+
+def race(server, tokens: list[str], bodies: list[dict]) -> list[tuple[int, dict]]:
+    """POST every body at once to the API, each with its own member's token.
+
+    Returns (status, json) in the order of ``bodies``.
+    """
+    assert len(tokens) == len(bodies)
+    return race_requests(
+        server, [api_post(t, b) for t, b in zip(tokens, bodies, strict=True)]
+    )
+
+
+@dataclass
+class Browser:
+    cookie: str
+    csrf_token: str
+
+
+def log_in(server, email: str, password: str = "password123") -> Browser:
+    """Log in through the server's real login form; the browser's cookie."""
+    web = requests.Session()
+    web.headers["Accept-Language"] = "en"
+    page = web.get(server.url + "/login").text
+    token = CSRF_RE.search(page).group(1)
+    response = web.post(
+        server.url + "/login",
+        data={"email": email, "password": password, "csrf_token": token},
+        allow_redirects=False,
+    )
+    assert response.status_code == 302, response.text
+    token = CSRF_RE.search(web.get(server.url + "/").text).group(1)
+    cookie = "; ".join(f"{c.name}={c.value}" for c in web.cookies)
+    return Browser(cookie, token)
 
 
 def _fresh(db):
@@ -246,3 +303,78 @@ def test_one_member_many_desks_at_once_gets_exactly_one(
     _assert_clear_conflicts(lost, {"You already have a desk booked at that time."})
     live = [b for d in desks for b in _live_bookings(db, d.id)]
     assert [b.id for b in live] == [won[0]["id"]]
+
+
+@pytest.mark.parametrize("priced", [False, True], ids=["free", "priced"])
+def test_token_form_and_operator_bookings_of_one_person_and_desk(
+    server, db, create_user, create_location, create_resource, priced
+):
+    """One person, one workplace, one desk, one booking, whichever way a
+    booking comes in: the member's API token and web form, and an operator
+    booking for the member through the web form and the API, racing for the
+    same desks of one day together with other members. Priced desks are
+    held for payment (pending_payment), and a hold is a booking too."""
+    operator = create_user(role="operator")
+    location = create_location(operator)
+    # The others race for the first four; the fifth only the member's ways,
+    # so that one of them always wins.
+    desks = [create_resource(location, "desk", f"Desk {n}") for n in range(5)]
+    if priced:
+        for desk in desks:
+            db.get(Resource, desk.id).price_day_cents = 1500
+        db.commit()
+    member = create_user()
+    others = [create_user() for _ in range(8)]
+    member_token = start_session(db, member, SessionKind.API)
+    operator_token = start_session(db, operator, SessionKind.API)
+    other_tokens = [start_session(db, o, SessionKind.API) for o in others]
+    member_web = log_in(server, member.email)
+    operator_web = log_in(server, operator.email)
+    day = next_weekday(2, min_days=3).isoformat()
+
+    requests_ = []
+    for round_ in range(3):
+        for desk in desks:
+            values = {"resource_id": desk.id, "date": day}
+            requests_ += [
+                api_post(member_token, values),
+                form_post(member_web, values),
+                form_post(operator_web, {**values, "member_email": member.email}),
+                api_post(operator_token, {**values, "user_id": member.id}),
+            ]
+            if desk is not desks[-1]:
+                other = other_tokens[(round_ * 4 + desk.id) % len(others)]
+                requests_.append(api_post(other, values))
+    results = race_requests(server, requests_)
+
+    assert all(status in (201, 303, 409) for status, _ in results), results
+    conflicts = [p for status, p in results if status == 409]
+    _assert_clear_conflicts(
+        conflicts, {TAKEN, "You already have a desk booked at that time."}
+    )
+    _fresh(db)
+    live = list(
+        db.scalars(
+            select(Booking).where(
+                Booking.resource_id.in_([d.id for d in desks]),
+                Booking.status.in_(ACTIVE_STATUSES),
+            )
+        )
+    )
+    # The member holds exactly one of the desks; every desk has at most one
+    # holder; every booking of the day owns its two slots, with its holder.
+    assert [b.user_id for b in live].count(member.id) == 1
+    assert len({b.resource_id for b in live}) == len(live)
+    expected_status = "pending_payment" if priced else "confirmed"
+    assert {b.status for b in live} == {expected_status}
+    base = next_weekday(2, min_days=3).toordinal() * 2
+    slots = _fresh(db).execute(
+        select(BookingSlot.booking_id, BookingSlot.slot, BookingSlot.user_id).where(
+            BookingSlot.resource_id.in_([d.id for d in desks])
+        )
+    )
+    assert sorted(tuple(row) for row in slots) == sorted(
+        (b.id, slot, b.user_id) for b in live for slot in (base, base + 1)
+    )
+    won_by_api = [p for status, p in results if status == 201]
+    assert {p["id"] for p in won_by_api} <= {b.id for b in live}

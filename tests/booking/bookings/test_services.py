@@ -435,3 +435,83 @@ def test_slot_table_refuses_a_double_booking_by_itself(db, space, create_user):
             )
         )
     db.rollback()
+
+
+def test_slot_table_refuses_a_person_two_workplaces_by_itself(
+    db, space, create_location, create_resource, create_user
+):
+    """One person, one workplace: the database refuses a second desk of the
+    same half day to the same person, whatever the Python check saw, and
+    create_booking answers with the person's conflict. Rooms do not count."""
+    from sqlalchemy import insert, update
+    from sqlalchemy.exc import IntegrityError
+
+    location, desk = space
+    other_desk = create_resource(location, "desk", "Desk 2")
+    member = create_user()
+    day = next_weekday(1)
+    booking = book(db, member, desk, day)
+    slots = db.query(BookingSlot).filter_by(booking_id=booking.id).all()
+    assert {s.user_id for s in slots} == {member.id}
+    with pytest.raises(IntegrityError):
+        db.execute(
+            insert(BookingSlot).values(
+                resource_id=other_desk.id,
+                seat=0,
+                slot=slots[0].slot,
+                booking_id=booking.id,
+                user_id=member.id,
+            )
+        )
+    db.rollback()
+    # A booking the check no longer sees (as if another process had just
+    # written it): its slots still hold the person.
+    db.execute(
+        update(Booking)
+        .where(Booking.id == booking.id)
+        .values(status=BookingStatus.CANCELLED)
+    )
+    db.commit()
+    with pytest.raises(BookingConflict) as refused:
+        book(db, member, other_desk, day)
+    assert str(refused.value.message) == "You already have a desk booked at that time."
+    # A room at the same time is fine, and its slots carry no holder.
+    room = create_resource(location, "room", "Room")
+    start = local(day, 10)
+    held = create_booking(
+        db,
+        member,
+        BookingRequest(room.id, starts_at=start, ends_at=start + timedelta(hours=1)),
+    )
+    room_slots = db.query(BookingSlot).filter_by(booking_id=held.id).all()
+    assert room_slots and {s.user_id for s in room_slots} == {None}
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"date": "0001-01-01"},
+        {"date": "9999-12-31"},
+        {"date": "9999-12-31", "part": "pm"},
+        {"start": "0001-01-01T00:00+01:00", "end": "0001-01-01T01:00+01:00"},
+        {"start": "9999-12-31T22:00-05:00", "end": "9999-12-31T23:00-05:00"},
+        {"start": "9999-12-31T23:00+00:00", "end": "9999-12-31T23:30+00:00"},
+    ],
+)
+def test_dates_at_the_ends_of_the_calendar_are_refused(
+    db, api, space, create_resource, create_user, values
+):
+    location, desk = space
+    room = create_resource(location, "room", "Room")
+    resource = desk if "date" in values else room
+    response = api(create_user()).post(
+        "/api/v1/bookings", json={"resource_id": resource.id, **values}
+    )
+    assert response.status_code == 400, response.get_data(as_text=True)
+    body = response.get_json()
+    assert body["error"] == "invalid_input"
+    assert body["message"] in (
+        "That time is already over.",
+        "Bookings are possible at most 400 days ahead.",
+    )
+    assert db.query(Booking).count() == 0
