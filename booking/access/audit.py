@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from ..auth.models import User
 from ..errors import Forbidden, InvalidInput
 from ..spaces.services import get_managed_location, managed_location_ids
+from .doors import get_managed_door
 from .models import AccessEvent, Channel, Result
-from .services import get_managed_door
 
 # --- audit log -----------------------------------------------------------------
 

@@ -13,6 +13,9 @@ import click
 from flask import Flask, current_app
 
 from .. import ROOT
+from ..db import get_db
+from .link import get_link, stop_link
+from .services import demo_controller_secrets
 
 
 def _write(path: Path, text: str, mode: int = 0o600) -> None:
@@ -44,8 +47,6 @@ def register_cli(app: Flask) -> None:
         """Stay connected and store door state and events (no web requests
         needed). Runs until SIGTERM or Ctrl-C. A persistent MQTT session: the
         broker keeps the events published while it is down."""
-        from .mqtt import get_link, stop_link
-
         link = get_link(
             current_app._get_current_object(),
             client_id=client_id,
@@ -70,9 +71,6 @@ def register_cli(app: Flask) -> None:
         ``user:password`` lines, also serves the embedded demo broker) and one
         controller configuration per Landdesk door into DIRECTORY, with fresh
         passwords; print the service's MQTT URL."""
-        from ..db import get_db
-        from .services import demo_controller_secrets
-
         out = Path(directory).resolve()
         out.mkdir(parents=True, exist_ok=True)
         service_pw = secrets.token_hex(12)

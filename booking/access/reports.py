@@ -24,13 +24,15 @@ from devices.messages import MessageRejected
 
 from ..auth.models import Role, User
 from ..bookings.models import Booking, BookingStatus
-from ..db import on_commit, unit_of_work, utcnow
+from ..checkin.services import record_door_entry
+from ..db import get_db, on_commit, unit_of_work, utcnow
 from ..errors import NotFound
+from ..mail import send_mail
 from ..spaces.models import Location
 from ..spaces.services import managed_location_ids
+from .doors import DoorUnavailable, door_secret, get_managed_door, pin_span
 from .models import AccessEvent, AlertKind, Channel, Door, DoorAlert, DoorKind, Result
 from .mqtt import Report
-from .services import DoorUnavailable, door_secret, get_managed_door, pin_span
 
 log = logging.getLogger(__name__)
 
@@ -216,8 +218,6 @@ def _store_event(db: Session, door: Door, event: messages.Event, now: datetime) 
         if event.type == "pin_accepted" and holder is not None:
             # Coming in by PIN counts as checking in, as opening by app does,
             # so the no-show release leaves the booking alone.
-            from ..checkin.services import record_door_entry
-
             record_door_entry(db, holder.user_id, door.location_id, at=at)
         door.last_seen_at = max(door.last_seen_at or at, now)
         if event.type in ("opened", "closed"):
@@ -338,9 +338,6 @@ def _alert_recipients(db: Session, location: Location) -> list[User]:
 
 
 def _mail_alert(app: Any, alert_id: int, door_id: int) -> None:
-    from ..db import get_db
-    from ..mail import send_mail
-
     db = get_db()
     alert = db.get(DoorAlert, alert_id)
     if alert is None:

@@ -252,7 +252,7 @@ def test_location_page_offers_the_door_to_a_member_with_a_booking(
 
 def test_without_mqtt_configured_unlock_is_503(app, api, member, door, booking_now):
     app.config["MQTT_URL"] = None
-    from booking.access.mqtt import stop_link
+    from booking.access.link import stop_link
 
     stop_link(app)
     response = api(member).post(f"/api/v1/doors/{door[0].id}/unlock")
