@@ -53,16 +53,17 @@ from devices.messages import (
     CommandRejected,
     DeviceError,
     Event,
+    MessageRejected,
     PinRejected,
     UnlockCommand,
     check_command,
-    check_pin,
     last_will,
     make_ack,
     make_event,
     make_state,
     topic,
 )
+from devices.pins import check_pin, parse_revocations
 from devices.relays import SimulatedRelay, TimedRelay, make_relay
 from devices.state import StateStore
 
@@ -138,7 +139,7 @@ class Controller:
         self._stopped = threading.Event()
         self.topics = {
             k: topic(config.prefix, self.door_id, k)
-            for k in ("cmd", "ack", "state", "event")
+            for k in ("cmd", "ack", "state", "event", "revoked")
         }
         self.client = make_client(
             f"landdesk-door-{self.door_id}", self.url, config.ca_file
@@ -217,7 +218,9 @@ class Controller:
         # retainAsPublished: a retained command is recognisable even when it
         # reaches us live, not only when the broker replays it on subscribe.
         options = SubscribeOptions(qos=1, retainAsPublished=True)
-        client.subscribe(self.topics["cmd"], options=options)
+        # The revocation list is retained: a door that was offline gets the
+        # current one as soon as it subscribes.
+        client.subscribe([(self.topics["cmd"], options), (self.topics["revoked"], 1)])
         self.connected.set()
         log.info("connected to %s:%s", self.url.host, self.url.port)
         self.publish_state()
@@ -254,11 +257,13 @@ class Controller:
     def _on_message(
         self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage
     ) -> None:
-        if message.topic == self.topics["cmd"]:
-            try:
+        try:
+            if message.topic == self.topics["cmd"]:
                 self.handle_command(message.payload, retained=bool(message.retain))
-            except Exception:
-                log.exception("command handling failed")
+            elif message.topic == self.topics["revoked"]:
+                self.handle_revocations(message.payload)
+        except Exception:
+            log.exception("message on %s not handled", message.topic)
 
     def _on_publish(
         self,
@@ -476,6 +481,28 @@ class Controller:
             text = reason if detail is None else f"{reason}: {detail}"
             self._emit("unlock_refused", cmd=command_id, reason=text)
 
+    # revoked PINs
+
+    def handle_revocations(self, payload: bytes) -> int:
+        """Apply a signed revocation list; return how many PINs it newly
+        revokes. They are persisted before this returns and kept until their
+        window ends, so neither a restart nor an older list brings one back."""
+        try:
+            revocations = parse_revocations(
+                payload, self.config.secret, door_id=self.door_id
+            )
+        except MessageRejected as exc:
+            log.warning("revocation list refused: %s", exc)
+            return 0
+        now = self.clock()
+        with self._lock:
+            added = self.store.add_revoked(list(revocations.pins), now)
+            if added:
+                self.store.save()
+        if added:
+            log.info("%d PIN(s) revoked", added)
+        return added
+
     # keypad
 
     def enter_pin(self, pin: str) -> PinResult:
@@ -486,7 +513,13 @@ class Controller:
             result = locked_out(throttle, now)
             if result is None:
                 try:
-                    window = check_pin(self.config.secret, self.door_id, pin, now)
+                    window = check_pin(
+                        self.config.secret,
+                        self.door_id,
+                        pin,
+                        now,
+                        self.store.revoked_keys(now),
+                    )
                 except PinRejected as exc:
                     result = pin_failure(throttle, exc, now)
                 else:

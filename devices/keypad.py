@@ -28,7 +28,7 @@ PIN_LEVEL_RESET_S = 3600
 class PinResult:
     accepted: bool
     reason: str | None = None
-    window: tuple[int, int] | None = None
+    window: tuple[int, ...] | None = None
     locked_until: float | None = None
     new_lockout: bool = False
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import logging
 import os
 import secrets
 import signal
@@ -11,11 +12,15 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from sqlalchemy.exc import SQLAlchemyError
 
 from .. import ROOT
 from ..db import get_db
 from .link import get_link, stop_link
+from .pins import RevocationSweeper
 from .services import demo_controller_secrets
+
+log = logging.getLogger(__name__)
 
 
 def _write(path: Path, text: str, mode: int = 0o600) -> None:
@@ -45,8 +50,10 @@ def register_cli(app: Flask) -> None:
     )
     def listen(client_id: str, session_expiry: int):
         """Stay connected and store door state and events (no web requests
-        needed). Runs until SIGTERM or Ctrl-C. A persistent MQTT session: the
-        broker keeps the events published while it is down."""
+        needed), and withdraw offline PINs that no longer open anything, on
+        every door (every PIN_SWEEP_S seconds). Runs until SIGTERM or Ctrl-C.
+        A persistent MQTT session: the broker keeps the events published
+        while it is down."""
         link = get_link(
             current_app._get_current_object(),
             client_id=client_id,
@@ -57,8 +64,15 @@ def register_cli(app: Flask) -> None:
         done = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: done.set())
         click.echo(f"listening to {link.url.host}:{link.url.port}")
+        sweeper = RevocationSweeper(current_app._get_current_object())
+        interval = float(current_app.config.get("PIN_SWEEP_S", 5))
         try:
-            done.wait()
+            while not done.wait(interval):
+                try:
+                    sweeper.run_once(get_db())
+                except SQLAlchemyError:
+                    log.exception("PIN revocation sweep failed")
+                    get_db().rollback()
         except KeyboardInterrupt:
             pass
         stop_link(current_app._get_current_object())

@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from devices import messages
+from devices.pins import PIN_MAX_SLOTS, PIN_SLOT_S
 
 from ..auth.models import User
 from ..errors import DomainError, Forbidden, NotFound
@@ -82,7 +82,7 @@ def door_secret(door: Door) -> str:
 def pin_span(starts_at: datetime, ends_at: datetime) -> tuple[float, float]:
     """The unix window a booking's PIN covers: its access window, at most 24 h."""
     start, end = rules.access_window(starts_at, ends_at, access_margin())
-    limit = timedelta(seconds=messages.PIN_MAX_SLOTS * messages.PIN_SLOT_S - 3600)
+    limit = timedelta(seconds=PIN_MAX_SLOTS * PIN_SLOT_S - 3600)
     if end - start > limit:
         start = max(starts_at, end - limit)
         end = min(end, start + limit)

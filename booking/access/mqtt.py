@@ -170,6 +170,9 @@ class DoorLink:
         self.ca_file = ca_file
         self.share_group = share_group
         self.connected = threading.Event()
+        # Counts successful connects: retained messages (PIN revocation
+        # lists) are published again after each one.
+        self.connections = 0
         self.pid = os.getpid()
         self._client: mqtt.Client | None = None
         self._lost = threading.Event()
@@ -308,6 +311,7 @@ class DoorLink:
         ]
         client.subscribe(subscriptions)
         if client is self._client:
+            self.connections += 1
             self.connected.set()
             log.info("MQTT connected to %s:%s", self.url.host, self.url.port)
 
@@ -434,6 +438,15 @@ class DoorLink:
         return Outcome(
             "opened" if waiter.ok else "refused", waiter.reason, str(request_id)
         )
+
+    def publish_retained(self, name: str, payload: str) -> bool:
+        """Publish a retained message (QoS 1) now; False if not connected, and
+        then nothing is queued: the caller publishes again after a connect."""
+        client = self._client
+        if client is None or not self.connected.is_set():
+            return False
+        info = client.publish(name, payload, qos=1, retain=True)
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
 
     # --- incoming (paho network thread: no database, no blocking) -------------
 

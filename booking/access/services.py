@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from devices import messages
+from devices.pins import PIN_SLOT_S, offline_pin
 
 from ..auth.models import User
 from ..bookings.models import Booking, BookingStatus
@@ -40,7 +41,6 @@ from .doors import (
     doors_of,
     get_door,
     get_managed_door,
-    pin_span,
 )
 from .link import get_link
 from .models import (
@@ -48,9 +48,11 @@ from .models import (
     Channel,
     Door,
     DoorKind,
+    DoorPin,
     Result,
 )
 from .mqtt import Outcome
+from .pins import issue_pin
 
 log = logging.getLogger(__name__)
 
@@ -425,11 +427,13 @@ def _booking_serves(door: Door, booking: Booking) -> bool:
 def doors_for_booking(
     db: Session, user: User, booking: Booking, now: datetime | None = None
 ) -> list[DoorAccess]:
-    """The doors a booking opens, with the offline PIN for each of ours."""
+    """The doors a booking opens, with the booking's own offline PIN for each
+    of ours (its key is issued on first use, access.pins)."""
     now = now or utcnow()
     if booking.status != BookingStatus.CONFIRMED or booking.ends_at <= now:
         return []
     result = []
+    key: DoorPin | None = None
     for door in doors_of(db, booking.location_id, active_only=True):
         if not _booking_serves(door, booking):
             continue
@@ -437,14 +441,18 @@ def doors_for_booking(
         pin = pin_from = pin_until = None
         blocked = decision.reason == rules.SUSPENDED
         if door.kind == DoorKind.LANDDESK and door.secret_enc and not blocked:
-            start, end = pin_span(booking.starts_at, booking.ends_at)
-            try:
-                pin = messages.offline_pin(door_secret(door), door.mqtt_id, start, end)
-            except (ValueError, DoorUnavailable):
-                pin = None
-            slot, slots = messages.pin_window(start, end)
-            pin_from = datetime.fromtimestamp(slot * messages.PIN_SLOT_S, UTC)
-            pin_until = pin_from + timedelta(seconds=slots * messages.PIN_SLOT_S)
+            key = key or issue_pin(db, booking, now)
+            if key is not None:
+                start = key.start_slot * PIN_SLOT_S
+                end = start + key.slots * PIN_SLOT_S
+                try:
+                    pin = offline_pin(
+                        door_secret(door), door.mqtt_id, start, end, index=key.pin_index
+                    )
+                except (ValueError, DoorUnavailable):
+                    pin = None
+                pin_from = datetime.fromtimestamp(start, UTC)
+                pin_until = datetime.fromtimestamp(end, UTC)
         result.append(
             DoorAccess(
                 door, decision.allowed, decision.reason, pin, pin_from, pin_until
