@@ -178,7 +178,7 @@ class BareRoundTrip:
         import paho.mqtt.client as mqtt
         from paho.mqtt.enums import CallbackAPIVersion
 
-        from booking.access.mqtt import _set_nodelay
+        from devices.client import set_nodelay
 
         self.door_id, self.secret = door_id, secret
         self.acks: dict[str, threading.Event] = {}
@@ -187,7 +187,7 @@ class BareRoundTrip:
             CallbackAPIVersion.VERSION2, client_id="bench-bare", protocol=mqtt.MQTTv5
         )
         self.client.username_pw_set("landdesk", SERVICE_PASSWORD)
-        self.client.on_socket_open = _set_nodelay
+        self.client.on_socket_open = set_nodelay
         self.client.on_connect = lambda c, *a: c.subscribe(
             f"landdesk/doors/{door_id}/ack", qos=1
         )

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import math
 import secrets
 import time
 import uuid
@@ -28,7 +27,7 @@ PROTOCOL_VERSION = 1
 DEFAULT_PREFIX = "landdesk"
 FIRMWARE = "landdesk-ref/0.1.0"
 
-TOPIC_KINDS = ("cmd", "ack", "state", "event")
+TOPIC_KINDS = ("cmd", "ack", "state", "event", "revoked")
 MAX_MESSAGE_BYTES = 2048
 MAX_TTL_S = 30
 DEFAULT_TTL_S = 10
@@ -56,12 +55,7 @@ REJECT_REASONS = (
     "unsupported",
 )
 
-PIN_SLOT_S = 1800
-PIN_SLOT_MODULUS = 1000
-PIN_MAX_SLOTS = 48
-PIN_LENGTH = 10
-
-Kind = Literal["cmd", "ack", "state", "event"]
+Kind = Literal["cmd", "ack", "state", "event", "revoked"]
 
 
 class DeviceError(Exception):
@@ -99,7 +93,7 @@ class PinRejected(Rejected):
         self,
         reason: str,
         detail: str | None = None,
-        window: tuple[int, int] | None = None,
+        window: tuple[int, ...] | None = None,
     ) -> None:
         super().__init__(reason, detail)
         self.window = window
@@ -604,7 +598,7 @@ class Event:
     sig: str
     offline: bool = False
     cmd: str | None = None
-    window: tuple[int, int] | None = None
+    window: tuple[int, ...] | None = None
     reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -643,7 +637,7 @@ class Event:
                 window is None
                 or (
                     isinstance(window, list)
-                    and len(window) == 2
+                    and len(window) in (2, 3)
                     and all(_is_int(w) for w in window)
                 )
             )
@@ -659,7 +653,7 @@ class Event:
             sig=obj["sig"],
             offline=obj["offline"],
             cmd=obj["cmd"],
-            window=(window[0], window[1]) if window is not None else None,
+            window=tuple(window) if window is not None else None,
             reason=obj["reason"],
         )
 
@@ -672,7 +666,7 @@ def make_event(
     now: float | None = None,
     offline: bool = False,
     cmd: str | None = None,
-    window: tuple[int, int] | None = None,
+    window: tuple[int, ...] | None = None,
     reason: str | None = None,
     event_id: str | None = None,
 ) -> Event:
@@ -716,74 +710,6 @@ def parse_event(
     return event
 
 
-# --- offline PINs -----------------------------------------------------------
-
-
-def _pin_mac(secret: str | bytes, door_id: str, start_slot: int, slots: int) -> str:
-    msg = f"pin|{door_id}|{start_slot}|{slots}".encode()
-    digest = hmac.new(secret_key(secret), msg, hashlib.sha256).hexdigest()
-    return f"{int(digest, 16) % 100000:05d}"
-
-
-def pin_window(starts_at_unix: float, ends_at_unix: float) -> tuple[int, int]:
-    """The (start_slot, slots) a PIN encodes: start floored, end ceiled to 30 min."""
-    if ends_at_unix <= starts_at_unix:
-        raise ValueError("PIN window is empty")
-    if ends_at_unix - starts_at_unix > PIN_MAX_SLOTS * PIN_SLOT_S:
-        raise ValueError("PIN window longer than 24 h")
-    start_slot = math.floor(starts_at_unix / PIN_SLOT_S)
-    end_slot = math.ceil(ends_at_unix / PIN_SLOT_S)
-    slots = end_slot - start_slot
-    if slots > PIN_MAX_SLOTS:
-        raise ValueError("PIN window spans more than 48 half-hour slots")
-    return start_slot, slots
-
-
-def offline_pin(
-    secret: str | bytes, door_id: str, starts_at_unix: float, ends_at_unix: float
-) -> str:
-    """The 10-digit offline PIN ``SSS DD MMMMM`` for this door and window.
-
-    Raises ValueError for an empty window or one longer than 24 h.
-    """
-    validate_door_id(door_id)
-    start_slot, slots = pin_window(starts_at_unix, ends_at_unix)
-    sss = start_slot % PIN_SLOT_MODULUS
-    return f"{sss:03d}{slots:02d}{_pin_mac(secret, door_id, start_slot, slots)}"
-
-
-def check_pin(
-    secret: str | bytes, door_id: str, pin: str, now_unix: float
-) -> tuple[int, int]:
-    """Verify an offline PIN at ``now_unix``; return its (start, end) in unix s.
-
-    The start slot is the one congruent to SSS (mod 1000) nearest to now.
-    Raises PinRejected: ``malformed``, ``wrong`` (MAC mismatch) or
-    ``outside_window`` (genuine PIN, not valid now).
-    """
-    digits = "".join(pin.split()) if isinstance(pin, str) else ""
-    if len(digits) != PIN_LENGTH or not digits.isascii() or not digits.isdigit():
-        raise PinRejected("malformed", "a PIN has 10 digits")
-    sss, slots, mac = int(digits[:3]), int(digits[3:5]), digits[5:]
-    if not 1 <= slots <= PIN_MAX_SLOTS:
-        raise PinRejected("malformed", "duration out of range")
-    now_slot = math.floor(now_unix / PIN_SLOT_S)
-    back = (now_slot - sss) % PIN_SLOT_MODULUS
-    start_slot = (
-        now_slot - back
-        if back <= PIN_SLOT_MODULUS // 2
-        else (now_slot - back + PIN_SLOT_MODULUS)
-    )
-    expected = _pin_mac(secret, door_id, start_slot, slots)
-    if not hmac.compare_digest(expected, mac):
-        raise PinRejected("wrong")
-    start = start_slot * PIN_SLOT_S
-    end = (start_slot + slots) * PIN_SLOT_S
-    if not start <= now_unix < end:
-        raise PinRejected("outside_window", window=(start, end))
-    return start, end
-
-
 __all__ = [
     "Ack",
     "CommandRejected",
@@ -798,19 +724,16 @@ __all__ = [
     "UnlockCommand",
     "canonical",
     "check_command",
-    "check_pin",
     "last_will",
     "make_ack",
     "make_event",
     "make_state",
     "make_unlock",
     "new_secret",
-    "offline_pin",
     "parse_ack",
     "parse_event",
     "parse_state",
     "parse_topic",
-    "pin_window",
     "secret_key",
     "sign",
     "topic",

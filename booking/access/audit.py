@@ -14,8 +14,8 @@ from ..csv_export import csv_text
 from ..errors import Forbidden, InvalidInput
 from ..spaces.services import get_managed_location, managed_location_ids
 from ..validation import parse_id
+from .doors import get_managed_door
 from .models import AccessEvent, Channel, Result
-from .services import get_managed_door
 
 # --- audit log -----------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import logging
 import os
 import secrets
 import signal
@@ -11,8 +12,15 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from sqlalchemy.exc import SQLAlchemyError
 
 from .. import ROOT
+from ..db import get_db
+from .link import get_link, stop_link
+from .pins import RevocationSweeper
+from .services import demo_controller_secrets
+
+log = logging.getLogger(__name__)
 
 
 def _write(path: Path, text: str, mode: int = 0o600) -> None:
@@ -42,10 +50,10 @@ def register_cli(app: Flask) -> None:
     )
     def listen(client_id: str, session_expiry: int):
         """Stay connected and store door state and events (no web requests
-        needed). Runs until SIGTERM or Ctrl-C. A persistent MQTT session: the
-        broker keeps the events published while it is down."""
-        from .mqtt import get_link, stop_link
-
+        needed), and withdraw offline PINs that no longer open anything, on
+        every door (every PIN_SWEEP_S seconds). Runs until SIGTERM or Ctrl-C.
+        A persistent MQTT session: the broker keeps the events published
+        while it is down."""
         link = get_link(
             current_app._get_current_object(),
             client_id=client_id,
@@ -56,8 +64,15 @@ def register_cli(app: Flask) -> None:
         done = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: done.set())
         click.echo(f"listening to {link.url.host}:{link.url.port}")
+        sweeper = RevocationSweeper(current_app._get_current_object())
+        interval = float(current_app.config.get("PIN_SWEEP_S", 5))
         try:
-            done.wait()
+            while not done.wait(interval):
+                try:
+                    sweeper.run_once(get_db())
+                except SQLAlchemyError:
+                    log.exception("PIN revocation sweep failed")
+                    get_db().rollback()
         except KeyboardInterrupt:
             pass
         stop_link(current_app._get_current_object())
@@ -70,9 +85,6 @@ def register_cli(app: Flask) -> None:
         ``user:password`` lines, also serves the embedded demo broker) and one
         controller configuration per Landdesk door into DIRECTORY, with fresh
         passwords; print the service's MQTT URL."""
-        from ..db import get_db
-        from .services import demo_controller_secrets
-
         out = Path(directory).resolve()
         out.mkdir(parents=True, exist_ok=True)
         service_pw = secrets.token_hex(12)

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -188,3 +189,36 @@ class DoorAlert(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     door: Mapped[Door] = relationship()
+
+
+class DoorPin(Base):
+    """The offline PIN key of a booking: its window and its index among the
+    location's PINs with that window (so no two bookings share a PIN).
+
+    Rows stay after revocation: a key on the doors' revocation lists must
+    never be given out again. ``booking_id`` is NULL once the booking is gone.
+    """
+
+    __tablename__ = "door_pins"
+    __table_args__ = (
+        UniqueConstraint("location_id", "start_slot", "slots", "pin_index"),
+        Index(None, "booking_id"),
+        Index(None, "ends_at", "revoked_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int | None] = mapped_column(
+        ForeignKey("bookings.id", ondelete="SET NULL")
+    )
+    location_id: Mapped[int] = mapped_column(
+        ForeignKey("locations.id", ondelete="CASCADE")
+    )
+    # The window in 30-minute slots since the epoch (devices.pins).
+    start_slot: Mapped[int] = mapped_column(Integer)
+    slots: Mapped[int] = mapped_column(Integer)
+    pin_index: Mapped[int] = mapped_column(Integer)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # cancelled, suspended, closed, changed (new window) or gone (deleted).
+    revoked_reason: Mapped[str | None] = mapped_column(String(16))

@@ -1,7 +1,7 @@
 """The service's MQTT link to the doors: the only paho-mqtt code in booking/.
 
-One ``DoorLink`` per process (``get_link``), made lazily so that each gunicorn
-worker builds its own after the fork. It publishes unlock commands (QoS 1,
+One ``DoorLink`` per process (``access.link.get_link``), made lazily so that
+each gunicorn worker builds its own after the fork. It publishes unlock commands (QoS 1,
 never retained, MQTT v5 message expiry = the command's remaining lifetime),
 matches acks to the waiting request by command id, and hands door state and
 events to a worker thread that stores them (``on_report``).
@@ -33,7 +33,6 @@ import math
 import os
 import queue
 import secrets
-import socket
 import threading
 import time
 import uuid
@@ -49,6 +48,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from devices import vendors
+from devices.client import set_nodelay
 from devices.messages import (
     MAX_TTL_S,
     Ack,
@@ -141,12 +141,6 @@ def _unverified_refusal(payload: bytes, door: str) -> str | None:
     return ack.reason
 
 
-def _set_nodelay(client: mqtt.Client, userdata: Any, sock: Any) -> None:
-    # Commands and acks are a few hundred bytes: Nagle would hold them ~40 ms.
-    with contextlib.suppress(OSError, AttributeError):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
 class DoorLink:
     """A supervised paho client plus the bookkeeping of waiting unlocks."""
 
@@ -176,6 +170,9 @@ class DoorLink:
         self.ca_file = ca_file
         self.share_group = share_group
         self.connected = threading.Event()
+        # Counts successful connects: retained messages (PIN revocation
+        # lists) are published again after each one.
+        self.connections = 0
         self.pid = os.getpid()
         self._client: mqtt.Client | None = None
         self._lost = threading.Event()
@@ -230,7 +227,7 @@ class DoorLink:
             client.username_pw_set(self.url.username, self.url.password)
         if self.url.tls:
             client.tls_set(ca_certs=self.ca_file)
-        client.on_socket_open = _set_nodelay
+        client.on_socket_open = set_nodelay
         client.reconnect_delay_set(1, 5)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -314,6 +311,7 @@ class DoorLink:
         ]
         client.subscribe(subscriptions)
         if client is self._client:
+            self.connections += 1
             self.connected.set()
             log.info("MQTT connected to %s:%s", self.url.host, self.url.port)
 
@@ -441,6 +439,15 @@ class DoorLink:
             "opened" if waiter.ok else "refused", waiter.reason, str(request_id)
         )
 
+    def publish_retained(self, name: str, payload: str) -> bool:
+        """Publish a retained message (QoS 1) now; False if not connected, and
+        then nothing is queued: the caller publishes again after a connect."""
+        client = self._client
+        if client is None or not self.connected.is_set():
+            return False
+        info = client.publish(name, payload, qos=1, retain=True)
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
+
     # --- incoming (paho network thread: no database, no blocking) -------------
 
     def _on_message(
@@ -552,49 +559,3 @@ class DoorLink:
                 return True
             time.sleep(0.01)
         return False
-
-
-_create_lock = threading.Lock()
-
-
-def get_link(app: Any, **options: Any) -> DoorLink | None:
-    """This process's link for the app, started on first use; None without
-    ``MQTT_URL``. A forked worker gets its own (a paho client and its thread
-    must never be shared across processes). ``options`` (``client_id``,
-    ``session_expiry_s``: the listener's persistent session) apply when this
-    call creates the link."""
-    url = app.config.get("MQTT_URL")
-    if not url:
-        return None
-    link: DoorLink | None = app.extensions.get("landdesk_door_link")
-    if link is not None and link.pid == os.getpid():
-        return link
-    with _create_lock:
-        link = app.extensions.get("landdesk_door_link")
-        if link is None or link.pid != os.getpid():
-            from .reports import store_report
-
-            def on_report(report: Report) -> None:
-                with app.app_context():
-                    from ..db import get_db
-
-                    store_report(get_db(), report)
-
-            link = DoorLink(
-                url,
-                prefix=app.config.get("MQTT_PREFIX", "landdesk"),
-                on_report=on_report,
-                ca_file=app.config.get("MQTT_CA_FILE"),
-                connect_grace_s=float(app.config.get("MQTT_CONNECT_GRACE_S", 1.5)),
-                keepalive=int(app.config.get("MQTT_KEEPALIVE_S", 5)),
-                puback_timeout_s=float(app.config.get("MQTT_PUBACK_TIMEOUT_S", 1.0)),
-                **options,
-            ).start()
-            app.extensions["landdesk_door_link"] = link
-    return link
-
-
-def stop_link(app: Any) -> None:
-    link = app.extensions.pop("landdesk_door_link", None)
-    if link is not None and link.pid == os.getpid():
-        link.stop()

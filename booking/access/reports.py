@@ -21,17 +21,29 @@ from sqlalchemy.orm import Session
 
 from devices import messages
 from devices.messages import MessageRejected
+from devices.pins import PIN_SLOT_S
 
 from ..auth.models import Role, User
-from ..bookings.models import Booking, BookingStatus
-from ..db import on_commit, unit_of_work, utcnow
+from ..bookings.models import Booking
+from ..checkin.services import record_door_entry
+from ..db import get_db, on_commit, unit_of_work, utcnow
 from ..errors import NotFound
+from ..mail import send_mail
 from ..spaces.models import Location
 from ..spaces.services import managed_location_ids
 from ..validation import MAX_ID, is_digits
-from .models import AccessEvent, AlertKind, Channel, Door, DoorAlert, DoorKind, Result
+from .doors import DoorUnavailable, door_secret, get_managed_door
+from .models import (
+    AccessEvent,
+    AlertKind,
+    Channel,
+    Door,
+    DoorAlert,
+    DoorKind,
+    DoorPin,
+    Result,
+)
 from .mqtt import Report
-from .services import DoorUnavailable, door_secret, get_managed_door, pin_span
 
 log = logging.getLogger(__name__)
 
@@ -157,29 +169,22 @@ _EVENT_RESULTS = {
 
 
 def _pin_holder(
-    db: Session, door: Door, window: tuple[int, int] | None
+    db: Session, door: Door, window: tuple[int, ...] | None
 ) -> Booking | None:
-    """The confirmed booking whose offline PIN has this window, if any."""
-    if window is None:
+    """The booking whose offline PIN has this window and index, if any (also
+    a cancelled one: a refused revoked PIN names its holder)."""
+    if window is None or len(window) != 3:
         return None
-    start = datetime.fromtimestamp(window[0], UTC)
-    end = datetime.fromtimestamp(window[1], UTC)
-    candidates = db.scalars(
-        select(Booking).where(
-            Booking.location_id == door.location_id,
-            Booking.status == BookingStatus.CONFIRMED,
-            Booking.ends_at > start,
-            Booking.ends_at <= end,
+    start, end, index = window
+    booking_id = db.scalar(
+        select(DoorPin.booking_id).where(
+            DoorPin.location_id == door.location_id,
+            DoorPin.start_slot == start // PIN_SLOT_S,
+            DoorPin.slots == (end - start) // PIN_SLOT_S,
+            DoorPin.pin_index == index,
         )
     )
-    for booking in candidates:
-        span = pin_span(booking.starts_at, booking.ends_at)
-        if messages.pin_window(*span) == (
-            window[0] // messages.PIN_SLOT_S,
-            (window[1] - window[0]) // messages.PIN_SLOT_S,
-        ):
-            return booking
-    return None
+    return db.get(Booking, booking_id) if booking_id is not None else None
 
 
 def _store_event(db: Session, door: Door, event: messages.Event, now: datetime) -> None:
@@ -217,8 +222,6 @@ def _store_event(db: Session, door: Door, event: messages.Event, now: datetime) 
         if event.type == "pin_accepted" and holder is not None:
             # Coming in by PIN counts as checking in, as opening by app does,
             # so the no-show release leaves the booking alone.
-            from ..checkin.services import record_door_entry
-
             record_door_entry(db, holder.user_id, door.location_id, at=at)
         door.last_seen_at = max(door.last_seen_at or at, now)
         if event.type in ("opened", "closed"):
@@ -339,9 +342,6 @@ def _alert_recipients(db: Session, location: Location) -> list[User]:
 
 
 def _mail_alert(app: Any, alert_id: int, door_id: int) -> None:
-    from ..db import get_db
-    from ..mail import send_mail
-
     db = get_db()
     alert = db.get(DoorAlert, alert_id)
     if alert is None:

@@ -19,25 +19,40 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from devices import messages
+from devices.pins import PIN_SLOT_S, offline_pin
 
 from ..auth.models import User
 from ..bookings.models import Booking, BookingStatus
+from ..checkin.services import record_door_entry
 from ..db import unit_of_work, utcnow
-from ..errors import DomainError, Forbidden, InvalidInput, NotFound
+from ..errors import DomainError, Forbidden, InvalidInput
 from ..i18n import localdatetime
 from ..passes import fixed_desks
+from ..passes import services as passes_services
 from ..spaces.models import Location, Resource
 from ..spaces.services import can_manage, get_managed_location
 from . import rules
-from .crypto import SecretUnreadable, seal, unseal
+from .crypto import seal
+from .doors import (
+    DoorUnavailable,
+    access_margin,
+    app_secret_key,
+    door_secret,
+    doors_of,
+    get_door,
+    get_managed_door,
+)
+from .link import get_link
 from .models import (
     AccessEvent,
     Channel,
     Door,
     DoorKind,
+    DoorPin,
     Result,
 )
-from .mqtt import Outcome, get_link
+from .mqtt import Outcome
+from .pins import issue_pin
 
 log = logging.getLogger(__name__)
 
@@ -52,15 +67,6 @@ class DoorRefused(DomainError):
     status = 502
     code = "door_refused"
     default_message = _l("The door refused to open.")
-
-
-class DoorUnavailable(DomainError):
-    status = 503
-    code = "door_unavailable"
-    default_message = _l(
-        "The door cannot be reached right now. Please try again in a moment "
-        "or use your PIN."
-    )
 
 
 class DoorTimeout(DomainError):
@@ -84,54 +90,11 @@ _DENIED_MESSAGES = {
 # --- configuration -------------------------------------------------------------
 
 
-def access_margin() -> timedelta:
-    return timedelta(minutes=int(current_app.config.get("ACCESS_MARGIN_MINUTES", 30)))
-
-
 def ack_timeout_s() -> float:
     return float(current_app.config.get("UNLOCK_TIMEOUT_S", DEFAULT_ACK_TIMEOUT_S))
 
 
-def _secret_key() -> str:
-    return str(current_app.config["SECRET_KEY"])
-
-
 # --- doors ---------------------------------------------------------------------
-
-
-def get_door(db: Session, door_id: int) -> Door:
-    door = db.get(Door, door_id)
-    if door is None:
-        raise NotFound(_l("There is no such door."))
-    return door
-
-
-def get_managed_door(db: Session, actor: User, door_id: int) -> Door:
-    """The door if the actor runs its location. Raises NotFound, Forbidden."""
-    door = get_door(db, door_id)
-    if not can_manage(db, actor, door.location_id):
-        raise Forbidden(_l("You do not run this location."))
-    return door
-
-
-def doors_of(db: Session, location_id: int, *, active_only: bool = False) -> list[Door]:
-    query = select(Door).where(Door.location_id == location_id)
-    if active_only:
-        query = query.where(Door.is_active.is_(True))
-    return list(db.scalars(query.order_by(Door.name, Door.id)))
-
-
-def door_secret(door: Door) -> str:
-    """The door's signing secret in clear; raises DoorUnavailable if unreadable."""
-    if door.secret_enc is None:
-        raise DoorUnavailable(_l("This door has no secret."))
-    try:
-        return unseal(door.secret_enc, _secret_key(), door_id=door.id)
-    except SecretUnreadable:
-        log.error("secret of door %s unreadable: SECRET_KEY changed?", door.id)
-        raise DoorUnavailable(
-            _l("This door must be set up again: rotate its secret.")
-        ) from None
 
 
 def _clean_door_values(db: Session, location: Location, values: dict) -> dict:
@@ -224,7 +187,7 @@ def create_door(
         secret = None
         if door.kind == DoorKind.LANDDESK:
             secret = messages.new_secret()
-            door.secret_enc = seal(secret, _secret_key(), door_id=door.id)
+            door.secret_enc = seal(secret, app_secret_key(), door_id=door.id)
             door.secret_rotated_at = utcnow()
     return door, secret
 
@@ -261,7 +224,7 @@ def rotate_secret(db: Session, actor: User, door_id: int) -> tuple[Door, str]:
         if door.kind != DoorKind.LANDDESK:
             raise InvalidInput(_l("Only Landdesk controllers have a secret."))
         secret = messages.new_secret()
-        door.secret_enc = seal(secret, _secret_key(), door_id=door.id)
+        door.secret_enc = seal(secret, app_secret_key(), door_id=door.id)
         door.secret_rotated_at = utcnow()
     return door, secret
 
@@ -280,8 +243,6 @@ def access_facts(
     """Everything the access rule needs to know, read from the database."""
     if can_manage(db, user, door.location_id):
         return rules.AccessFacts(door.is_active, True, "none", False, ())
-    from ..passes import services as passes_services
-
     standing = str(passes_services.member_standing(db, user, now))
     has_24_7 = passes_services.has_24_7_access(db, user, door.location_id, now)
     query = select(Booking.id, Booking.starts_at, Booking.ends_at).where(
@@ -399,8 +360,6 @@ def unlock_door(
             occurred_at=now,
         )
         if result == Result.OPENED and channel == Channel.APP:
-            from ..checkin.services import record_door_entry
-
             record_door_entry(db, actor.id, door.location_id, at=now)
     if result == Result.REFUSED:
         raise DoorRefused(reason=outcome.reason or "refused")
@@ -448,16 +407,6 @@ def record_rate_limited(db: Session, actor: User | None, door_id: int) -> None:
 # --- offline PINs and the door buttons ------------------------------------------
 
 
-def pin_span(starts_at: datetime, ends_at: datetime) -> tuple[float, float]:
-    """The unix window a booking's PIN covers: its access window, at most 24 h."""
-    start, end = rules.access_window(starts_at, ends_at, access_margin())
-    limit = timedelta(seconds=messages.PIN_MAX_SLOTS * messages.PIN_SLOT_S - 3600)
-    if end - start > limit:
-        start = max(starts_at, end - limit)
-        end = min(end, start + limit)
-    return start.timestamp(), end.timestamp()
-
-
 @dataclass(frozen=True)
 class DoorAccess:
     """One door as a person sees it on a booking or location page."""
@@ -478,11 +427,13 @@ def _booking_serves(door: Door, booking: Booking) -> bool:
 def doors_for_booking(
     db: Session, user: User, booking: Booking, now: datetime | None = None
 ) -> list[DoorAccess]:
-    """The doors a booking opens, with the offline PIN for each of ours."""
+    """The doors a booking opens, with the booking's own offline PIN for each
+    of ours (its key is issued on first use, access.pins)."""
     now = now or utcnow()
     if booking.status != BookingStatus.CONFIRMED or booking.ends_at <= now:
         return []
     result = []
+    key: DoorPin | None = None
     for door in doors_of(db, booking.location_id, active_only=True):
         if not _booking_serves(door, booking):
             continue
@@ -490,14 +441,18 @@ def doors_for_booking(
         pin = pin_from = pin_until = None
         blocked = decision.reason == rules.SUSPENDED
         if door.kind == DoorKind.LANDDESK and door.secret_enc and not blocked:
-            start, end = pin_span(booking.starts_at, booking.ends_at)
-            try:
-                pin = messages.offline_pin(door_secret(door), door.mqtt_id, start, end)
-            except (ValueError, DoorUnavailable):
-                pin = None
-            slot, slots = messages.pin_window(start, end)
-            pin_from = datetime.fromtimestamp(slot * messages.PIN_SLOT_S, UTC)
-            pin_until = pin_from + timedelta(seconds=slots * messages.PIN_SLOT_S)
+            key = key or issue_pin(db, booking, now)
+            if key is not None:
+                start = key.start_slot * PIN_SLOT_S
+                end = start + key.slots * PIN_SLOT_S
+                try:
+                    pin = offline_pin(
+                        door_secret(door), door.mqtt_id, start, end, index=key.pin_index
+                    )
+                except (ValueError, DoorUnavailable):
+                    pin = None
+                pin_from = datetime.fromtimestamp(start, UTC)
+                pin_until = datetime.fromtimestamp(end, UTC)
         result.append(
             DoorAccess(
                 door, decision.allowed, decision.reason, pin, pin_from, pin_until

@@ -20,10 +20,14 @@ from ..db import get_db
 from ..errors import DomainError, InvalidInput
 from ..extensions import limiter
 from ..security import operator_required
-from ..spaces.services import get_managed_location, managed_location_ids
+from ..spaces.services import (
+    get_managed_location,
+    list_locations,
+    managed_location_ids,
+)
 from . import audit, reports, services
+from .link import get_link
 from .models import Channel, DoorKind, Result
-from .mqtt import get_link
 
 bp = Blueprint("access", __name__)
 
@@ -262,8 +266,6 @@ def access_log():
         )
         return response
     ids = managed_location_ids(db, current_user)
-    from ..spaces.services import list_locations
-
     locations = [
         loc
         for loc in list_locations(db, include_inactive=True)

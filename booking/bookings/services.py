@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Select
 
+from ..access.pins import revoke_booking_pins
 from ..auth.models import User
 from ..billing.services import release_expired_holds
 from ..calendars.services import check_not_blocked
@@ -614,6 +615,8 @@ def cancel_booking(
         booking.cancelled_by_id = actor.id
         booking.sequence += 1
         passes_services.release_booking(db, booking, actor=actor, now=now)
+        # No domain events yet (issue 16.6): access is called directly.
+        revoke_booking_pins(db, booking, "cancelled")
         notify_booking_cancelled(db, booking)
     return booking
 

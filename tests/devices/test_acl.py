@@ -53,16 +53,16 @@ def test_door_cannot_read_other_doors_acks_or_events(broker, make_door, make_pro
     assert spy.received == []
 
 
-@pytest.mark.parametrize("kind", ["ack", "state", "event", "cmd"])
+@pytest.mark.parametrize("kind", ["ack", "state", "event", "cmd", "revoked"])
 def test_door_cannot_write_another_doors_topics(
     kind, broker, server, make_door, make_probe
 ):
     a, b = make_door(broker), make_door(broker)
     door_a = make_probe(broker, user=a.id, subscriptions=())
     assert _code(door_a, m.topic("landdesk", b.id, kind), "{}") == NOT_AUTHORIZED
-    if kind != "cmd":
+    if kind not in ("cmd", "revoked"):
         assert _code(door_a, m.topic("landdesk", a.id, kind), "{}") < 128
-    else:  # a door cannot command itself either
+    else:  # a door cannot command itself or revoke its own PINs either
         assert _code(door_a, m.topic("landdesk", a.id, kind), "{}") == NOT_AUTHORIZED
     time.sleep(0.2)
     assert not server.on(b.id, kind)

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from devices import messages as m
+from devices import pins
 
 ROOT = Path(__file__).resolve().parents[2]
 RSS_LIMIT_KB = 30 * 1024
@@ -72,8 +73,8 @@ path = "{fifo}"
         assert server.wait_event(door, "opened", cmd=cmd.id)
 
         now = time.time()
-        pin = m.offline_pin(door.secret, door.id, now, now + 1800)
-        wrong = pin[:5] + f"{(int(pin[5:]) + 1) % 100000:05d}"
+        pin = pins.offline_pin(door.secret, door.id, now, now + 1800, index=0)
+        wrong = pin[:7] + f"{(int(pin[7:]) + 1) % 100000:05d}"
         with open(fifo, "w") as keypad:
             keypad.write(f"{wrong}\n{pin}\n")
         assert server.wait_event(door, "pin_refused").reason == "wrong"

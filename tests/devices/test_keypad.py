@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from devices import messages as m
+from devices import pins
 
 
 class FakeClock:
@@ -22,7 +22,7 @@ def test_pin_inside_window_opens_and_reports_window(
     door = make_door(broker)
     controller = make_controller(broker, door)
     now = time.time()
-    pin = m.offline_pin(door.secret, door.id, now - 600, now + 3600)
+    pin = pins.offline_pin(door.secret, door.id, now - 600, now + 3600, index=0)
 
     result = controller.enter_pin(pin)
 
@@ -41,7 +41,7 @@ def test_pin_outside_window_is_refused_without_counting_as_guess(
     door = make_door(broker)
     controller = make_controller(broker, door)
     tomorrow = time.time() + 86400
-    pin = m.offline_pin(door.secret, door.id, tomorrow, tomorrow + 3600)
+    pin = pins.offline_pin(door.secret, door.id, tomorrow, tomorrow + 3600, index=0)
 
     for _ in range(4):
         result = controller.enter_pin(pin)
@@ -60,8 +60,8 @@ def test_wrong_pins_are_throttled_with_doubling_lockouts(
     clock = FakeClock(time.time())
     controller = make_controller(broker, door, clock=clock)
     start = clock.now // 1800 * 1800
-    good = m.offline_pin(door.secret, door.id, start, start + 86400)
-    wrong = good[:5] + f"{(int(good[5:]) + 1) % 100000:05d}"
+    good = pins.offline_pin(door.secret, door.id, start, start + 86400, index=0)
+    wrong = good[:7] + f"{(int(good[7:]) + 1) % 100000:05d}"
 
     assert controller.enter_pin(wrong).reason == "wrong"
     assert controller.enter_pin("123").reason == "malformed"
@@ -117,7 +117,7 @@ def test_pin_works_while_broker_is_down_and_event_follows_later(
     assert _wait_disconnected(controller)
 
     now = time.time()
-    pin = m.offline_pin(door.secret, door.id, now - 60, now + 1800)
+    pin = pins.offline_pin(door.secret, door.id, now - 60, now + 1800, index=0)
     assert controller.enter_pin(pin).accepted
     assert controller.relay.wait_for_pulse(1)
     queued = json.loads(controller.store.path.read_text())["queue"]
@@ -148,7 +148,7 @@ def test_pin_works_with_no_broker_ever(private_broker, make_door, make_controlle
     private_broker.stop()
     controller = make_controller(private_broker, door, connect=False)
     now = time.time()
-    pin = m.offline_pin(door.secret, door.id, now, now + 1800)
+    pin = pins.offline_pin(door.secret, door.id, now, now + 1800, index=0)
     assert controller.enter_pin(pin).accepted
     assert controller.relay.wait_for_pulse(1)
     assert controller.store.queue[0]["offline"] is True

@@ -14,7 +14,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from devices import messages as m
-from devices import vendors
+from devices import pins, vendors
 from devices.controller import BridgeConfig
 
 SHELLY = "shellyplus1-a8032ab12345"
@@ -364,6 +364,8 @@ def test_pin_in_bridge_mode_drives_vendor_device(
     device = fake_device("nuki")
     door, controller = bridged(broker, make_door, make_controller, "nuki")
     now = time.time()
-    assert controller.enter_pin(m.offline_pin(door.secret, door.id, now, now + 1800))
+    assert controller.enter_pin(
+        pins.offline_pin(door.secret, door.id, now, now + 1800, index=0)
+    )
     assert server.wait_event(door, "opened")
     assert device.requests == [(f"nuki/{NUKI}/lockAction", "3")]

@@ -46,7 +46,7 @@ def app_config(app_config, broker, access_config) -> dict:
 
 @pytest.fixture(autouse=True)
 def _door_link(app) -> Iterator[None]:
-    from booking.access.mqtt import stop_link
+    from booking.access.link import stop_link
     from booking.extensions import limiter
 
     limiter.reset()
@@ -57,7 +57,7 @@ def _door_link(app) -> Iterator[None]:
 @pytest.fixture
 def link(app):
     """This process's link, connected."""
-    from booking.access.mqtt import get_link
+    from booking.access.link import get_link
 
     door_link = get_link(app)
     assert door_link.connected.wait(5), "service did not connect to the broker"

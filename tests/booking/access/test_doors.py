@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from booking.access.models import AccessEvent, Door, DoorAlert
 from devices import messages
+from devices.pins import offline_pin
 from tests.support.doors import fresh, wait_until
 
 
@@ -23,7 +24,7 @@ def events(db, **match):
     return [r for r in rows if all(getattr(r, k) == v for k, v in match.items())]
 
 
-PIN_RE = re.compile(r'class="pin">(\d{3}) (\d{2}) (\d{5})<')
+PIN_RE = re.compile(r'class="pin">(\d{3}) (\d{2}) (\d{2}) (\d{5})<')
 
 
 # --- offline PINs --------------------------------------------------------------
@@ -39,8 +40,12 @@ def test_booking_page_shows_the_offline_pin_that_opens_the_door_in_its_window(
     assert match, "no PIN on the booking page"
     pin = "".join(match.groups())
     start = booking_now.starts_at - timedelta(minutes=30)
-    assert pin == messages.offline_pin(
-        secret, str(door_row.id), start.timestamp(), booking_now.ends_at.timestamp()
+    assert pin == offline_pin(
+        secret,
+        str(door_row.id),
+        start.timestamp(),
+        booking_now.ends_at.timestamp(),
+        index=0,
     )
     # Typed on the controller's (simulated) keypad: the door opens.
     assert controller.enter_pin(pin).accepted
@@ -59,7 +64,7 @@ def test_pin_outside_its_window_is_refused_and_logged(
     tomorrow = datetime.now(UTC) + timedelta(days=1)
     booking = add_booking(member, tomorrow, tomorrow + timedelta(hours=3))
     (item,) = api(member).get(f"/api/v1/bookings/{booking.id}/doors").get_json()
-    assert item["can_open"] is False and len(item["pin"]) == 10
+    assert item["can_open"] is False and len(item["pin"]) == 12
     result = controller.enter_pin(item["pin"])
     assert (result.accepted, result.reason) == (False, "outside_window")
     assert controller.relay.pulses == []
@@ -422,7 +427,7 @@ def test_repeated_wrong_pins_and_held_open_door_raise_alerts(
     door_row, secret = door
     controller = make_controller(door_row, secret, held_open_alert_s=0.2)
     for _ in range(3):
-        controller.enter_pin("0000000000")
+        controller.enter_pin("000000000000")
     controller.set_door_open(True)
 
     def alert_kinds() -> set[str]:

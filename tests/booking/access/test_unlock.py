@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from booking.access.models import AccessEvent, Door
-from devices.messages import offline_pin
+from devices.pins import offline_pin
 from tests.support.doors import fresh, wait_until
 
 
@@ -245,14 +245,18 @@ def test_location_page_offers_the_door_to_a_member_with_a_booking(
     # ... with the offline PIN of the booking.
     start = booking_now.starts_at - timedelta(minutes=30)
     pin = offline_pin(
-        door[1], str(door_row.id), start.timestamp(), booking_now.ends_at.timestamp()
+        door[1],
+        str(door_row.id),
+        start.timestamp(),
+        booking_now.ends_at.timestamp(),
+        index=0,
     )
-    assert f'class="pin">{pin[:3]} {pin[3:5]} {pin[5:]}<' in page
+    assert f'class="pin">{pin[:3]} {pin[3:5]} {pin[5:7]} {pin[7:]}<' in page
 
 
 def test_without_mqtt_configured_unlock_is_503(app, api, member, door, booking_now):
     app.config["MQTT_URL"] = None
-    from booking.access.mqtt import stop_link
+    from booking.access.link import stop_link
 
     stop_link(app)
     response = api(member).post(f"/api/v1/doors/{door[0].id}/unlock")
