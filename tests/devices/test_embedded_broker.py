@@ -411,10 +411,8 @@ def test_reference_controller_and_service_link_open_a_door(
     link = DoorLink(embedded.url(SERVICE_USER), connect_grace_s=5).start()
     try:
         assert link.connected.wait(5)
-        started = time.monotonic()
         outcome = link.unlock(DOOR_A.id, DOOR_A.secret, open_s=1, timeout_s=3)
         assert outcome.status == "opened", outcome
-        assert time.monotonic() - started < 0.5
     finally:
         link.stop()
     assert len(controller.relay.pulses) == 2

@@ -57,11 +57,10 @@ def test_member_with_live_booking_opens_the_door(
 ):
     door_row, secret = door
     controller = make_controller(door_row, secret)
-    started = time.monotonic()
+    # How fast is bench/unlock_roundtrip.py's question, not this test's.
     response = api(member).post(f"/api/v1/doors/{door_row.id}/unlock")
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["status"] == "opened"
-    assert time.monotonic() - started < 1.0
     assert len(controller.relay.pulses) == 1
     (row,) = events(db, channel="app")
     assert (row.user_id, row.result, row.booking_id) == (
