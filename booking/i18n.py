@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 from babel import dates as babel_dates
 from flask import Flask, current_app, has_request_context, request
-from flask_babel import get_locale
+from flask_babel import get_locale, lazy_gettext
 from flask_login import current_user
 
 from .extensions import babel
@@ -46,17 +46,39 @@ def browser_language(accepted, languages) -> str | None:
     return None
 
 
+# The one place dates and times get their shape. English pages follow British
+# conventions (24-hour clock, day before month: "8 Dec 2026", never "12:00 AM");
+# German pages write dates with two-digit days and months ("08.12.2026"), also
+# after the weekday. Templates, mails and flashes all come through here.
+FORMAT_LOCALES = {"de": "de_DE", "en": "en_GB"}
+DATE_PATTERNS = {"de": {"full": "EEEE, dd.MM.y"}}
+
+
+def format_locale() -> Locale:
+    """The CLDR locale whose conventions the reader's language follows."""
+    language = str(get_locale())
+    return Locale.parse(FORMAT_LOCALES.get(language.split("_")[0], language))
+
+
+def _date_pattern(fmt: str) -> str:
+    language = str(get_locale()).split("_")[0]
+    return DATE_PATTERNS.get(language, {}).get(fmt, fmt)
+
+
 def localtime(instant: datetime, tz_name: str, fmt: str = "short") -> str:
-    """Format a UTC instant in a location's zone and the reader's language."""
+    """Format a UTC instant's wall time in a location's zone ("08:00")."""
     local = instant.astimezone(ZoneInfo(tz_name))
-    return babel_dates.format_time(local, fmt, locale=str(get_locale()))
+    return babel_dates.format_time(local, fmt, locale=format_locale())
 
 
 def localdatetime(instant: datetime, tz_name: str, fmt: str = "medium") -> str:
+    """Date and time of a UTC instant in a location's zone ("08.12.2026, 07:30").
+
+    ``fmt`` is the width of the date part; times never show seconds.
+    """
     local = instant.astimezone(ZoneInfo(tz_name))
-    return babel_dates.format_datetime(
-        local, fmt, tzinfo=ZoneInfo(tz_name), locale=str(get_locale())
-    )
+    day = localdate(local.date(), fmt="medium" if fmt == "short" else fmt)
+    return f"{day}, {babel_dates.format_time(local, 'short', locale=format_locale())}"
 
 
 def localdate(
@@ -69,21 +91,37 @@ def localdate(
 
     ``fmt`` is a CLDR width ("full", "medium", ...) or pattern; a ``skeleton``
     such as ``"MEd"`` names the fields only and lets the locale order them
-    ("Mi., 25.11." in German, "Wed, 11/25" in English).
+    ("Di., 8.12." in German, "Tue 08/12" in English).
     """
     if isinstance(value, datetime):
         value = value.astimezone(ZoneInfo(tz_name or "UTC")).date()
-    locale = Locale.parse(str(get_locale()))
+    locale = format_locale()
     if skeleton is not None:
         fmt = locale.datetime_skeletons[skeleton].pattern
-    return babel_dates.format_date(value, fmt, locale=locale)
+    return babel_dates.format_date(value, _date_pattern(fmt), locale=locale)
+
+
+def localmonth(value: date | str) -> str:
+    """A month ("Dezember 2026"); takes a date or a "YYYY-MM" period key."""
+    if isinstance(value, str):
+        value = date.fromisoformat(value + "-01")
+    return babel_dates.format_date(value, "LLLL y", locale=format_locale())
+
+
+def timespan(starts_at: datetime, ends_at: datetime, tz_name: str) -> str:
+    """ "08:00–13:00", or "whole day" for a span from midnight to midnight."""
+    tz = ZoneInfo(tz_name)
+    start, end = starts_at.astimezone(tz), ends_at.astimezone(tz)
+    if start.time() == end.time() == time(0) and end > start:
+        return str(lazy_gettext("whole day"))
+    return f"{localtime(starts_at, tz_name)}–{localtime(ends_at, tz_name)}"
 
 
 def clock(value: str, fmt: str = "short") -> str:
     """A wall time stored as ``"HH:MM"`` (opening hours) in the reader's style."""
     hours, minutes = int(value[:2]), int(value[3:5])
     text = babel_dates.format_time(
-        time(hours % 24, minutes), fmt, locale=str(get_locale())
+        time(hours % 24, minutes), fmt, locale=format_locale()
     )
     if hours == 24 and text.startswith("00"):
         # "24:00" closes a day at midnight: keep it in 24-hour styles.
@@ -101,4 +139,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["localdatetime"] = localdatetime
     app.jinja_env.filters["localdate"] = localdate
     app.jinja_env.filters["clock"] = clock
+    app.jinja_env.filters["localmonth"] = localmonth
+    app.jinja_env.filters["timespan"] = timespan
     app.jinja_env.policies["ext.i18n.trimmed"] = True

@@ -106,7 +106,7 @@ def register():
             gettext("Welcome, %(name)s! Your account is ready.", name=user.name),
             "success",
         )
-        return redirect(url_for("network.index"))
+        return redirect(_safe_next(request.args.get("next")))
     status = 400 if request.method == "POST" else 200
     return render_template("auth/register.html", form=form), status
 

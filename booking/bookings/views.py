@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
@@ -9,9 +11,11 @@ from flask_login import current_user, login_required
 
 from ..db import get_db, utcnow
 from ..errors import DomainError
-from ..spaces.services import can_manage
+from ..spaces.hours import local_date
+from ..spaces.services import can_manage, get_resource
 from ..validation import parse_int
-from . import services
+from . import queries, services
+from .rules import parse_date, parse_instant
 
 bp = Blueprint("bookings", __name__)
 
@@ -49,11 +53,46 @@ def create():
     return redirect(url_for("bookings.mine") if holder_id is None else back, 303)
 
 
+@bp.get("/bookings/new")
+@login_required
+def confirm():
+    """The confirm step a visitor lands on after logging in or registering.
+
+    The location page sends visitors here (a GET that survives the login
+    redirect in ``next``), so the desk, day and part they chose are kept.
+    """
+    db = get_db()
+    resource = get_resource(db, request.args.get("resource_id", type=int) or 0)
+    start = request.args.get("start", "")
+    duration = request.args.get("duration", "")
+    starts_at = ends_at = None
+    if start and duration.isdigit():  # a room: its day is the start's local day
+        starts_at = parse_instant(start, "start")
+        ends_at = starts_at + timedelta(minutes=int(duration))
+        day = local_date(starts_at, resource.location.timezone)
+    else:
+        day = parse_date(request.args.get("date", ""))
+    part = request.args.get("part") or "full"
+    availability = queries.location_day(db, resource.location, day, now=utcnow())
+    entry = next(
+        (e for e in availability.resources if e.resource.id == resource.id), None
+    )
+    return render_template(
+        "bookings/confirm.html",
+        resource=resource,
+        location=resource.location,
+        day=day,
+        part=part if part in ("full", "am", "pm") else "full",
+        plan=availability.plan,
+        entry=entry,
+        start=start,
+        duration=duration,
+        starts_at=starts_at,
+        ends_at=ends_at,
+    )
+
+
 def _end_from_duration(start: str, duration: str) -> str:
-    from datetime import timedelta
-
-    from .rules import parse_instant
-
     minutes = parse_int(
         duration,
         "duration",

@@ -90,7 +90,7 @@ def test_weekday_labels_and_dates_are_in_the_readers_language(
     assert ">Mo.</text>" in german and ">Mon</text>" not in german
     today = datetime.now(BERLIN).date()
     assert f">{today.day}.{today.month}.</text>" in german
-    assert f">{today.month}/{today.day}</text>" in english
+    assert f">{today:%d/%m}</text>" in english
     assert ">06 Uhr</text>" in german and ">06</text>" in english
     assert "Belegung" in german or "Auslastung" in german
 
