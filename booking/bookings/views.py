@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 from ..db import get_db, utcnow
 from ..errors import DomainError
 from ..spaces.hours import local_date
-from ..spaces.services import can_manage, get_resource
+from ..spaces.services import can_manage, get_resource, list_locations
 from ..validation import parse_int
 from . import queries, services
 from .rules import parse_date, parse_instant
@@ -106,22 +106,42 @@ def _end_from_duration(start: str, duration: str) -> str:
 @bp.get("/bookings")
 @login_required
 def mine():
+    from ..checkin.services import waitlists_of
+
     db = get_db()
     now = utcnow()
-    upcoming = services.bookings_of(db, current_user, upcoming=True, now=now)
+    ahead = services.bookings_of(db, current_user, upcoming=True, now=now)
+    # "Upcoming" lists live bookings only; cancelled ones get their own list.
+    upcoming = [b for b in ahead if b.is_active]
+    cancelled = [b for b in ahead if b.status == "cancelled"]
     past = services.bookings_of(db, current_user, upcoming=False, now=now, limit=50)
     managed = {
         b.location_id: can_manage(db, current_user, b.location_id) for b in upcoming
     }
+    waitlists = waitlists_of(db, current_user, today=now.date())
+    locations = {loc.id: loc for loc in list_locations(db, include_inactive=True)}
     return render_template(
         "bookings/mine.html",
         upcoming=upcoming,
+        cancelled=cancelled,
         past=past,
         now=now,
+        waitlists=[(entry, locations.get(entry.location_id)) for entry in waitlists],
         can_cancel=lambda b: services.can_cancel(
             b, now=now, is_operator=managed.get(b.location_id, False)
         ),
     )
+
+
+@bp.get("/bookings/<int:booking_id>/cancel")
+@login_required
+def cancel_step(booking_id: int):
+    """Asks once before cancelling; a plain page, so it works without JavaScript."""
+    booking = services.get_booking_for(get_db(), current_user, booking_id)
+    back = request.args.get("back") or url_for("bookings.mine")
+    if not back.startswith("/") or back.startswith("//"):
+        back = url_for("bookings.mine")
+    return render_template("bookings/cancel.html", b=booking, back=back)
 
 
 @bp.post("/bookings/<int:booking_id>/cancel")
