@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -108,6 +109,22 @@ def localmonth(value: date | str) -> str:
     return babel_dates.format_date(value, "LLLL y", locale=format_locale())
 
 
+ISO_DAY = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+
+
+def readable_dates(text: str) -> str:
+    """Stored text with ISO days in it (order descriptions such as "Desk 1
+    2026-12-08") as the reader writes dates."""
+
+    def one(match: re.Match) -> str:
+        try:
+            return localdate(date.fromisoformat(match.group(0)), fmt="medium")
+        except ValueError:
+            return match.group(0)
+
+    return ISO_DAY.sub(one, text or "")
+
+
 def timespan(starts_at: datetime, ends_at: datetime, tz_name: str) -> str:
     """ "08:00–13:00", or "whole day" for a span from midnight to midnight."""
     tz = ZoneInfo(tz_name)
@@ -141,4 +158,5 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["clock"] = clock
     app.jinja_env.filters["localmonth"] = localmonth
     app.jinja_env.filters["timespan"] = timespan
+    app.jinja_env.filters["readable_dates"] = readable_dates
     app.jinja_env.policies["ext.i18n.trimmed"] = True

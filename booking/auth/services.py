@@ -245,7 +245,7 @@ def request_password_reset(
     with force_locale(locale):
         from flask_babel import gettext
 
-        subject = gettext("Reset your Landdesk password")
+        subject = gettext("Reset your password")
         text = render_template("emails/password_reset.txt", user=user, url=url)
     with unit_of_work(db):
         on_commit(db, lambda: send_mail(user.email, subject, text))

@@ -6,12 +6,14 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, render_template, request
+from flask_babel import gettext
 from flask_login import current_user
 
 from ..bookings import queries as booking_queries
 from ..bookings.rules import parse_date
 from ..db import get_db, utcnow
 from ..errors import InvalidInput
+from ..i18n import localdate
 from ..spaces import services as space_services
 from ..spaces.hours import WEEKDAYS, local_date
 
@@ -49,13 +51,26 @@ def location(slug: str):
     location = space_services.get_location_by_slug(db, slug)
     now = utcnow()
     today = now.astimezone(ZoneInfo(location.timezone)).date()
+    last_day = today + timedelta(days=location.horizon_days)
+    # A day that cannot be shown is said so, not silently swapped for another.
+    notice = None
     try:
         day = parse_date(request.args["date"]) if request.args.get("date") else today
     except InvalidInput:
+        day, notice = today, gettext("That is not a date we can read; here is today.")
+    if day > last_day:
+        notice = gettext(
+            "%(day)s is beyond the booking horizon: this space takes bookings up to"
+            " %(last)s. Here is that last day.",
+            day=localdate(day, fmt="medium"),
+            last=localdate(last_day, fmt="medium"),
+        )
+        day = last_day
+    elif day < today:
+        notice = gettext(
+            "%(day)s is over; here is today.", day=localdate(day, fmt="medium")
+        )
         day = today
-    last_day = today + timedelta(days=location.horizon_days)
-    if day < today or day > last_day:
-        day = min(max(day, today), last_day)
     availability = booking_queries.location_day(db, location, day, now=now)
     is_operator = current_user.is_authenticated and space_services.can_manage(
         db, current_user, location.id
@@ -79,6 +94,7 @@ def location(slug: str):
         next_days=[today + timedelta(days=i) for i in range(0, 7)],
         availability=availability,
         is_operator=is_operator,
+        notice=notice,
         waitlist=waitlist,
         day_pass_plans=day_pass_plans,
     )
