@@ -25,7 +25,7 @@ from ..spaces.services import (
     list_locations,
     managed_location_ids,
 )
-from . import audit, reports, services
+from . import audit, reports, rules, services
 from .link import get_link
 from .models import Channel, DoorKind, Result
 
@@ -74,6 +74,12 @@ def _door_helpers():
         user = current_user if current_user.is_authenticated else None
         return services.doors_for_location(get_db(), user, location.id)
 
+    def door_opens_at(booking):
+        """When this booking's doors open ("from 07:30" on My bookings)."""
+        return rules.access_window(
+            booking.starts_at, booking.ends_at, services.access_margin()
+        )[0]
+
     def door_alerts():
         if not (current_user.is_authenticated and current_user.is_operator):
             return []
@@ -81,6 +87,7 @@ def _door_helpers():
 
     return {
         "booking_doors": booking_doors,
+        "door_opens_at": door_opens_at,
         "location_doors": location_doors,
         "door_alerts": door_alerts,
         "alert_text": reports.alert_text,

@@ -120,12 +120,20 @@ def mine():
     }
     waitlists = waitlists_of(db, current_user, today=now.date())
     locations = {loc.id: loc for loc in list_locations(db, include_inactive=True)}
+    # Set by the door's "back" link: the tap's answer is shown next to it.
+    door_id, booking_id = (
+        request.args.get("door", type=int),
+        request.args.get("b", type=int),
+    )
+    shown = {b.id for b in upcoming}
+    door_result = (door_id, booking_id) if booking_id in shown else None
     return render_template(
         "bookings/mine.html",
         upcoming=upcoming,
         cancelled=cancelled,
         past=past,
         now=now,
+        door_result=door_result,
         waitlists=[(entry, locations.get(entry.location_id)) for entry in waitlists],
         can_cancel=lambda b: services.can_cancel(
             b, now=now, is_operator=managed.get(b.location_id, False)
