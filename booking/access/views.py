@@ -80,6 +80,15 @@ def _door_helpers():
             booking.starts_at, booking.ends_at, services.access_margin()
         )[0]
 
+    def door_pins(booking):
+        """The PINs of a booking's doors, for its holder (mails render
+        without a logged-in user)."""
+        return [
+            d
+            for d in services.doors_for_booking(get_db(), booking.user, booking)
+            if d.pin
+        ]
+
     def door_alerts():
         if not (current_user.is_authenticated and current_user.is_operator):
             return []
@@ -88,6 +97,7 @@ def _door_helpers():
     return {
         "booking_doors": booking_doors,
         "door_opens_at": door_opens_at,
+        "door_pins": door_pins,
         "location_doors": location_doors,
         "door_alerts": door_alerts,
         "alert_text": reports.alert_text,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 from flask import (
     Blueprint,
     Response,
@@ -18,6 +20,7 @@ from flask_login import current_user, login_required
 from ..api import schemas
 from ..api.contract import operation
 from ..auth.models import User
+from ..bookings.services import get_booking_for
 from ..db import get_db
 from ..errors import DomainError, InvalidInput, NotFound
 from ..security import operator_required
@@ -28,6 +31,37 @@ from . import ical, services
 
 bp = Blueprint("calendars", __name__)
 api_bp = Blueprint("calendars_api", __name__, url_prefix="/api/v1")
+
+
+@bp.app_template_filter("webcal")
+def webcal(url: str) -> str:
+    """A feed's subscribe link: phones open webcal:// in their calendar app.
+    The feed URL comes from PUBLIC_URL, never from the request's Host."""
+    return urlunsplit(("webcal", *urlsplit(url)[1:]))
+
+
+@bp.app_context_processor
+def _calendar_helpers():
+    def personal_calendar_url() -> str | None:
+        if not current_user.is_authenticated:
+            return None
+        return services.personal_feed_url(get_db(), current_user)
+
+    return {"personal_calendar_url": personal_calendar_url}
+
+
+@bp.get("/bookings/<int:booking_id>/calendar.ics")
+@login_required
+def booking_ics(booking_id: int):
+    """One booking as a calendar file, for phones that open .ics downloads."""
+    booking = get_booking_for(get_db(), current_user, booking_id)
+    body = ical.member_feed([booking], name=booking.location.name)
+    response = Response(body, mimetype="text/calendar")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="booking-{booking.id}.ics"'
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.get("/calendar/<token>.ics")

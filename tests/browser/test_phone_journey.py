@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
 from booking.bookings.models import Booking
-from tests.browser.pages import PASSWORD, booking_day, flash, url_path
+from tests.browser.pages import PASSWORD, booking_day, flash, log_in, url_path
 
 pytestmark = pytest.mark.browser
 
@@ -86,3 +87,26 @@ def test_visitor_logs_in_and_lands_on_the_room_step(new_phone, space, create_use
     confirm.get_by_role("button", name="Jetzt buchen").tap()
     expect(page).to_have_url(url_path("/bookings"))
     expect(page.locator("ul.bookings").first).to_contain_text("Lehrerzimmer")
+
+
+def test_member_subscribes_and_downloads_one_booking(new_phone, space, create_user, db):
+    from booking.bookings.services import BookingRequest, create_booking
+
+    member = create_user("tom@example.org", name="Tom")
+    booking = create_booking(
+        db, member, BookingRequest(space["desk"].id, on=booking_day())
+    )
+    db.commit()
+    page = new_phone(locale="de-DE").new_page()
+    log_in(page, "tom@example.org")
+    page.goto("/bookings")
+    subscribe = page.get_by_role("link", name="Abonnieren")
+    expect(subscribe).to_have_attribute(
+        "href", re.compile(r"^webcal://[^/]+/calendar/")
+    )
+    row = page.locator(f"#b{booking.id}")
+    with page.expect_download() as download:
+        row.get_by_role("link", name="In den Kalender (.ics)").tap()
+    body = Path(download.value.path()).read_text(encoding="utf-8")
+    assert download.value.suggested_filename == f"booking-{booking.id}.ics"
+    assert "BEGIN:VEVENT" in body and "Fensterplatz" in body
