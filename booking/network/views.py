@@ -1,12 +1,20 @@
-"""Public pages: the network, a location's day, legal pages."""
+"""Public pages: the network, a location's day, legal pages, the web app files."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, render_template, request
-from flask_babel import gettext
+from flask import (
+    Blueprint,
+    current_app,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
+from flask_babel import get_locale, gettext
 from flask_login import current_user
 
 from ..bookings import queries as booking_queries
@@ -108,6 +116,55 @@ def imprint():
 @bp.get("/privacy")
 def privacy():
     return render_template("network/legal.html", page="privacy")
+
+
+# --- installable web app --------------------------------------------------------
+
+
+@bp.get("/manifest.webmanifest")
+def manifest():
+    """Lets phones install the site as an app (name, icons, start page)."""
+    name = space_services.get_network(get_db()).name
+    body = {
+        "name": name,
+        "short_name": name[:12],
+        "lang": str(get_locale()),
+        "start_url": url_for("bookings.mine"),
+        "scope": "/",
+        "display": "standalone",
+        "background_color": "#f7f8f6",
+        "theme_color": "#1f6f4a",
+        "icons": [
+            {
+                "src": url_for("static", filename=f"icon-{size}.png"),
+                "sizes": f"{size}x{size}",
+                "type": "image/png",
+                "purpose": "any maskable",
+            }
+            for size in (192, 512)
+        ],
+    }
+    response = current_app.response_class(
+        json.dumps(body), mimetype="application/manifest+json"
+    )
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+@bp.get("/sw.js")
+def service_worker():
+    """The service worker, from the site root so its scope covers every page."""
+    response = send_from_directory(current_app.static_folder, "sw.js")
+    response.mimetype = "text/javascript"
+    # Browsers check for a new worker on each visit; never serve a stale one.
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.get("/offline")
+def offline():
+    """What the service worker shows for a page it cannot reach (no user data)."""
+    return render_template("network/offline.html")
 
 
 @bp.get("/healthz")
