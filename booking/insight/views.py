@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from datetime import date, time, timedelta
 
-from babel import Locale
 from babel import dates as babel_dates
 from flask import Blueprint, Response, jsonify, render_template, request
-from flask_babel import get_locale, gettext
+from flask_babel import gettext
 from flask_login import current_user, login_required
 
 from ..api import schemas
 from ..api.contract import operation
 from ..db import get_db, utcnow
-from ..i18n import localdate
+from ..i18n import format_locale, localdate
 from ..security import operator_required
 from ..spaces.hours import WEEKDAYS
 from ..spaces.services import get_managed_location
@@ -58,13 +57,13 @@ def api_location(location_id: int):
 
 
 def _hour(hour: int) -> str:
-    locale = Locale.parse(str(get_locale()))
+    locale = format_locale()
     pattern = locale.datetime_skeletons["H"].pattern
     return babel_dates.format_time(time(hour), pattern, locale=locale)
 
 
 def _charts(board: services.Dashboard) -> dict:
-    locale = Locale.parse(str(get_locale()))
+    locale = format_locale()
     day_names = babel_dates.get_day_names("abbreviated", locale=locale)
     return {
         "week": bar_chart(
