@@ -85,3 +85,5 @@ def test_waitlist_sits_in_my_bookings_with_space_and_day(
     assert day.strftime("%d.%m.%Y") in waitlist
     assert "wartend" in waitlist
     assert "Warteliste verlassen" in waitlist
+    account = client.get("/account/").get_data(as_text=True)
+    assert 'href="/bookings#waitlist"' in account
