@@ -22,6 +22,7 @@ def test_visitor_booking_goes_to_login_then_the_confirm_step(client, desk, creat
     login_url = response.headers["Location"]
     assert login_url.startswith("/login?next=")
     login_page = client.get(login_url).get_data(as_text=True)
+    assert "Your choice is kept" in login_page
     assert 'href="/register?next=/bookings/new?resource_id' in login_page
     response = client.post(
         login_url,
