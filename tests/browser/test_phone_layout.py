@@ -108,7 +108,7 @@ def test_tap_targets_are_at_least_44_px_high(new_phone, demo):
     member = new_phone(width=SMALL_PHONE, locale="de-DE").new_page()
     log_in(member, "jana@example.org")
     member.goto("/bookings")
-    too_small = _small_targets(member, ["li.booking button"])
+    too_small = _small_targets(member, ["li.booking button, li.booking a.button"])
     for path, selectors in checks.items():
         page.goto(path)
         too_small += _small_targets(page, selectors)
@@ -139,8 +139,14 @@ def test_location_page_transfers_under_100_kb(new_phone, demo):
     page.wait_for_load_state("load")
     expect(page.locator("header nav form[action='/logout']")).to_be_attached()
 
-    kinds = sorted(request.resource_type for request in finished)
-    assert kinds == ["document", "stylesheet"]  # no scripts, fonts or images
+    # No fonts or images in the page; the one script installs the offline
+    # service worker, and the browser may fetch the tab icon (half a KB).
+    kinds = sorted(
+        request.resource_type
+        for request in finished
+        if not request.url.endswith("/static/icon-192.png")
+    )
+    assert kinds == ["document", "script", "stylesheet"]
     total = 0
     for request in finished:
         response = request.response()
