@@ -151,7 +151,7 @@ def test_budget_drawn_by_two_employees_then_they_pay(
     page = client.get(f"/companies/{company.id}?month={month}").get_data(as_text=True)
     assert "jan@gemeinde.example</td><td>2 days" in page
     assert "eva@gemeinde.example</td><td>1 day" in page
-    assert f"0 days left in {month}" in page
+    assert f"0 days left in {d1:%B %Y}" in page  # "December 2026", never "2026-12"
     usage = dict(
         (u.email, n)
         for u, n in passes.company_usage(db, company.id, d1.strftime("%Y-%m"))
