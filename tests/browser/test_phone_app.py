@@ -67,7 +67,7 @@ def test_my_bookings_with_the_pin_stays_readable_offline(new_phone, site):
     page.goto("/bookings")  # fetched through the worker, which keeps a copy
     row = page.locator(f"#b{site['booking'].id}")
     pin = row.locator(".pin").inner_text()
-    assert re.fullmatch(r"\d{3} \d{2} \d+", pin)
+    assert re.fullmatch(r"\d{3} \d{2} \d{2} \d+", pin)
     expect(page.locator(".offline-note")).to_be_hidden()
 
     context.set_offline(True)

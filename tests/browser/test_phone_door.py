@@ -39,7 +39,7 @@ def app_config(app_config, broker) -> dict:
 
 @pytest.fixture(autouse=True)
 def _door_link(app) -> Iterator[None]:
-    from booking.access.mqtt import stop_link
+    from booking.access.link import stop_link
 
     yield
     stop_link(app)
@@ -108,7 +108,7 @@ def test_door_says_when_it_opens_shows_the_pin_and_the_tap_answer(new_phone, sit
     # Before its window: no button, but when the door opens and the PIN.
     expect(later.get_by_role("button")).to_have_count(0)
     expect(later.locator(".door-opens")).to_have_text("öffnet ab 07:30")
-    expect(later.locator(".pin")).to_have_text(re.compile(r"^\d{3} \d{2} \d+$"))
+    expect(later.locator(".pin")).to_have_text(re.compile(r"^\d{3} \d{2} \d{2} \d+$"))
     expect(later).to_contain_text("gültig")
 
     current = page.locator(f"#door-{door_id}-b{site['bookings']['now'].id}")

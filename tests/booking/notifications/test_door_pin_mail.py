@@ -23,7 +23,7 @@ def test_confirmation_mail_carries_the_door_pin(
     [mail] = mailbox.to("m@example.org")
     text = mail.get_body(("plain",)).get_content()
     [access] = doors_for_booking(db, member, booking)
-    pin = f"{access.pin[:3]} {access.pin[3:5]} {access.pin[5:]}"
+    pin = f"{access.pin[:3]} {access.pin[3:5]} {access.pin[5:7]} {access.pin[7:]}"
     assert f"\nTür-PIN für Haustür: {pin} (gültig " in text
     assert not re.search(r"\b\d{4}-\d{2}-\d{2}\b", text)
     html = mail.get_body(("html",)).get_content()
