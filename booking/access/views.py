@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 from flask import (
     Blueprint,
     Response,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -63,6 +66,29 @@ def _start_link() -> None:
     get_link(current_app._get_current_object())
 
 
+def door_pins(booking):
+    """The PINs of a booking's doors, for its holder: the mails show them."""
+    # A batch of mails asks once a minute per location whether it has doors at
+    # all, so mails of door-less locations cost no statements (mail cost budget).
+    known = g.setdefault("locations_with_doors", {})
+    checked = known.get(booking.location_id)
+    if checked is None or checked[0] < time.monotonic() - 60:
+        doors = services.doors_of(get_db(), booking.location_id, active_only=True)
+        checked = known[booking.location_id] = (time.monotonic(), bool(doors))
+    if not checked[1]:
+        return []
+    return [
+        d for d in services.doors_for_booking(get_db(), booking.user, booking) if d.pin
+    ]
+
+
+@bp.record_once
+def _mail_helpers(state) -> None:
+    # A Jinja global, not a context processor: mails render straight from the
+    # environment (notifications.services), without the pages' processors.
+    state.app.jinja_env.globals["door_pins"] = door_pins
+
+
 @bp.app_context_processor
 def _door_helpers():
     def booking_doors(booking):
@@ -80,15 +106,6 @@ def _door_helpers():
             booking.starts_at, booking.ends_at, services.access_margin()
         )[0]
 
-    def door_pins(booking):
-        """The PINs of a booking's doors, for its holder (mails render
-        without a logged-in user)."""
-        return [
-            d
-            for d in services.doors_for_booking(get_db(), booking.user, booking)
-            if d.pin
-        ]
-
     def door_alerts():
         if not (current_user.is_authenticated and current_user.is_operator):
             return []
@@ -97,7 +114,6 @@ def _door_helpers():
     return {
         "booking_doors": booking_doors,
         "door_opens_at": door_opens_at,
-        "door_pins": door_pins,
         "location_doors": location_doors,
         "door_alerts": door_alerts,
         "alert_text": reports.alert_text,
