@@ -14,8 +14,9 @@ from werkzeug.routing import IntegerConverter
 from .db import Base
 from .errors import InvalidInput
 
-# Ids are 64-bit signed integers in every database we run on.
-MAX_ID = 2**63 - 1
+# Ids are INTEGER columns: 32-bit on PostgreSQL, where psycopg 3 binds a
+# larger number as a typed parameter and the server refuses it (a 500).
+MAX_ID = 2**31 - 1
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 

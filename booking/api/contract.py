@@ -31,10 +31,9 @@ from pydantic import (
 from pydantic.json_schema import models_json_schema
 
 from ..errors import InvalidInput
+from ..validation import MAX_ID
 
 PREFIX = "/api/v1"
-# Ids are 64-bit database keys; larger path numbers are simply not found.
-MAX_ID = 2**63 - 1
 
 
 class Schema(BaseModel):
