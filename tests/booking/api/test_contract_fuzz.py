@@ -53,7 +53,7 @@ def _check(app, db, member, operation, mode: GenerationMode) -> None:
     run()
 
 
-@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE])
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_every_operation_keeps_the_contract(app, db, member, mode):
     def isolated(environ, start_response):
         # Each request in its own application context, as in production
