@@ -19,7 +19,8 @@ It
    HTTP unlock (a member's ``POST /api/v1/doors/{id}/unlock`` on a kept-alive
    connection), and compares their p99;
 5. measures sustained unlocks per second with wrk (every request must answer
-   200; anything else is counted and reported).
+   200; anything else is counted and reported) and the workers' CPU time per
+   unlock, which depends far less than latency on other load on the machine.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -231,6 +233,12 @@ class BareRoundTrip:
         self.client.loop_stop()
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def http_unlock(conn: http.client.HTTPConnection, path: str, token: str) -> float:
     started = time.perf_counter()
     conn.request("POST", path, headers={"Authorization": f"Bearer {token}"})
@@ -325,8 +333,9 @@ def main() -> None:
         print(f"HTTP unlock round trip   : {fmt(http_stats)}")
         overhead = http_stats["p99"] - bare_stats["p99"]
         print(
-            f"p99 overhead {overhead:.2f} ms (target <= 15 ms): "
-            f"{'PASS' if overhead <= 15 else 'FAIL'}"
+            f"service share: p50 {http_stats['p50'] - bare_stats['p50']:.2f} ms, "
+            f"p99 {overhead:.2f} ms (target <= 5 ms at p99): "
+            f"{'PASS' if overhead <= 5 else 'FAIL'}"
         )
         script = work / "unlock.lua"
         script.write_text(
@@ -338,6 +347,7 @@ def main() -> None:
             }
         )
         rss_before = {pid: rss_mb(pid) for pid in server.worker_pids()}
+        cpu_before = sum(cpu_s(pid) for pid in server.worker_pids())
         result = subprocess.run(
             [
                 "wrk",
@@ -354,6 +364,7 @@ def main() -> None:
             text=True,
             check=True,
         )
+        cpu_used = sum(cpu_s(pid) for pid in server.worker_pids()) - cpu_before
         lines = result.stdout.splitlines()
         rate = next(float(x.split()[1]) for x in lines if x.startswith("Requests/sec"))
         bad = next(int(x.split()[1]) for x in lines if x.startswith("STATUS_NON_2XX"))
@@ -364,7 +375,13 @@ def main() -> None:
             f"sustained: {rate:.1f} unlocks/s over {args.duration} s with "
             f"{args.connections} connections; non-200: {bad}; "
             f"p50 {lat['LAT_P50']:.2f} ms p99 {lat['LAT_P99']:.2f} ms "
-            f"(target >= 100/s: {'PASS' if rate >= 100 and bad == 0 else 'FAIL'})"
+            f"(target >= 150/s: {'PASS' if rate >= 150 and bad == 0 else 'FAIL'})"
+        )
+        # CPU time barely depends on what else runs on the machine; latency
+        # does.
+        print(
+            f"worker CPU per unlock: {cpu_used / (rate * args.duration) * 1000:.2f} ms "
+            "(all threads: request, MQTT network thread, door reports)"
         )
         rss = ", ".join(
             f"{rss_before.get(pid, 0):.0f}->{rss_mb(pid):.0f} MB"

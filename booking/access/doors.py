@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from devices.pins import PIN_MAX_SLOTS, PIN_SLOT_S
 
@@ -45,7 +45,12 @@ def app_secret_key() -> str:
 
 
 def get_door(db: Session, door_id: int) -> Door:
-    door = db.get(Door, door_id)
+    # The access rule reads the door's resources and location: one query.
+    door = db.get(
+        Door,
+        door_id,
+        options=[joinedload(Door.resources), joinedload(Door.location)],
+    )
     if door is None:
         raise NotFound(_l("There is no such door."))
     return door
@@ -66,12 +71,25 @@ def doors_of(db: Session, location_id: int, *, active_only: bool = False) -> lis
     return list(db.scalars(query.order_by(Door.name, Door.id)))
 
 
+# Unsealed secrets by (door, sealed value, SECRET_KEY): a rotation or another
+# key seals differently, so a stale entry is never hit; the map stays small.
+_unsealed: dict[tuple[int, str, str], str] = {}
+
+
 def door_secret(door: Door) -> str:
     """The door's signing secret in clear; raises DoorUnavailable if unreadable."""
     if door.secret_enc is None:
         raise DoorUnavailable(_l("This door has no secret."))
+    key = (door.id, door.secret_enc, app_secret_key())
+    secret = _unsealed.get(key)
+    if secret is not None:
+        return secret
     try:
-        return unseal(door.secret_enc, app_secret_key(), door_id=door.id)
+        secret = unseal(door.secret_enc, key[2], door_id=door.id)
+        if len(_unsealed) >= 1024:
+            _unsealed.clear()
+        _unsealed[key] = secret
+        return secret
     except SecretUnreadable:
         log.error("secret of door %s unreadable: SECRET_KEY changed?", door.id)
         raise DoorUnavailable(

@@ -51,6 +51,8 @@ BATTERY_LOW_PERCENT = 20
 # Wrong PINs within this window that raise an alert (besides a lock-out).
 PIN_ALERT_COUNT = 3
 PIN_ALERT_WINDOW = timedelta(minutes=15)
+# A state message that changes nothing moves last_seen_at only after this long.
+LAST_SEEN_PRECISION = timedelta(seconds=60)
 
 
 def _add_event(db: Session, door: Door, **values: Any) -> AccessEvent:
@@ -123,6 +125,18 @@ def _store_state(
     retained: bool,
 ) -> None:
     online = state.status == "online"
+    if (
+        not state.is_will
+        and door.online is online
+        and (door.is_open, door.battery, door.firmware)
+        == (state.open, state.battery, state.fw)
+        and door.last_seen_at is not None
+        and _ts(state.ts, now) - door.last_seen_at < LAST_SEEN_PRECISION
+    ):
+        # Nothing new: every process gets each state message, and a door
+        # repeats what its events (stored a moment earlier) said. Skipping
+        # the write keeps the unlock's audit write from queueing behind it.
+        return
     with unit_of_work(db):
         was_online = door.online
         at = now if state.is_will or not retained else _ts(state.ts, now)
