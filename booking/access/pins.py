@@ -139,33 +139,45 @@ def sync_revocations(db: Session, now: datetime | None = None) -> set[int]:
     """Withdraw every live PIN that no longer opens anything; return the
     locations whose lists changed (the caller publishes them)."""
     now = now or utcnow()
+    # Read first, outside a unit of work: on SQLite a unit of work takes the
+    # writer lock, and most sweeps find nothing to write.
+    rows = db.execute(
+        select(DoorPin, Booking)
+        .outerjoin(Booking, DoorPin.booking_id == Booking.id)
+        .where(DoorPin.revoked_at.is_(None), DoorPin.ends_at > now)
+    ).all()
+    standing: dict[int, Standing] = {}
+    withdraw: dict[int, str] = {}
+    for pin, booking in rows:
+        reason = None
+        if booking is None:
+            reason = "gone"
+        elif booking.status != BookingStatus.CONFIRMED:
+            reason = "cancelled"
+        elif _window(booking) != (pin.start_slot, pin.slots):
+            reason = "changed"
+        elif _closed(db, booking):
+            reason = "closed"
+        else:
+            if booking.user_id not in standing:
+                standing[booking.user_id] = member_standing(db, booking.user, now)
+            if standing[booking.user_id] == Standing.SUSPENDED:
+                reason = "suspended"
+        if reason is not None:
+            withdraw[pin.id] = reason
+    db.commit()  # end the read transaction
+    if not withdraw:
+        return set()
     changed: set[int] = set()
     with unit_of_work(db):
-        rows = db.execute(
-            select(DoorPin, Booking)
-            .outerjoin(Booking, DoorPin.booking_id == Booking.id)
-            .where(DoorPin.revoked_at.is_(None), DoorPin.ends_at > now)
-        ).all()
-        standing: dict[int, Standing] = {}
-        for pin, booking in rows:
-            reason = None
-            if booking is None:
-                reason = "gone"
-            elif booking.status != BookingStatus.CONFIRMED:
-                reason = "cancelled"
-            elif _window(booking) != (pin.start_slot, pin.slots):
-                reason = "changed"
-            elif _closed(db, booking):
-                reason = "closed"
-            else:
-                if booking.user_id not in standing:
-                    standing[booking.user_id] = member_standing(db, booking.user, now)
-                if standing[booking.user_id] == Standing.SUSPENDED:
-                    reason = "suspended"
-            if reason is not None:
-                pin.revoked_at = now
-                pin.revoked_reason = reason
-                changed.add(pin.location_id)
+        for pin in db.scalars(
+            select(DoorPin).where(
+                DoorPin.id.in_(list(withdraw)), DoorPin.revoked_at.is_(None)
+            )
+        ):
+            pin.revoked_at = now
+            pin.revoked_reason = withdraw[pin.id]
+            changed.add(pin.location_id)
     return changed
 
 
