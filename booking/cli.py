@@ -27,9 +27,11 @@ def upgrade_database(revision: str = "heads") -> None:
 def register_cli(app: Flask) -> None:
     from .cron import register_cron_commands
     from .notifications.cli import register_cli as register_notifications_cli
+    from .ops.cli import register_cli as register_ops_cli
 
     register_cron_commands(app)
     register_notifications_cli(app)
+    register_ops_cli(app)
 
     @app.cli.group("db")
     def db_group():

@@ -13,6 +13,7 @@ from .calendars.models import CalendarFeed, CalendarImport, RoomBlock  # noqa: F
 from .checkin.models import CheckinPolicy, WaitlistEntry  # noqa: F401
 from .insight.models import MemberProfile  # noqa: F401
 from .notifications.models import NotificationOptOut, SentNotification  # noqa: F401
+from .ops.models import JobState  # noqa: F401
 from .passes.models import (  # noqa: F401
     Company,
     CompanyMember,

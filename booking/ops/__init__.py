@@ -1,0 +1,1 @@
+"""Running Landdesk unattended: periodic jobs, backups, readiness, metrics, logs."""
