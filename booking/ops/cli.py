@@ -1,4 +1,4 @@
-"""flask --app booking jobs run|list, backup FILE, restore FILE."""
+"""flask --app booking jobs run|list, backup FILE, restore FILE [--force]."""
 
 from __future__ import annotations
 
@@ -78,6 +78,39 @@ def register_cli(app: Flask) -> None:
                     f" ({state.last_duration_ms or 0} ms) {state.last_message}"
                 )
             click.echo(f"{job.name:20} every {every:6} {last}")
+
+    @app.cli.command("backup")
+    @click.argument("file", type=click.Path(dir_okay=False))
+    def backup_command(file: str):
+        """Write a backup of the whole database to FILE (SQLite: a copy by
+        its online backup API; PostgreSQL: pg_dump custom format). Safe
+        while the service runs."""
+        from ..db import get_database
+        from .backup import BackupError, backup
+
+        try:
+            backup(get_database(), file)
+        except BackupError as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(f"Backup written to {file}.")
+
+    @app.cli.command("restore")
+    @click.argument("file", type=click.Path(dir_okay=False))
+    @click.option("--force", is_flag=True, help="Replace a database that holds data.")
+    def restore_command(file: str, force: bool):
+        """Replace the database's contents with the backup in FILE. Refuses
+        a database that holds data unless --force. Stop the service first."""
+        from ..db import get_database
+        from .backup import BackupError, restore
+
+        try:
+            restore(get_database(), file, force=force)
+        except BackupError as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(
+            f"Restored {file}. Run `flask --app booking db upgrade` if the "
+            "backup is older than this version."
+        )
 
 
 def _human(seconds: float) -> str:
