@@ -118,4 +118,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         # come from the headers only this many proxies deep.
         proxies = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
+
+    # Last: /readyz, /metrics, and the request-id and latency layers around
+    # everything above.
+    from .ops.views import init_app as init_ops
+
+    init_ops(app)
     return app

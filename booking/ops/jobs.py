@@ -28,6 +28,7 @@ from sqlalchemy import Connection, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..db import Database, utcnow
+from .logs import request_id
 from .models import JobState
 
 log = logging.getLogger(__name__)
@@ -284,6 +285,7 @@ def run_due(
         if not _take_lease(database, job.name, holder, started, lease):
             continue
         clock = time.perf_counter()
+        token = request_id.set(f"job:{job.name}")  # on every line it logs
         reason = job.unconfigured(config)
         if reason:
             result, message = "skipped", reason
@@ -296,6 +298,7 @@ def run_due(
             finally:
                 db.rollback()
                 db.close()
+        request_id.reset(token)
         outcome = Outcome(
             job.name, result, message, round((time.perf_counter() - clock) * 1000)
         )

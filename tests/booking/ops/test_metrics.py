@@ -1,0 +1,76 @@
+"""GET /metrics: Prometheus text, only with the bearer token."""
+
+from __future__ import annotations
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+TOKEN = "metrics-token-for-tests"
+
+
+@pytest.fixture
+def app_config(app_config):
+    return {**app_config, "METRICS_TOKEN": TOKEN}
+
+
+def scrape(client) -> dict[tuple[str, tuple], float]:
+    answer = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert answer.status_code == 200
+    assert answer.content_type.startswith("text/plain")
+    samples = {}
+    for family in text_string_to_metric_families(answer.get_data(as_text=True)):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def test_metrics_need_the_token(client):
+    assert client.get("/metrics").status_code == 401
+    wrong = client.get("/metrics", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    assert client.get("/metrics", headers={"Authorization": TOKEN}).status_code == 401
+
+
+def test_no_token_configured_no_metrics(app, client):
+    app.config["METRICS_TOKEN"] = None
+    assert client.get("/metrics").status_code == 404
+    assert (
+        client.get("/metrics", headers={"Authorization": "Bearer "}).status_code == 404
+    )
+
+
+def test_request_latency_by_route(client):
+    key = (
+        "landdesk_http_request_duration_seconds_count",
+        (("method", "GET"), ("route", "/healthz")),
+    )
+    before = scrape(client).get(key, 0)
+    for _ in range(3):
+        client.get("/healthz")
+    assert scrape(client)[key] == before + 3
+    unmatched = (
+        "landdesk_http_request_duration_seconds_count",
+        (("method", "GET"), ("route", "unmatched")),
+    )
+    before = scrape(client).get(unmatched, 0)
+    client.get("/no/such/page")
+    assert scrape(client)[unmatched] == before + 1
+
+
+def test_database_gauges_and_job_success(app, client):
+    samples = scrape(client)
+    assert samples[("landdesk_doors_online", ())] == 0
+    assert samples[("landdesk_mails_waiting", ())] == 0
+    assert not any(name.startswith("landdesk_job_last") for name, _ in samples)
+    app.test_cli_runner().invoke(args=["jobs", "run", "--once"])
+    samples = scrape(client)
+    assert (
+        "landdesk_job_last_success_timestamp_seconds",
+        (("job", "expire-holds"),),
+    ) in samples
+    # Skipped is not a success.
+    assert (
+        "landdesk_job_last_success_timestamp_seconds",
+        (("job", "billing-reconcile"),),
+    ) not in samples
+    assert samples[("landdesk_job_failing", (("job", "expire-holds"),))] == 0
