@@ -9,11 +9,12 @@ request runs, by whatever logger. Jobs stamp ``job:<name>``.
 from __future__ import annotations
 
 import contextvars
+import itertools
 import json
 import logging
+import os
 import re
 import sys
-import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
@@ -75,10 +76,20 @@ class RequestIds:
 
     def __init__(self, wsgi_app: Callable):
         self.wsgi_app = wsgi_app
+        self._pid: int | None = None
+
+    def _new_id(self) -> str:
+        # A random prefix per process and a counter: unique across workers
+        # and hosts, and far cheaper than a uuid per request.
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._prefix = os.urandom(8).hex()
+            self._counter = itertools.count(1)
+        return f"{self._prefix}{next(self._counter):08x}"
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        given = environ.get("HTTP_X_REQUEST_ID", "")
-        rid = given if _SANE_ID.match(given) else uuid.uuid4().hex
+        given = environ.get("HTTP_X_REQUEST_ID")
+        rid = given if given and _SANE_ID.match(given) else self._new_id()
         environ["landdesk.request_id"] = rid
         token = request_id.set(rid)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from prometheus_client import (
     REGISTRY,
@@ -97,14 +98,19 @@ class RequestTimer:
 
     def __init__(self, wsgi_app: Callable):
         self.wsgi_app = wsgi_app
-        self.observe = metrics.REQUEST_SECONDS.labels
+        # labels() takes a lock and builds a key each time: keep the children.
+        self._children: dict[tuple[str, str], Any] = {}
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         started = time.perf_counter()
         try:
             return self.wsgi_app(environ, start_response)
         finally:
-            self.observe(
+            key = (
                 environ.get("REQUEST_METHOD", ""),
                 environ.get("landdesk.route", "unmatched"),
-            ).observe(time.perf_counter() - started)
+            )
+            child = self._children.get(key)
+            if child is None:
+                child = self._children[key] = metrics.REQUEST_SECONDS.labels(*key)
+            child.observe(time.perf_counter() - started)

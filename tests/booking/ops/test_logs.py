@@ -33,7 +33,8 @@ def _log_in_a_request(app, client, **headers):
 def test_text_lines_carry_the_request_id(app, client, log_stream):
     answer = _log_in_a_request(app, client)
     request_id = answer.headers["X-Request-ID"]
-    assert len(request_id) == 32
+    assert len(request_id) == 24
+    assert client.get("/healthz").headers["X-Request-ID"] != request_id
     line = log_stream.getvalue().strip().splitlines()[-1]
     assert f"[{request_id}] booking.somewhere: door 7 is sticky" in line
 
