@@ -28,10 +28,8 @@ def flask_command(database_url):
             [sys.executable, "-m", "flask", "--app", "booking", *args],
             cwd=REPO_ROOT,
             env=environment,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
             text=True,
-            **popen,
+            **{"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **popen},
         )
 
     return run
