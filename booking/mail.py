@@ -16,6 +16,8 @@ from urllib.parse import unquote, urlsplit
 
 from flask import current_app
 
+from . import metrics
+
 log = logging.getLogger(__name__)
 
 
@@ -94,9 +96,13 @@ def send_mail(
     if parts.scheme not in ("smtp", "smtps", "smtp+starttls"):
         raise RuntimeError(f"unsupported MAIL_URL scheme: {parts.scheme}")
     smtp_class = smtplib.SMTP_SSL if parts.scheme == "smtps" else smtplib.SMTP
-    with smtp_class(parts.hostname, parts.port or 25, timeout=10) as smtp:
-        if parts.scheme == "smtp+starttls":
-            smtp.starttls()
-        if parts.username:
-            smtp.login(unquote(parts.username), unquote(parts.password or ""))
-        smtp.send_message(message)
+    try:
+        with smtp_class(parts.hostname, parts.port or 25, timeout=10) as smtp:
+            if parts.scheme == "smtp+starttls":
+                smtp.starttls()
+            if parts.username:
+                smtp.login(unquote(parts.username), unquote(parts.password or ""))
+            smtp.send_message(message)
+    except (OSError, smtplib.SMTPException):
+        metrics.MAILS_FAILED.inc()
+        raise

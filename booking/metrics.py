@@ -10,7 +10,13 @@ waiting, jobs) are read at scrape time instead (``ops.metrics``).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import TypeVar
+
 from prometheus_client import Counter, Histogram
+
+T = TypeVar("T")
 
 REQUEST_SECONDS = Histogram(
     "landdesk_http_request_duration_seconds",
@@ -37,3 +43,21 @@ MAILS_FAILED = Counter(
     "landdesk_mails_failed",
     "Mails the mail server did not take (each is retried or given up)",
 )
+
+
+def count_booking(create: Callable[..., T]) -> Callable[..., T]:
+    """Count the outcome of the booking service it decorates: every booking
+    goes through that one function, so they are counted in one place."""
+    from .errors import DomainError
+
+    @functools.wraps(create)
+    def counted(*args, **kwargs) -> T:
+        try:
+            booking = create(*args, **kwargs)
+        except DomainError:
+            BOOKINGS.labels("refused").inc()
+            raise
+        BOOKINGS.labels("created").inc()
+        return booking
+
+    return counted

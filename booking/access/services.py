@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from devices import messages
 from devices.pins import PIN_SLOT_S, offline_pin
 
+from .. import metrics
 from ..auth.models import User
 from ..bookings.models import Booking, BookingStatus
 from ..checkin.services import record_door_entry
@@ -293,6 +294,8 @@ def _denied_message(decision: rules.Decision, door: Door) -> Any:
 
 
 def _add_event(db: Session, door: Door, **values: Any) -> AccessEvent:
+    # Every unlock attempt is audited here, so it is counted here too.
+    metrics.UNLOCKS.labels(str(values["result"])).inc()
     event = AccessEvent.for_door(door, **values)
     db.add(event)
     return event
@@ -341,7 +344,8 @@ def unlock_door(
                 occurred_at=now,
             )
         raise AccessDenied(_denied_message(decision, door), reason=decision.reason)
-    outcome = _send_unlock(db, door)
+    with metrics.UNLOCK_SECONDS.time():
+        outcome = _send_unlock(db, door)
     result = {
         "opened": Result.OPENED,
         "refused": Result.REFUSED,

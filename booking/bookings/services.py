@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Select
 
+from .. import metrics
 from ..access.pins import revoke_booking_pins
 from ..auth.models import User
 from ..billing.services import release_expired_holds
@@ -498,6 +499,7 @@ def _new_booking_params(
     }
 
 
+@metrics.count_booking
 def create_booking(
     db: Session, actor: User, request: BookingRequest, *, now: datetime | None = None
 ) -> Booking:

@@ -41,7 +41,7 @@ def readiness(app: Flask, database: Database) -> dict[str, str]:
             # Older code against a newer schema is as wrong as the reverse.
             checks["migrations"] = "behind" if current <= known else "ahead"
     if app.config.get("MQTT_URL"):
-        from ..access.mqtt import get_link
+        from ..access.link import get_link
 
         link = get_link(app)
         checks["broker"] = (

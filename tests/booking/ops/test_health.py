@@ -63,7 +63,7 @@ def _ready_broker(app, want: str, timeout: float = 10.0) -> dict:
 
 
 def test_broker_configured_but_down_is_named(app, broker):
-    from booking.access.mqtt import stop_link
+    from booking.access.link import stop_link
 
     app.config["MQTT_URL"] = broker.url("landdesk")
     try:

@@ -74,3 +74,68 @@ def test_database_gauges_and_job_success(app, client):
         (("job", "billing-reconcile"),),
     ) not in samples
     assert samples[("landdesk_job_failing", (("job", "expire-holds"),))] == 0
+
+
+def _value(name: str, **labels) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_bookings_created_and_refused_are_counted(
+    app, db, client, create_user, create_location, create_resource
+):
+    from booking.bookings.services import BookingRequest, create_booking
+    from booking.errors import DomainError
+    from tests.conftest import next_weekday
+
+    desk = create_resource(create_location())
+    created = _value("landdesk_bookings_total", outcome="created")
+    refused = _value("landdesk_bookings_total", outcome="refused")
+    day = next_weekday(2)
+    create_booking(db, create_user(), BookingRequest(desk.id, on=day))
+    with pytest.raises(DomainError):
+        create_booking(db, create_user(), BookingRequest(desk.id, on=day))
+    samples = scrape(client)
+    outcome = "landdesk_bookings_total"
+    assert samples[(outcome, (("outcome", "created"),))] == created + 1
+    assert samples[(outcome, (("outcome", "refused"),))] == refused + 1
+
+
+def test_unlock_outcomes_and_latency_are_counted(
+    app, db, client, create_user, create_location
+):
+    from booking.access.services import create_door, unlock_door
+    from booking.errors import DomainError
+
+    location = create_location()
+    operator = location.operators[0]
+    door, _secret = create_door(
+        db, operator, location.id, {"name": "Entrance", "kind": "landdesk"}
+    )
+    denied = _value("landdesk_unlocks_total", outcome="denied")
+    unavailable = _value("landdesk_unlocks_total", outcome="unavailable")
+    timed = _value("landdesk_unlock_duration_seconds_count")
+    with pytest.raises(DomainError):
+        unlock_door(db, create_user(), door.id)  # no booking: denied
+    with pytest.raises(DomainError):
+        unlock_door(db, operator, door.id)  # allowed, but no broker configured
+    samples = scrape(client)
+    assert samples[("landdesk_unlocks_total", (("outcome", "denied"),))] == denied + 1
+    assert (
+        samples[("landdesk_unlocks_total", (("outcome", "unavailable"),))]
+        == unavailable + 1
+    )
+    # Only an unlock that went to the door is timed.
+    assert samples[("landdesk_unlock_duration_seconds_count", ())] == timed + 1
+
+
+def test_failed_mails_are_counted(app, client):
+    from booking.mail import send_mail
+    from tests.support.servers import free_port
+
+    app.config["MAIL_URL"] = f"smtp://127.0.0.1:{free_port()}"  # nobody listens
+    before = _value("landdesk_mails_failed_total")
+    with pytest.raises(OSError):
+        send_mail("someone@example.org", "Hello", "Text")
+    assert scrape(client)[("landdesk_mails_failed_total", ())] == before + 1

@@ -1,8 +1,8 @@
 """Job states: the lease and last run of each periodic job
 
 Revision ID: 7a1d0b3e9c55
-Revises: c3b41a1c532c
-Create Date: 2026-12-07 02:40:00
+Revises: 7a3e5c1d9b20
+Create Date: 2026-12-07 03:00:00
 """
 
 from alembic import op
@@ -12,7 +12,7 @@ import booking.db
 
 
 revision = '7a1d0b3e9c55'
-down_revision = 'c3b41a1c532c'
+down_revision = '7a3e5c1d9b20'
 branch_labels = None
 depends_on = None
 
