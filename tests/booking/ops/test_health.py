@@ -20,7 +20,7 @@ def test_ready_without_a_broker(client):
 
 
 def test_unreachable_database_is_named():
-    url = f"postgresql+psycopg2://postgres@127.0.0.1:{free_port()}/landdesk"
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/landdesk"
     app = create_app({**TEST_CONFIG, "DATABASE_URL": url})
     answer = app.test_client().get("/readyz")
     assert answer.status_code == 503

@@ -1,7 +1,7 @@
 """Job states: the lease and last run of each periodic job
 
 Revision ID: 7a1d0b3e9c55
-Revises: 7a3e5c1d9b20
+Revises: e1f0c2a7d455
 Create Date: 2026-12-07 03:00:00
 """
 
@@ -12,7 +12,7 @@ import booking.db
 
 
 revision = '7a1d0b3e9c55'
-down_revision = '7a3e5c1d9b20'
+down_revision = 'e1f0c2a7d455'
 branch_labels = None
 depends_on = None
 
