@@ -19,7 +19,7 @@ def flask_command(database_url):
     def run(*args: str, env: dict | None = None, **popen) -> subprocess.Popen:
         environment = {
             **os.environ,
-            "LANDDESK_SECRET_KEY": "test-ops-secret",
+            "LANDDESK_SECRET_KEY": "test-ops-secret-0123456789abcdef0123456789",
             "LANDDESK_DATABASE_URL": database_url,
             "LANDDESK_MAIL_URL": "console",
             **(env or {}),

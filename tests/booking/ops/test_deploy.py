@@ -83,7 +83,7 @@ def test_honcho_starts_web_jobs_mail_and_doors(app, db, database_url, broker, tm
     (tmp_path / ".env").write_text(
         "\n".join(
             [
-                "LANDDESK_SECRET_KEY=honcho-test-secret",
+                "LANDDESK_SECRET_KEY=honcho-test-secret-0123456789abcdef0123456789",
                 f"LANDDESK_DATABASE_URL={database_url}",
                 f"LANDDESK_MQTT_URL={broker.url('landdesk')}",
                 "LANDDESK_MAIL_DELIVERY=worker",
