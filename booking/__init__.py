@@ -105,6 +105,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_billing_privacy()
     register_passes_privacy()
 
+    _connect_receivers()
+
     from .cli import register_cli
 
     register_cli(app)
@@ -125,3 +127,26 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     init_ops(app)
     return app
+
+
+def _connect_receivers() -> None:
+    """Who listens to which domain event (booking/events.py). blinker keeps
+    one connection per receiver, so every app of a test run may connect
+    again."""
+    from . import events
+    from .access import pins
+    from .billing import settlement
+    from .checkin import services as checkin
+    from .notifications import services as notifications
+
+    # Inside the unit of work: billing settles and releases bookings; access
+    # withdraws the PIN of a cancelled booking.
+    events.booking_placed.connect(settlement.settle_booking)
+    events.booking_released.connect(settlement.release_booking)
+    events.booking_released.connect(pins.on_booking_released)
+    # After the commit.
+    events.booking_confirmed.connect(notifications.on_booking_changed)
+    events.booking_cancelled.connect(notifications.on_booking_changed)
+    events.renewal_failed.connect(notifications.on_renewal_failed)
+    # After the booking-mail delivery: the waitlist.
+    events.desk_freed.connect(checkin.on_desk_freed)

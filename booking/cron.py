@@ -14,8 +14,7 @@ def register_cron_commands(app: Flask) -> None:
     def send_reminders_command():
         """Mail tomorrow's bookings and renewals due soon (each mail once)."""
         from .db import get_db
-        from .notifications.services import send_reminders
-        from .passes.services import remind_renewals
+        from .notifications.services import remind_renewals, send_reminders
 
         click.echo(f"Sent {send_reminders(get_db())} reminder(s).")
         click.echo(f"Sent {remind_renewals(get_db())} renewal notice(s).")

@@ -117,6 +117,11 @@ def revoke_booking_pins(db: Session, booking: Booking, reason: str) -> None:
         on_commit(db, lambda: publish_revocations(app, db, location_id))
 
 
+def on_booking_released(booking: Booking, *, db: Session, **_) -> None:
+    """``events.booking_released``: a live booking is cancelled in this unit."""
+    revoke_booking_pins(db, booking, "cancelled")
+
+
 def _closed(db: Session, booking: Booking) -> bool:
     return bool(
         db.scalar(

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..auth.models import User
+from ..bookings import notices
 from ..bookings.models import Booking, BookingSlot, BookingStatus
 from ..bookings.rules import BookableResource
 from ..db import on_commit, unit_of_work, utcnow
@@ -838,10 +839,8 @@ def _mark_paid(
         booking.status = BookingStatus.CONFIRMED
         booking.hold_expires_at = None
         booking.sequence += 1
-        from ..notifications.services import notify_booking_confirmed
-
         # The confirmation (with its .ics) goes out now, not when the hold began.
-        notify_booking_confirmed(db, booking)
+        notices.announce(db, booking, notices.BookingNotice.CONFIRMED)
     if order.pass_id is not None:
         pass_ = db.get(Pass, order.pass_id)
         if pass_ is None:

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session, joinedload
 
 from ..calendars.services import blocks_between
 from ..db import utcnow
-from ..passes.fixed_desks import fixed_holders
 from ..passes.models import LIVE_PASS_STATUSES, Pass
+from ..passes.queries import fixed_holders
 from ..spaces.hours import DayPlan, local_date
 from ..spaces.models import DAY_KINDS, Closure, Location, Resource
 from . import rules

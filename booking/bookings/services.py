@@ -25,21 +25,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Select
 
-from .. import metrics
-from ..access.pins import revoke_booking_pins
+from .. import events, metrics
 from ..auth.models import User
 from ..billing.services import release_expired_holds
 from ..calendars.services import check_not_blocked
 from ..db import UTCDateTime, persistent, unit_of_work, utcnow
 from ..errors import BookingConflict, DomainError, Forbidden, InvalidInput, NotFound
-from ..notifications.models import NotificationKind
-from ..notifications.services import deliver_after_commit, notify_booking_cancelled
-from ..passes import fixed_desks
-from ..passes import services as passes_services
+from ..passes import queries as passes_queries
 from ..spaces.models import Location, Resource, ResourceKind
 from ..spaces.services import can_manage
 from ..validation import parse_id
-from . import rules
+from . import notices, rules
 from .models import ACTIVE_STATUSES, Booking, BookingSlot, BookingStatus, DayPart
 
 
@@ -326,7 +322,7 @@ def _check_not_fixed_for_others(
     without one costs no query."""
     if resource.fixed_pass_id is None:
         return
-    owner = fixed_desks.fixed_holder(db, resource.fixed_pass_id)
+    owner = passes_queries.fixed_holder(db, resource.fixed_pass_id)
     if owner is not None and owner != holder.id:
         raise BookingConflict(_l("This desk is a member's fixed desk."))
 
@@ -492,7 +488,7 @@ def _new_booking_params(
         "settled_by": None,
         "checked_in_at": None,
         # The confirmation mail goes out after the commit (notifications).
-        "mail_due": str(NotificationKind.BOOKING_CONFIRMED),
+        "mail_due": str(notices.BookingNotice.CONFIRMED),
         "slot_holder": holder.id if resource.kind in rules.WORKPLACE_KINDS else None,
         "first_slot": window.slots[0],
         "last_slot": window.slots[-1],
@@ -544,14 +540,16 @@ def create_booking(
             if "user_id" in str(error.orig):
                 raise BookingConflict(_person_clash_message(resource.kind)) from None
             raise BookingConflict(_l("This is already booked for that time.")) from None
-        passes_services.settle_booking(
-            db, booking, resource=resource, location=location, holder=holder, now=now
+        # Billing settles it: a credit of the holder's passes, or a hold.
+        events.booking_placed.send(
+            booking, db=db, resource=resource, location=location, holder=holder, now=now
         )
-        if booking.status != BookingStatus.CONFIRMED:
+        if booking.status == BookingStatus.CONFIRMED:
+            events.send_after_commit(db, events.booking_confirmed, booking)
+        else:
             # Held for payment: billing marks the mail when the payment
             # confirms the booking.
             booking.mail_due = None
-        deliver_after_commit(db)
     return booking
 
 
@@ -616,10 +614,8 @@ def cancel_booking(
         booking.cancelled_at = now
         booking.cancelled_by_id = actor.id
         booking.sequence += 1
-        passes_services.release_booking(db, booking, actor=actor, now=now)
-        # No domain events yet (issue 16.6): access is called directly.
-        revoke_booking_pins(db, booking, "cancelled")
-        notify_booking_cancelled(db, booking)
+        events.booking_released.send(booking, db=db, actor=actor, now=now)
+        notices.announce(db, booking, notices.BookingNotice.CANCELLED)
     return booking
 
 

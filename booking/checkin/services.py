@@ -10,10 +10,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ..auth.models import User
+from ..bookings import notices
 from ..bookings.models import ACTIVE_STATUSES, Booking, BookingSlot, BookingStatus
 from ..bookings.queries import LocationDay, location_day
 from ..db import unit_of_work, utcnow
 from ..errors import BookingConflict, InvalidInput, NotFound
+from ..notifications.services import notify_waitlist_free
 from ..spaces.hours import local_date, parse_minutes
 from ..spaces.models import DAY_KINDS, Location, Resource, ResourceKind
 from ..spaces.services import get_location, get_managed_location
@@ -117,8 +119,6 @@ def release_unchecked(db: Session, *, now: datetime | None = None) -> list[int]:
     release time, free their seats and tell the waitlist. Safe to repeat.
     Returns the released booking ids.
     """
-    from ..notifications.services import notify_booking_cancelled
-
     now = now or utcnow()
     released: list[int] = []
     policies = list(
@@ -160,7 +160,7 @@ def release_unchecked(db: Session, *, now: datetime | None = None) -> list[int]:
                 booking.cancelled_at = now
                 booking.cancelled_by_id = None
                 booking.sequence += 1
-                notify_booking_cancelled(db, booking)
+                notices.announce(db, booking, notices.BookingNotice.CANCELLED)
                 released.append(booking.id)
     return released
 
@@ -268,13 +268,16 @@ def waitlists_of(db: Session, user: User, *, today: date) -> list[WaitlistEntry]
     )
 
 
+def on_desk_freed(booking: Booking, *, db: Session) -> None:
+    """``events.desk_freed``: a desk-day booking's cancellation went out."""
+    desk_freed(db, booking.location_id, booking.booked_on)
+
+
 def desk_freed(db: Session, location_id: int, day: date) -> int:
     """Tell everyone waiting for that day who has no desk there yet.
 
     Runs after the commit that freed the desk. Returns the mails sent.
     """
-    from ..notifications.services import notify_waitlist_free
-
     entries = list(
         db.scalars(
             select(WaitlistEntry).where(

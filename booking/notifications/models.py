@@ -8,12 +8,14 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ..bookings.notices import BookingNotice
 from ..db import Base, UTCDateTime, utcnow
 
 
 class NotificationKind(enum.StrEnum):
-    BOOKING_CONFIRMED = "booking_confirmed"
-    BOOKING_CANCELLED = "booking_cancelled"
+    # Booking mails are marked on the booking (bookings.notices).
+    BOOKING_CONFIRMED = BookingNotice.CONFIRMED.value
+    BOOKING_CANCELLED = BookingNotice.CANCELLED.value
     REMINDER = "reminder"
     WAITLIST = "waitlist"
     PAYMENT_FAILED = "payment_failed"

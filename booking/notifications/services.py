@@ -23,11 +23,13 @@ from sqlalchemy import delete, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
+from .. import events
 from ..auth.models import User
 from ..bookings.models import Booking, BookingStatus
 from ..calendars import ical
-from ..db import get_db, on_commit, unit_of_work, utcnow
+from ..db import get_db, unit_of_work, utcnow
 from ..mail import Attachment, send_mail
+from ..passes.models import Pass, PassStatus
 from ..spaces.hours import local_date
 from ..spaces.models import DAY_KINDS, Location
 from ..tasks import background_job
@@ -191,26 +193,13 @@ def _booking_mail(
 DELIVERY_BATCH = 100
 
 
-def notify_booking_confirmed(db: Session, booking: Booking) -> None:
-    """Inside a unit of work: mail the holder the booking (with a
-    METHOD:REQUEST .ics) once it has committed."""
-    booking.mail_due = NotificationKind.BOOKING_CONFIRMED
-    deliver_after_commit(db)
-
-
-def notify_booking_cancelled(db: Session, booking: Booking) -> None:
-    """Inside a unit of work: once committed, mail a METHOD:CANCEL .ics and
-    tell the day's waitlist."""
-    booking.mail_due = NotificationKind.BOOKING_CANCELLED
-    deliver_after_commit(db)
-
-
-def deliver_after_commit(db: Session) -> None:
-    """Have due booking mails delivered once the current unit of work commits
-    (for a caller that set ``mail_due`` itself)."""
+def on_booking_changed(booking: Booking, *, db: Session) -> None:
+    """After the commit of a booking change that marked its mail due
+    (``events.booking_confirmed``, ``events.booking_cancelled``): have it
+    delivered as MAIL_DELIVERY says."""
     start = mail_delivery_start()
     if start is not None:
-        on_commit(db, start)
+        start()
 
 
 def mail_delivery_start() -> Callable[[], None] | None:
@@ -335,13 +324,12 @@ def deliver_booking_mails(
             if key in retries:
                 _retry_later(db, booking, kind)
     failed = sum(1 for *_, error in results if error is not None)
-    from ..checkin.services import desk_freed
-
     for booking, kind in mine:
         if kind == NotificationKind.BOOKING_CANCELLED and (
             booking.resource.kind in DAY_KINDS
         ):
-            desk_freed(db, booking.location_id, booking.booked_on)
+            # The waitlist (checkin) listens.
+            events.desk_freed.send(booking, db=db)
     return len(mine), failed
 
 
@@ -571,7 +559,7 @@ def notify_waitlist_free(
     return deliver(user, NotificationKind.WAITLIST, context)
 
 
-# --- for billing (see docs/reports.md) -------------------------------------
+# --- memberships and payments (see docs/reports.md) -----------------------
 
 
 def notify_payment_failed(
@@ -608,3 +596,50 @@ def notify_membership_renewing(
     return send_once(
         db, f"renewal:{key}", user, NotificationKind.MEMBERSHIP_RENEWING, context
     )
+
+
+def on_renewal_failed(pass_: Pass, *, db: Session, key: str) -> None:
+    """After the commit that recorded a failed renewal charge
+    (``events.renewal_failed``): tell the holder, once per ``key``."""
+    notify_payment_failed(
+        db,
+        pass_.user or pass_.company.admin,
+        key=f"renewal:{key}",
+        amount_cents=pass_.plan.price_cents,
+        currency=pass_.plan.currency,
+    )
+
+
+RENEWAL_NOTICE_DAYS = 3
+
+
+def remind_renewals(db: Session, *, now: datetime | None = None) -> int:
+    """Tell holders that their membership or company budget renews soon.
+
+    For cron, with the booking reminders: each renewal is announced once
+    (keyed by pass and period end), nothing for memberships that end at the
+    period end instead. Returns the number of mails sent.
+    """
+    now = now or utcnow()
+    due = db.scalars(
+        select(Pass).where(
+            Pass.status == PassStatus.ACTIVE,
+            Pass.cancel_at_period_end.is_(False),
+            Pass.current_period_end > now,
+            Pass.current_period_end <= now + timedelta(days=RENEWAL_NOTICE_DAYS),
+        )
+    ).all()
+    sent = 0
+    for pass_ in due:
+        person = pass_.user or pass_.company.admin
+        if notify_membership_renewing(
+            db,
+            person,
+            key=f"{pass_.id}:{pass_.current_period_end.date().isoformat()}",
+            plan=pass_.plan.name,
+            renews_on=pass_.current_period_end.date(),
+            amount_cents=pass_.plan.price_cents,
+            currency=pass_.plan.currency,
+        ):
+            sent += 1
+    return sent

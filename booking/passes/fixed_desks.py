@@ -3,7 +3,7 @@
 An operator assigns one desk of the plan's location to a live fixed-desk
 membership (``Resource.fixed_pass_id``). While the pass is live the desk is
 the member's on every open day: others cannot book it (bookings.services
-asks ``fixed_holder``), availability shows it taken, and the member's doors
+asks ``queries.fixed_holder``), availability shows it taken, and the member's doors
 open during opening hours without a booking. The assignment ends when the
 membership ends (``free_desk_of``) or the operator releases it.
 """
@@ -23,29 +23,7 @@ from ..errors import BookingConflict, InvalidInput
 from ..spaces.hours import local_date
 from ..spaces.models import Location, Resource, ResourceKind
 from .models import LIVE_PASS_STATUSES, Pass, PassStatus, PlanKind
-
-
-def fixed_holder(db: Session, pass_id: int) -> int | None:
-    """The member whose live fixed-desk pass this is; None once it ended."""
-    return db.scalar(
-        select(Pass.user_id).where(
-            Pass.id == pass_id, Pass.status.in_(LIVE_PASS_STATUSES)
-        )
-    )
-
-
-def fixed_holders(db: Session, resources: list[Resource]) -> dict[int, int]:
-    """Resource id to holder for the resources that are someone's fixed desk
-    now. No query when none of them is assigned."""
-    pass_ids = {r.fixed_pass_id: r.id for r in resources if r.fixed_pass_id}
-    if not pass_ids:
-        return {}
-    rows = db.execute(
-        select(Pass.id, Pass.user_id).where(
-            Pass.id.in_(list(pass_ids)), Pass.status.in_(LIVE_PASS_STATUSES)
-        )
-    )
-    return {pass_ids[pass_id]: user_id for pass_id, user_id in rows}
+from .queries import fixed_holder, fixed_holders
 
 
 def fixed_desk_of(db: Session, pass_: Pass) -> Resource | None:

@@ -1,8 +1,9 @@
 """Prices, credits and standing: how a booking is settled and who may enter.
 
-``settle_booking`` runs inside ``create_booking``'s unit of work and decides:
-free, paid from a credit (membership, company budget, pack) or held for
-payment. ``member_standing`` is the one predicate the door-access rule asks.
+``settle_booking`` runs inside ``create_booking``'s unit of work (called by
+``billing.settlement``) and decides: free, paid from a credit (membership,
+company budget, pack) or still owed, which billing holds for payment.
+``member_standing`` is the one predicate the door-access rule asks.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from .. import events
 from ..auth.models import User
 from ..bookings.models import Booking, DayPart
 from ..bookings.queries import location_closed_on
 from ..bookings.rules import BookableLocation, BookableResource, plan_for
-from ..db import on_commit, unit_of_work, utcnow
+from ..db import unit_of_work, utcnow
 from ..errors import DomainError, Forbidden, InvalidInput, NotFound
 from ..spaces.hours import local_date
 from ..spaces.models import Location, Resource
@@ -423,17 +425,17 @@ def settle_booking(
     location: BookableLocation,
     holder: User,
     now: datetime,
-) -> None:
-    """Inside create_booking's unit: free, from a credit, or held for payment.
+) -> int:
+    """Inside create_booking's unit: free, or paid from a credit. Returns the
+    cents still owed (0 when settled), which billing holds for payment.
 
     A free resource costs no query. Otherwise the holder's passes are read
-    under a row lock and a credit is consumed; failing that the booking is
-    held (pending_payment) with an order, and the page sends the person to
-    Stripe. Raises MembershipSuspended for a member whose grace has run out.
+    under a row lock and a credit is consumed. Raises MembershipSuspended for
+    a member whose grace has run out.
     """
     price = booking_price_cents(resource, booking)
     if price == 0:
-        return
+        return 0
     passes = _passes_of(db, holder, location.id, lock=True)
     if any(p.standing(now) == Standing.SUSPENDED for p in passes) and not any(
         p.standing(now) == Standing.ACTIVE for p in passes
@@ -443,12 +445,8 @@ def settle_booking(
     for candidate in passes:
         if consume(db, candidate, booking, now=now):
             booking.settled_by = "credit"
-            return
-    from ..billing import services as billing_services
-
-    billing_services.hold_for_payment(
-        db, booking, amount_cents=price, resource=resource, now=now
-    )
+            return 0
+    return price
 
 
 def _holder_filter(user_id: int):
@@ -570,35 +568,28 @@ def _consume(db: Session, pass_: Pass, booking: Booking, *, now: datetime) -> bo
 def release_booking(
     db: Session, booking: Booking, *, actor: User, now: datetime
 ) -> None:
-    """Inside cancel_booking's unit: return a credit, refund or drop a payment.
-
-    Free bookings (``settled_by`` empty) cost no query.
-    """
-    if booking.settled_by == "credit":
-        consumed = list(
-            db.scalars(select(CreditEntry).where(CreditEntry.booking_id == booking.id))
-        )
-        balance = sum(entry.delta for entry in consumed)
-        if consumed and balance < 0:
-            first = consumed[0]
-            db.add(
-                CreditEntry(
-                    pass_id=first.pass_id,
-                    unit=first.unit,
-                    delta=-balance,
-                    period=first.period,
-                    booking_id=booking.id,
-                    location_id=booking.location_id,
-                    booked_on=booking.booked_on,
-                    reason="cancelled",
-                    actor_id=actor.id,
-                    created_at=now,
-                )
+    """Inside a cancellation's unit: give back the credit a booking took.
+    Bookings paid with money are billing's (billing.settlement)."""
+    consumed = list(
+        db.scalars(select(CreditEntry).where(CreditEntry.booking_id == booking.id))
+    )
+    balance = sum(entry.delta for entry in consumed)
+    if consumed and balance < 0:
+        first = consumed[0]
+        db.add(
+            CreditEntry(
+                pass_id=first.pass_id,
+                unit=first.unit,
+                delta=-balance,
+                period=first.period,
+                booking_id=booking.id,
+                location_id=booking.location_id,
+                booked_on=booking.booked_on,
+                reason="cancelled",
+                actor_id=actor.id,
+                created_at=now,
             )
-    elif booking.settled_by == "payment":
-        from ..billing import services as billing_services
-
-        billing_services.settle_cancelled_booking(db, booking, now=now)
+        )
 
 
 # --- standing and door access -----
@@ -750,7 +741,8 @@ def apply_subscription(
             pass_.past_due_since = now
             pass_.grace_until = now + timedelta(days=grace)
             key = f"{subscription['id']}:{subscription.get('latest_invoice') or now}"
-            on_commit(db, _tell_renewal_failed(db, pass_.id, key))
+            # notifications mails the holder.
+            events.send_after_commit(db, events.renewal_failed, pass_, key=key)
     else:
         pass_.past_due_since = None
         pass_.grace_until = None
@@ -786,62 +778,6 @@ def _switch_plan(db: Session, pass_: Pass, plan: Plan) -> None:
     pass_.room_hours = plan.room_hours
     pass_.access_24_7 = plan.access_24_7
     pass_.location_id = plan.location_id
-
-
-def _tell_renewal_failed(db: Session, pass_id: int, key: str):
-    def run() -> None:
-        from ..notifications.services import notify_payment_failed
-
-        pass_ = db.get(Pass, pass_id)
-        if pass_ is None:
-            return
-        person = pass_.user or pass_.company.admin
-        notify_payment_failed(
-            db,
-            person,
-            key=f"renewal:{key}",
-            amount_cents=pass_.plan.price_cents,
-            currency=pass_.plan.currency,
-        )
-
-    return run
-
-
-RENEWAL_NOTICE_DAYS = 3
-
-
-def remind_renewals(db: Session, *, now: datetime | None = None) -> int:
-    """Tell holders that their membership or company budget renews soon.
-
-    For cron, with the booking reminders: each renewal is announced once
-    (keyed by pass and period end), nothing for memberships that end at the
-    period end instead. Returns the number of mails sent.
-    """
-    from ..notifications.services import notify_membership_renewing
-
-    now = now or utcnow()
-    due = db.scalars(
-        select(Pass).where(
-            Pass.status == PassStatus.ACTIVE,
-            Pass.cancel_at_period_end.is_(False),
-            Pass.current_period_end > now,
-            Pass.current_period_end <= now + timedelta(days=RENEWAL_NOTICE_DAYS),
-        )
-    ).all()
-    sent = 0
-    for pass_ in due:
-        person = pass_.user or pass_.company.admin
-        if notify_membership_renewing(
-            db,
-            person,
-            key=f"{pass_.id}:{pass_.current_period_end.date().isoformat()}",
-            plan=pass_.plan.name,
-            renews_on=pass_.current_period_end.date(),
-            amount_cents=pass_.plan.price_cents,
-            currency=pass_.plan.currency,
-        ):
-            sent += 1
-    return sent
 
 
 # --- companies -----

@@ -19,8 +19,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from .. import events
 from ..auth.models import User, UserSession
 from ..auth.services import authenticate, hash_password
+from ..bookings import notices
 from ..bookings.models import ACTIVE_STATUSES, Booking, BookingSlot, BookingStatus
 from ..calendars.models import CalendarFeed
 from ..checkin.models import WaitlistEntry
@@ -162,9 +164,6 @@ def delete_account(
     password, and whatever an eraser raises (billing: BookingConflict while a
     membership still renews).
     """
-    from ..notifications.services import notify_booking_cancelled
-    from ..passes.services import release_booking
-
     now = now or utcnow()
     if authenticate(db, user.email, password) is None:
         raise Forbidden(_l("The password is wrong."))
@@ -186,9 +185,9 @@ def delete_account(
             booking.status = BookingStatus.CANCELLED
             booking.cancelled_at = now
             booking.sequence += 1
-            release_booking(db, booking, actor=user, now=now)
+            events.booking_released.send(booking, db=db, actor=user, now=now)
             # No mail goes to the deleted account; the day's waitlist is told.
-            notify_booking_cancelled(db, booking)
+            notices.announce(db, booking, notices.BookingNotice.CANCELLED)
         for model in (
             UserSession,
             CalendarFeed,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from booking.notifications.services import remind_renewals
 from booking.passes.models import Pass, Plan
-from booking.passes.services import remind_renewals
 
 
 def _membership(db, user, *, renews_in: timedelta, cancel_at_period_end=False):

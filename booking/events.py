@@ -1,0 +1,67 @@
+"""Domain events: how a lower domain tells the higher ones what happened.
+
+Domains form a stack (spaces < bookings < passes < billing; notifications,
+checkin, access and insight listen, see docs/architecture.md). A lower domain
+never imports a higher one; it sends one of these blinker signals instead,
+as Flask sends its own (``request_finished``), and the listeners connect
+their receivers in ``create_app``, in one place.
+
+Two moments, never mixed on one signal:
+
+- *after the commit* (``send_after_commit``): the change is durable; the
+  receivers do their side effects (wake the mail delivery, tell a door).
+- *inside the unit of work* (``signal.send`` from the service): receivers
+  write in the same transaction (take a credit, hold a payment) and may raise
+  a ``DomainError`` that undoes the whole change.
+
+Receivers take the sender plus keyword arguments and always get ``db``, the
+session of the unit of work that sent the signal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from blinker import Namespace, Signal
+from sqlalchemy.orm import Session
+
+from .db import on_commit
+
+_signals = Namespace()
+
+# --- after the commit -------------------------------------------------------
+
+# A booking is confirmed: booked free or from a credit (create_booking), or
+# its payment came in (billing). Sender: the Booking.
+booking_confirmed = _signals.signal("booking-confirmed")
+# A booking was cancelled: by its holder or an operator (cancel_booking), as
+# an unchecked no-show (checkin), by an account deletion (privacy).
+# Sender: the Booking.
+booking_cancelled = _signals.signal("booking-cancelled")
+# A membership renewal could not be charged. Sender: the Pass; keyword ``key``
+# (dedupes the mail).
+renewal_failed = _signals.signal("renewal-failed")
+
+# --- after the mail delivery ------------------------------------------------
+
+# A desk-day booking's cancellation has been handled by the booking-mail
+# delivery (notifications), once per cancellation and in whichever process
+# delivers mails, so that the waitlist's mails never hold up a request.
+# Sender: the Booking.
+desk_freed = _signals.signal("desk-freed")
+
+# --- inside the unit of work ------------------------------------------------
+
+# A new booking row was written and is about to commit: settle its price
+# (billing: a credit from passes, else a payment hold). Keywords: resource,
+# location, holder, now. A receiver may raise (MembershipSuspended).
+booking_placed = _signals.signal("booking-placed")
+# A live booking is being cancelled in this unit: return its credit or refund
+# its payment (billing), withdraw its door PIN (access). Keywords: actor, now.
+booking_released = _signals.signal("booking-released")
+
+
+def send_after_commit(db: Session, signal: Signal, sender: Any, **kwargs: Any) -> None:
+    """Send ``signal`` once the current unit of work has committed (never on
+    a rollback)."""
+    on_commit(db, lambda: signal.send(sender, db=db, **kwargs))

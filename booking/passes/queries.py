@@ -1,0 +1,36 @@
+"""Reads of passes that lower domains need: who holds a fixed desk.
+
+Only models here, so bookings can ask without importing the passes services
+(which build on bookings).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..spaces.models import Resource
+from .models import LIVE_PASS_STATUSES, Pass
+
+
+def fixed_holder(db: Session, pass_id: int) -> int | None:
+    """The member whose live fixed-desk pass this is; None once it ended."""
+    return db.scalar(
+        select(Pass.user_id).where(
+            Pass.id == pass_id, Pass.status.in_(LIVE_PASS_STATUSES)
+        )
+    )
+
+
+def fixed_holders(db: Session, resources: list[Resource]) -> dict[int, int]:
+    """Resource id to holder for the resources that are someone's fixed desk
+    now. No query when none of them is assigned."""
+    pass_ids = {r.fixed_pass_id: r.id for r in resources if r.fixed_pass_id}
+    if not pass_ids:
+        return {}
+    rows = db.execute(
+        select(Pass.id, Pass.user_id).where(
+            Pass.id.in_(list(pass_ids)), Pass.status.in_(LIVE_PASS_STATUSES)
+        )
+    )
+    return {pass_ids[pass_id]: user_id for pass_id, user_id in rows}
