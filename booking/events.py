@@ -59,6 +59,9 @@ booking_placed = _signals.signal("booking-placed")
 # A live booking is being cancelled in this unit: return its credit or refund
 # its payment (billing), withdraw its door PIN (access). Keywords: actor, now.
 booking_released = _signals.signal("booking-released")
+# An operator lowers a resource's capacity (spaces). Keyword: capacity, the
+# new one. Bookings raises InvalidInput while a seat to be removed is booked.
+seats_removed = _signals.signal("seats-removed")
 
 
 def send_after_commit(db: Session, signal: Signal, sender: Any, **kwargs: Any) -> None:

@@ -33,6 +33,15 @@ def select_locale() -> str:
     )
 
 
+def locale_for(user) -> str:
+    """The language to write to ``user`` in outside a request (mails): theirs
+    if the site offers it, else the default."""
+    languages = current_app.config["LANGUAGES"]
+    if user.locale in languages:
+        return user.locale
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
 def browser_language(accepted, languages) -> str | None:
     """The supported language the browser prefers most, by primary subtag.
 

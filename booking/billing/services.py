@@ -25,7 +25,7 @@ from ..bookings.models import Booking, BookingSlot, BookingStatus
 from ..bookings.rules import BookableResource
 from ..db import on_commit, unit_of_work, utcnow
 from ..errors import BookingConflict, DomainError, Forbidden, InvalidInput, NotFound
-from ..passes import fixed_desks
+from ..passes.queries import free_desk_of
 from ..spaces.hours import local_date
 from ..spaces.services import can_manage
 from ..validation import is_digits
@@ -521,7 +521,7 @@ def _close_unpaid(
         pass_ = db.get(Pass, order.pass_id)
         if pass_ is not None and pass_.status == PassStatus.PENDING:
             pass_.status = PassStatus.EXPIRED
-            fixed_desks.free_desk_of(db, pass_)
+            free_desk_of(db, pass_)
 
 
 # --- cancellation and refunds -----

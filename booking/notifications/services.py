@@ -28,6 +28,7 @@ from ..auth.models import User
 from ..bookings.models import Booking, BookingStatus
 from ..calendars import ical
 from ..db import get_db, unit_of_work, utcnow
+from ..i18n import localdate, locale_for
 from ..mail import Attachment, send_mail
 from ..passes.models import Pass, PassStatus
 from ..spaces.hours import local_date
@@ -91,13 +92,6 @@ def set_preferences(db: Session, user: User, enabled: Iterable[str]) -> None:
 # --- composing and sending -------------------------------------------------
 
 
-def _locale_for(user: User) -> str:
-    languages = current_app.config["LANGUAGES"]
-    if user.locale in languages:
-        return user.locale
-    return current_app.config["BABEL_DEFAULT_LOCALE"]
-
-
 def deliver(
     user: User,
     kind: NotificationKind,
@@ -123,7 +117,7 @@ def _send(
     down) never stops the mails after it.
     """
     try:
-        with force_locale(_locale_for(user)):
+        with force_locale(locale_for(user)):
             context, attachments = compose()
             subject = str(SUBJECTS[kind] % context.get("subject_args", {}))
             values = {
@@ -148,8 +142,6 @@ def _send(
 
 
 def _booking_context(booking: Booking) -> dict:
-    from ..i18n import localdate
-
     location = booking.location
     return {
         "booking": booking,
@@ -527,7 +519,7 @@ def send_reminders(db: Session, *, now: datetime | None = None) -> int:
         if booking.booked_on != tomorrow:
             continue
         user = booking.user
-        with force_locale(_locale_for(user)):
+        with force_locale(locale_for(user)):
             context = _booking_context(booking)
         if send_once(
             db,
@@ -543,9 +535,7 @@ def send_reminders(db: Session, *, now: datetime | None = None) -> int:
 def notify_waitlist_free(
     db: Session, user: User, location: Location, day: date
 ) -> bool:
-    from ..i18n import localdate
-
-    with force_locale(_locale_for(user)):
+    with force_locale(locale_for(user)):
         context = {
             "location": location,
             "day": day,
@@ -583,9 +573,7 @@ def notify_membership_renewing(
     currency: str,
 ) -> bool:
     """Tell a member their membership renews soon; ``key`` dedupes."""
-    from ..i18n import localdate
-
-    with force_locale(_locale_for(user)):
+    with force_locale(locale_for(user)):
         context = {
             "plan": plan,
             "renews_on": renews_on,

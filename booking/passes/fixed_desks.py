@@ -13,21 +13,20 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..auth.models import User
 from ..bookings.models import ACTIVE_STATUSES, Booking
+from ..bookings.queries import location_closed_on
 from ..db import unit_of_work, utcnow
 from ..errors import BookingConflict, InvalidInput
 from ..spaces.hours import local_date
 from ..spaces.models import Location, Resource, ResourceKind
 from .models import LIVE_PASS_STATUSES, Pass, PassStatus, PlanKind
-from .queries import fixed_holder, fixed_holders
-
-
-def fixed_desk_of(db: Session, pass_: Pass) -> Resource | None:
-    return db.scalar(select(Resource).where(Resource.fixed_pass_id == pass_.id))
+from .queries import fixed_desk_of, fixed_holder, fixed_holders
+from .services.day_passes import day_pass_span
+from .services.operators import get_pass_for
 
 
 def fixed_desks_of(db: Session, user: User) -> list[tuple[Pass, Resource]]:
@@ -75,8 +74,6 @@ def assign_fixed_desk(
     fixed-desk membership, not a desk of its location) and BookingConflict
     (ended membership, someone else's desk, other people's bookings ahead).
     """
-    from .services import get_pass_for
-
     now = now or utcnow()
     with unit_of_work(db):
         pass_ = get_pass_for(db, actor, pass_id)
@@ -129,26 +126,12 @@ def assign_fixed_desk(
     return desk
 
 
-def free_desk_of(db: Session, pass_: Pass) -> None:
-    """The membership ended or no longer includes a desk: release it.
-    Runs inside the caller's unit of work."""
-    db.execute(
-        update(Resource)
-        .where(Resource.fixed_pass_id == pass_.id)
-        .values(fixed_pass_id=None)
-        .execution_options(synchronize_session="fetch")
-    )
-
-
 def fixed_desk_windows(
     db: Session, user: User, location: Location, now: datetime
 ) -> list[tuple[int, datetime, datetime]]:
     """(pass id, from, until): the opening hours of today and tomorrow at
     ``location`` during which the person's fixed desk opens its doors.
     A suspended member is refused by the access rule before these count."""
-    from ..bookings.queries import location_closed_on
-    from .services import day_pass_span
-
     pass_ids = list(
         db.scalars(
             select(Pass.id)

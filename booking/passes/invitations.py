@@ -22,9 +22,10 @@ from ..auth.models import User
 from ..auth.services import normalise_email
 from ..db import on_commit, unit_of_work, utcnow
 from ..errors import DomainError, NotFound
+from ..i18n import locale_for
 from ..mail import send_mail
 from .models import Company, CompanyInvitation
-from .services import _check_company_admin, add_employee
+from .services.companies import _check_company_admin, add_employee, can_see_company
 
 INVITATION_LIFETIME = timedelta(days=14)
 
@@ -85,10 +86,8 @@ def _invitation_mail(
     expires_at: datetime,
 ) -> tuple[str, str]:
     """Subject and text, in the invitee's language if they have an account."""
-    from ..notifications.services import _locale_for
-
     invitee = db.scalar(select(User).where(User.email == email))
-    locale = _locale_for(invitee or actor)
+    locale = locale_for(invitee or actor)
     with force_locale(locale):
         subject = gettext(
             "%(company)s invites you to book desks on its account",
@@ -133,8 +132,6 @@ def withdraw_invitation(
         invitation = db.get(CompanyInvitation, invitation_id)
         if invitation is None:
             raise NotFound(_l("There is no such invitation."))
-        from .services import can_see_company
-
         if not can_see_company(db, actor, invitation.company):
             raise NotFound(_l("There is no such invitation."))
         if invitation.is_pending(now):

@@ -40,6 +40,8 @@ class PassStatus(enum.StrEnum):
 # desk stays reserved for such a pass (a suspended member keeps the desk
 # until the operator or Stripe ends the membership).
 LIVE_PASS_STATUSES = (PassStatus.PENDING, PassStatus.ACTIVE, PassStatus.PAST_DUE)
+# Passes bought for a fixed span of days rather than billed monthly.
+DATED_KINDS = (PlanKind.PACK, PlanKind.DAY_PASS)
 
 
 class Standing(enum.StrEnum):

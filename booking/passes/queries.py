@@ -1,12 +1,12 @@
-"""Reads of passes that lower domains need: who holds a fixed desk.
+"""Fixed desks as rows: who holds a desk, which desk a pass has, letting it go.
 
-Only models here, so bookings can ask without importing the passes services
-(which build on bookings).
+Only models here, so that bookings and the passes services can use them
+without importing ``fixed_desks`` (which builds on both).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..spaces.models import Resource
@@ -34,3 +34,18 @@ def fixed_holders(db: Session, resources: list[Resource]) -> dict[int, int]:
         )
     )
     return {pass_ids[pass_id]: user_id for pass_id, user_id in rows}
+
+
+def fixed_desk_of(db: Session, pass_: Pass) -> Resource | None:
+    return db.scalar(select(Resource).where(Resource.fixed_pass_id == pass_.id))
+
+
+def free_desk_of(db: Session, pass_: Pass) -> None:
+    """The membership ended or no longer includes a desk: release it.
+    Runs inside the caller's unit of work."""
+    db.execute(
+        update(Resource)
+        .where(Resource.fixed_pass_id == pass_.id)
+        .values(fixed_pass_id=None)
+        .execution_options(synchronize_session="fetch")
+    )

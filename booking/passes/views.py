@@ -18,7 +18,7 @@ from ..security import operator_required
 from ..spaces.hours import local_date
 from ..spaces.services import list_locations, managed_location_ids
 from ..validation import parse_id
-from . import fixed_desks, invitations, services
+from . import fixed_desks, invitations, queries, services
 
 bp = Blueprint("passes", __name__)
 
@@ -272,7 +272,7 @@ def pass_detail(pass_id: int):
         now=now,
         remaining=services.remaining(db, pass_, now.date()),
         entries=services.ledger(db, pass_id),
-        fixed_desk=fixed_desks.fixed_desk_of(db, pass_) if fixed else None,
+        fixed_desk=queries.fixed_desk_of(db, pass_) if fixed else None,
         desks=fixed_desks.desks_to_assign(db, pass_) if fixed else [],
     )
 

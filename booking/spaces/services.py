@@ -10,6 +10,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from .. import events
 from ..auth.models import Role, User
 from ..db import unit_of_work, utcnow
 from ..errors import Forbidden, InvalidInput, NotFound
@@ -401,29 +402,11 @@ def update_resource(
             values, creating=False, current_kind=ResourceKind(resource.kind)
         )
         if "capacity" in clean and clean["capacity"] < resource.seat_count:
-            _ensure_no_seat_in_use(db, resource, clean["capacity"])
+            # Bookings refuses while a seat to be removed is booked.
+            events.seats_removed.send(resource, db=db, capacity=clean["capacity"])
         for key, value in clean.items():
             setattr(resource, key, value)
     return resource
-
-
-def _ensure_no_seat_in_use(db: Session, resource: Resource, capacity: int) -> None:
-    from ..bookings.models import BookingSlot
-
-    if resource.kind != ResourceKind.FLEX:
-        return
-    used = db.scalar(
-        select(
-            exists().where(
-                BookingSlot.resource_id == resource.id, BookingSlot.seat >= capacity
-            )
-        )
-    )
-    if used:
-        raise InvalidInput(
-            _l("Seats that are booked cannot be removed; cancel those bookings first."),
-            field="capacity",
-        )
 
 
 # --- closures --------------------------------------------------------------

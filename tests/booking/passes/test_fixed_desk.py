@@ -20,7 +20,7 @@ from booking.bookings.models import Booking, BookingStatus
 from booking.bookings.queries import free_desks_today, location_day
 from booking.bookings.services import BookingRequest, cancel_booking, create_booking
 from booking.errors import BookingConflict, Forbidden, InvalidInput
-from booking.passes import fixed_desks
+from booking.passes import fixed_desks, queries
 from booking.passes import services as passes
 from booking.passes.models import Pass, PassStatus, Standing
 from booking.spaces.hours import local_instant
@@ -196,7 +196,7 @@ def test_assigning_refuses_what_it_must_and_changes_nothing(
         fixed_desks.assign_fixed_desk(db, operator, pass_.id, desks[1].id)
     fresh(db)
     assert db.get(Resource, desks[1].id).fixed_pass_id == rival.id
-    assert fixed_desks.fixed_desk_of(db, db.get(Pass, pass_.id)) is None
+    assert queries.fixed_desk_of(db, db.get(Pass, pass_.id)) is None
     # A plan without a desk.
     flexible = passes.create_plan(
         db,
@@ -214,7 +214,7 @@ def test_assigning_refuses_what_it_must_and_changes_nothing(
         fixed_desks.assign_fixed_desk(db, operator, flex_pass.id, desks[0].id)
     # Moving and releasing.
     fixed_desks.assign_fixed_desk(db, operator, pass_.id, desks[0].id)
-    assert fixed_desks.fixed_desk_of(db, db.get(Pass, pass_.id)).id == desks[0].id
+    assert queries.fixed_desk_of(db, db.get(Pass, pass_.id)).id == desks[0].id
     fixed_desks.assign_fixed_desk(db, operator, pass_.id, None)
     fresh(db)
     assert db.get(Resource, desks[0].id).fixed_pass_id is None
@@ -243,7 +243,7 @@ def test_the_fixed_desk_opens_the_door_in_opening_hours_without_a_booking(
     db.commit()
     assert pass_.standing(noon) == Standing.SUSPENDED
     assert check_access(db, member, door, noon).reason == rules.SUSPENDED
-    assert fixed_desks.fixed_holders(db, [db.get(Resource, desks[0].id)])
+    assert queries.fixed_holders(db, [db.get(Resource, desks[0].id)])
 
 
 def test_membership_end_frees_the_desk(
