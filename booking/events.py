@@ -6,10 +6,11 @@ never imports a higher one; it sends one of these blinker signals instead,
 as Flask sends its own (``request_finished``), and the listeners connect
 their receivers in ``create_app``, in one place.
 
-Two moments, never mixed on one signal:
+Each signal has one moment, written beside it:
 
-- *after the commit* (``send_after_commit``): the change is durable; the
-  receivers do their side effects (wake the mail delivery, tell a door).
+- *after the commit* (``send_after_commit``, or sent once the sender's units
+  have committed): the change is durable; the receivers do their side effects
+  (wake the mail delivery, tell the waitlist or a door).
 - *inside the unit of work* (``signal.send`` from the service): receivers
   write in the same transaction (take a credit, hold a payment) and may raise
   a ``DomainError`` that undoes the whole change.

@@ -23,10 +23,11 @@ from sqlalchemy.orm import Session
 from ..auth.models import User
 from ..db import on_commit, utcnow
 from ..errors import BookingConflict
+from ..passes.models import Pass, PassStatus
 from ..privacy import services as privacy
 from . import stripe_client
 from .models import BillingCustomer, Order, OrderStatus, Payment, PaymentStatus
-from .services import _close_unpaid
+from .services.checkout import _close_unpaid
 from .stripe_client import StripeRejected, StripeUnavailable
 
 log = logging.getLogger(__name__)
@@ -119,8 +120,6 @@ def erase_billing(db: Session, user: User) -> None:
     """Account deletion (inside its unit of work): keep invoices and payments,
     close what was never paid, detach the rest. Raises BookingConflict while a
     membership still renews (it would go on charging a deleted account)."""
-    from ..passes.models import Pass, PassStatus
-
     now = utcnow()
     renewing = db.scalar(
         select(Pass.id).where(

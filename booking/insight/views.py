@@ -11,7 +11,9 @@ from flask_login import current_user, login_required
 
 from ..api import schemas
 from ..api.contract import operation
+from ..checkin.services import get_policy
 from ..db import get_db, utcnow
+from ..errors import NotFound
 from ..i18n import format_locale, localdate
 from ..security import operator_required
 from ..spaces.hours import WEEKDAYS
@@ -119,8 +121,6 @@ def location(location_id: int):
     db = get_db()
     loc = get_managed_location(db, current_user, location_id)
     board = services.dashboard(db, [loc])
-    from ..checkin.services import get_policy
-
     return render_template(
         "insight/dashboard.html",
         location=loc,
@@ -136,8 +136,6 @@ def location(location_id: int):
 def export(kind: str):
     db = get_db()
     if kind not in ("usage", "target-groups"):
-        from ..errors import NotFound
-
         raise NotFound()
     today = utcnow().date()
     default_first = date(today.year - 1, today.month, 1)

@@ -1,0 +1,242 @@
+"""Orders and payments: holding a booking, buying a plan, looking orders up."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ...auth.models import User
+from ...bookings.models import Booking, BookingStatus
+from ...bookings.rules import BookableResource
+from ...db import unit_of_work, utcnow
+from ...errors import DomainError, Forbidden, InvalidInput, NotFound
+from ...passes.models import Company, Pass, PassStatus, Plan, PlanKind
+from ...passes.services import check_day_pass_request, new_pass
+from ...spaces.services import can_manage, managed_location_ids
+from ..models import (
+    Order,
+    OrderKind,
+    OrderStatus,
+    Payment,
+    PaymentStatus,
+)
+
+HOLD = timedelta(minutes=15)
+# Stripe refuses Checkout Sessions that expire sooner than 30 minutes; our
+# hold is shorter and expire_holds closes the session when the hold ends.
+CHECKOUT_LIFETIME = timedelta(minutes=31)
+_PAID_STATES = (
+    PaymentStatus.SUCCEEDED,
+    PaymentStatus.REFUND_DUE,
+    PaymentStatus.REFUNDED,
+)
+
+
+class PaymentUnavailable(DomainError):
+    status = 503
+    code = "payment_unavailable"
+    default_message = _l(
+        "The payment service cannot be reached right now. Your booking is held "
+        "for 15 minutes: please try again in a moment."
+    )
+
+
+class PaymentRejected(DomainError):
+    status = 402
+    code = "payment_rejected"
+    default_message = _l("The payment could not be started. Please try again.")
+
+
+def _key(suffix: str) -> str:
+    """An idempotency key from our row ids. The prefix names the database, so
+    that a fresh installation on the same Stripe account never collides."""
+    prefix = current_app.config.get("STRIPE_IDEMPOTENCY_PREFIX", "landdesk")
+    return f"{prefix}-{suffix}"
+
+
+def hold_for_payment(
+    db: Session,
+    booking: Booking,
+    *,
+    amount_cents: int,
+    resource: BookableResource,
+    now: datetime,
+) -> Order:
+    """Inside create_booking's unit: hold the booking and open its order."""
+    booking.status = BookingStatus.PENDING_PAYMENT
+    booking.hold_expires_at = now + HOLD
+    booking.settled_by = "payment"
+    return _open_order(
+        db,
+        kind=OrderKind.BOOKING,
+        user_id=booking.user_id,
+        amount_cents=amount_cents,
+        description=f"{resource.name} {booking.booked_on.isoformat()}",
+        booking_id=booking.id,
+        location_id=booking.location_id,
+        now=now,
+    )
+
+
+def _open_order(
+    db: Session,
+    *,
+    kind: OrderKind,
+    user_id: int,
+    amount_cents: int,
+    description: str,
+    now: datetime,
+    **links: Any,
+) -> Order:
+    order = Order(
+        kind=kind,
+        user_id=user_id,
+        amount_cents=amount_cents,
+        currency="EUR",
+        vat_rate_bp=int(current_app.config.get("BILLING_VAT_RATE_BP", 1900)),
+        description=description[:300],
+        status=OrderStatus.PENDING,
+        created_at=now,
+        **links,
+    )
+    db.add(order)
+    db.flush()
+    db.add(
+        Payment(
+            order_id=order.id,
+            status=PaymentStatus.PENDING,
+            amount_cents=amount_cents,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    db.flush()
+    return order
+
+
+def buy_plan(
+    db: Session,
+    actor: User,
+    plan_id: int,
+    *,
+    now: datetime | None = None,
+    company_id: int | None = None,
+    day: date | None = None,
+    part: str | None = None,
+) -> Order:
+    """Open an order for a day pass, a pack, a membership or a company budget.
+
+    A day pass is bought for ``day`` (and, half-day, for ``part``). The pass
+    exists from now on as pending and turns active only from a verified
+    Stripe event. Raises NotFound, Forbidden, InvalidInput.
+    """
+    now = now or utcnow()
+    with unit_of_work(db):
+        plan = db.get(Plan, plan_id)
+        if plan is None or not plan.is_active:
+            raise NotFound(_l("There is no such plan."))
+        if plan.kind == PlanKind.COMPANY:
+            company = db.get(Company, company_id) if company_id else None
+            if company is None or company.admin_user_id != actor.id:
+                raise Forbidden(_l("Only a company's administrator buys its budget."))
+        elif company_id is not None:
+            raise InvalidInput(_l("This plan is for one person."))
+        starts_on, day_part = now.date(), None
+        description = plan.name
+        if plan.kind == PlanKind.DAY_PASS:
+            if day is None:
+                raise InvalidInput(_l("Choose the day for this pass."), field="date")
+            day_part = check_day_pass_request(db, plan, day, part, now)
+            starts_on = day
+            description = f"{plan.name} {day.isoformat()}"
+            if day_part:
+                description += f" {day_part}"
+        pass_ = new_pass(
+            plan,
+            user_id=None if company_id else actor.id,
+            company_id=company_id,
+            today=starts_on,
+            day_part=day_part,
+        )
+        db.add(pass_)
+        db.flush()
+        return _open_order(
+            db,
+            kind=OrderKind(plan.kind),
+            user_id=actor.id,
+            amount_cents=plan.price_cents,
+            description=description,
+            pass_id=pass_.id,
+            company_id=company_id,
+            location_id=plan.location_id,
+            now=now,
+        )
+
+
+def order_for_pass(db: Session, pass_id: int) -> Order | None:
+    """The order that sold a day pass or a pack (the first one of a
+    subscription)."""
+    return db.scalar(select(Order).where(Order.pass_id == pass_id).order_by(Order.id))
+
+
+def _end_refunded_pass(db: Session, order: Order, *, now: datetime) -> None:
+    """A refunded day pass or pack is no longer valid (subscriptions end
+    through Stripe's own events)."""
+    if order.pass_id is None:
+        return
+    pass_ = db.get(Pass, order.pass_id)
+    if pass_ is not None and pass_.kind in (PlanKind.DAY_PASS, PlanKind.PACK):
+        if pass_.status in (PassStatus.PENDING, PassStatus.ACTIVE):
+            pass_.status = PassStatus.CANCELLED
+            pass_.updated_at = now
+
+
+def get_order_for(db: Session, actor: User, order_id: int) -> Order:
+    order = db.get(Order, order_id)
+    if order is None or (order.user_id != actor.id and not _can_see(db, actor, order)):
+        raise NotFound(_l("There is no such order."))
+    return order
+
+
+def _can_see(db: Session, actor: User, order: Order) -> bool:
+    if actor.is_admin:
+        return True
+    return bool(order.location_id and can_manage(db, actor, order.location_id))
+
+
+def order_for_booking(db: Session, booking_id: int) -> Order | None:
+    return db.scalar(
+        select(Order).where(Order.booking_id == booking_id).order_by(Order.id.desc())
+    )
+
+
+def _current_payment(order: Order) -> Payment | None:
+    return order.payments[-1] if order.payments else None
+
+
+def payments_list(db: Session, actor: User, limit: int = 300) -> list[Payment]:
+    query = select(Payment).join(Order).order_by(Payment.id.desc()).limit(limit)
+    if not actor.is_admin:
+        ids = managed_location_ids(db, actor) or []
+        query = query.where(Order.location_id.in_(ids))
+    return list(db.scalars(query))
+
+
+def orders_of(db: Session, user: User, limit: int = 100) -> list[Order]:
+    return list(
+        db.scalars(
+            select(Order)
+            .where(Order.user_id == user.id)
+            .order_by(Order.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def as_utc(timestamp: int | None) -> datetime | None:
+    return datetime.fromtimestamp(timestamp, UTC) if timestamp else None
