@@ -114,14 +114,7 @@ def layer_violations(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
 
 
 def test_no_import_cycles():
-    found = [
-        component
-        for component in cycles(import_graph())
-        # booking.access (mqtt, reports, services) is being untangled with
-        # the door work (issue 15 point 14, issue 16 points 3 and 6).
-        if not all(module.startswith("booking.access.") for module in component)
-    ]
-    assert found == []
+    assert cycles(import_graph()) == []
 
 
 def test_no_lower_domain_imports_a_higher_one():
