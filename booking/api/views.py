@@ -277,7 +277,7 @@ def create_booking(body: schemas.BookingInput):
     holder_id = body.user_id
     if holder_id is None and body.member_email:
         holder_id = booking_services.booking_holder_for_email(
-            db, current_user, body.member_email
+            db, current_user, body.member_email, body.resource_id
         )
     booking_request = booking_services.BookingRequest.from_values(
         body.values(), holder_id=holder_id

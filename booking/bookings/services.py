@@ -661,16 +661,25 @@ def all_bookings_of(db: Session, user: User, limit: int = 500) -> list[Booking]:
     )
 
 
-def booking_holder_for_email(db: Session, actor: User, email: str) -> int:
-    """The account a booking is for, by its e-mail address.
+def booking_holder_for_email(
+    db: Session, actor: User, email: str, resource_id: object
+) -> int:
+    """The account a booking of ``resource_id`` is for, by its e-mail address.
 
     Raises Forbidden before the address is looked up when the actor may not
-    book for others (only operators may, in their locations: _holder), so that
-    the answer tells nothing about which addresses have accounts; InvalidInput
-    when none has.
+    book for others there (only the operators of the resource's location may,
+    as in _holder), so that the answer tells nothing about which addresses
+    have accounts; NotFound for an unknown resource; InvalidInput when no
+    account has the address.
     """
-    if (email or "").strip().lower() != actor.email and not actor.is_operator:
-        raise Forbidden(_l("Only the location's operators can book for others."))
+    if (email or "").strip().lower() != actor.email:
+        if not actor.is_operator:
+            raise Forbidden(_l("Only the location's operators can book for others."))
+        resource = db.get(Resource, parse_id(resource_id, "resource_id"))
+        if resource is None:
+            raise NotFound(_l("There is no such desk or room."))
+        if not can_manage(db, actor, resource.location_id):
+            raise Forbidden(_l("Only the location's operators can book for others."))
     return holder_for_email(db, email)
 
 

@@ -35,7 +35,7 @@ def create():
     try:
         if form.get("member_email"):
             holder_id = services.booking_holder_for_email(
-                db, current_user, form["member_email"]
+                db, current_user, form["member_email"], form.get("resource_id")
             )
         booking_request = services.BookingRequest.from_values(
             values, holder_id=holder_id

@@ -584,6 +584,23 @@ def test_member_booking_for_someone_else_is_forbidden_whether_or_not_they_exist(
     assert own.status_code == 201 and own.get_json()["user_id"] == member.id
 
 
+@pytest.mark.parametrize("email", ["guest@example.org", "nobody@example.org"])
+def test_operator_of_another_location_cannot_probe_addresses(
+    api, create_user, create_location, space, email
+):
+    _, desk, _ = space
+    create_user("guest@example.org")
+    elsewhere = create_user("other-op@example.org", role="operator")
+    create_location(operator=elsewhere)
+    body = {
+        "resource_id": desk.id,
+        "date": next_weekday(1).isoformat(),
+        "member_email": email,
+    }
+    answer = assert_error(api(elsewhere).post("/api/v1/bookings", json=body), 403)
+    assert "e-mail" not in answer["message"]
+
+
 def test_availability_lists_free_and_booked_periods(api, create_user, space):
     location, desk, room = space
     day = next_weekday(1)
