@@ -20,14 +20,11 @@ EDGES = ("views", "api", "cli")
 # Known exceptions, each with its reason. Remove an entry once it is gone.
 ALLOWED = {
     # The booking path reads the passes table for members' fixed desks and
-    # releases expired payment holds when a desk looks taken; it is being
-    # rewritten (issue 16 points 1 and 2).
+    # releases expired payment holds when a desk looks taken. Both should
+    # move below bookings (issue 16 point 6).
     ("booking.bookings.queries", "passes"),
     ("booking.bookings.services", "passes"),
     ("booking.bookings.services", "billing"),
-    # The express path is being deleted (issue 16 point 1).
-    ("booking.bookings.express", "passes"),
-    ("booking.bookings.express", "notifications"),
 }
 
 
