@@ -190,9 +190,11 @@ class Controller:
             )
             with contextlib.suppress(RuntimeError, ValueError):
                 info.wait_for_publish(timeout=2)
-        close_client(self.client)
+        # The bridge first: its pending device timeouts publish through the
+        # client, which must not be closed under them.
         if self.bridge is not None:
             self.bridge.stop()
+        close_client(self.client)
         if self._held_timer is not None:
             self._held_timer.cancel()
         if self.relay is not None:
@@ -300,7 +302,16 @@ class Controller:
         retain: bool = False,
         event_id: str | None = None,
     ) -> None:
-        info = self.client.publish(name, payload, qos=1, retain=retain)
+        if self._stopped.is_set():
+            # Stopping: events stay in the state file's queue and go out on
+            # the next start; the socket may already be closed.
+            return
+        try:
+            info = self.client.publish(name, payload, qos=1, retain=retain)
+        except OSError:
+            if self._stopped.is_set():  # closed between the check and here
+                return
+            raise
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             # paho keeps it queued and may still send it after reconnecting;
             # the receiver dedupes on ids, and commands carry exp.
