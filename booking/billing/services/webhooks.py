@@ -174,37 +174,30 @@ def _record_invoice(db: Session, invoice: dict, *, now: datetime) -> bool:
 
 
 def _payment_for_session(db: Session, session: dict) -> Payment | None:
-    payment = db.scalar(
-        select(Payment).where(Payment.stripe_checkout_session_id == session.get("id"))
-    )
-    if payment is not None:
-        return payment
-    # The session was created but our write of its id was lost: find the
-    # order from the metadata we sent.
-    order_id = (session.get("metadata") or {}).get("order_id")
-    if order_id and is_digits(str(order_id)):
-        order = db.get(Order, int(order_id))
-        if order is not None and order.payments:
-            payment = order.payments[-1]
-            if payment.stripe_checkout_session_id is None:
-                payment.stripe_checkout_session_id = session.get("id")
-            return payment
-    return None
+    return _payment_for(db, session, "stripe_checkout_session_id")
 
 
 def _payment_for_intent(db: Session, intent: dict) -> Payment | None:
+    return _payment_for(db, intent, "stripe_payment_intent_id")
+
+
+def _payment_for(db: Session, stripe_object: dict, id_column: str) -> Payment | None:
+    """Our payment for a Checkout session or PaymentIntent, by the Stripe id
+    stored in ``id_column``."""
     payment = db.scalar(
-        select(Payment).where(Payment.stripe_payment_intent_id == intent.get("id"))
+        select(Payment).where(getattr(Payment, id_column) == stripe_object.get("id"))
     )
     if payment is not None:
         return payment
-    order_id = (intent.get("metadata") or {}).get("order_id")
+    # The Stripe object was created but our write of its id was lost: find
+    # the order from the metadata we sent.
+    order_id = (stripe_object.get("metadata") or {}).get("order_id")
     if order_id and is_digits(str(order_id)):
         order = db.get(Order, int(order_id))
         if order is not None and order.payments:
             payment = order.payments[-1]
-            if payment.stripe_payment_intent_id is None:
-                payment.stripe_payment_intent_id = intent.get("id")
+            if getattr(payment, id_column) is None:
+                setattr(payment, id_column, stripe_object.get("id"))
             return payment
     return None
 
