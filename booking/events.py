@@ -60,6 +60,16 @@ booking_placed = _signals.signal("booking-placed")
 # A live booking is being cancelled in this unit: return its credit or refund
 # its payment (billing), withdraw its door PIN (access). Keywords: actor, now.
 booking_released = _signals.signal("booking-released")
+# An order became a sale (billing): its Stripe payment succeeded, or it was
+# placed to be paid by bank transfer on invoice or on site. Sender: the
+# Order; keyword ``now``. Invoicing issues the order's invoice in this unit,
+# once per order, so a sale never commits without its invoice number.
+sale_made = _signals.signal("sale-made")
+# A sale is taken back in this unit (billing): refunded in full or in part, or
+# cancelled before it was paid. Sender: the Order; keywords ``now`` and
+# ``amount_cents`` (gross, what is taken back). Invoicing issues the
+# cancellation invoice.
+sale_reversed = _signals.signal("sale-reversed")
 # An operator lowers a resource's capacity (spaces). Keyword: capacity, the
 # new one. Bookings raises InvalidInput while a seat to be removed is booked.
 seats_removed = _signals.signal("seats-removed")

@@ -34,6 +34,14 @@ class PaymentStatus(enum.StrEnum):
     REFUNDED = "refunded"
 
 
+class PaymentMethod(enum.StrEnum):
+    """How an order is paid; a location chooses which of these it offers."""
+
+    STRIPE = "stripe"  # card or SEPA through Stripe Checkout
+    INVOICE = "invoice"  # bank transfer to the operator's account, due in N days
+    ON_SITE = "on_site"  # cash or card at the space, recorded by the operator
+
+
 class BillingCustomer(Base):
     """The one Stripe customer of a member or a company."""
 
@@ -80,6 +88,9 @@ class Order(Base):
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
     vat_rate_bp: Mapped[int] = mapped_column(Integer, default=1900)
     status: Mapped[OrderStatus] = mapped_column(String(12))
+    payment_method: Mapped[PaymentMethod] = mapped_column(
+        String(12), default=PaymentMethod.STRIPE, server_default="stripe"
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
