@@ -139,6 +139,7 @@ def _connect_receivers() -> None:
     from .bookings import guards
     from .checkin import services as checkin
     from .notifications import services as notifications
+    from .passes import queries as passes_queries
 
     # Inside the unit of work: bookings keeps booked seats, billing settles
     # and releases bookings, access withdraws a cancelled booking's PIN.
@@ -146,6 +147,9 @@ def _connect_receivers() -> None:
     events.booking_placed.connect(settlement.settle_booking)
     events.booking_released.connect(settlement.release_booking)
     events.booking_released.connect(pins.on_booking_released)
+    # Questions bookings asks the domains above it.
+    events.fixed_desks_asked.connect(passes_queries.on_fixed_desks_asked)
+    events.expired_holds_asked.connect(settlement.on_expired_holds_asked)
     # After the commit.
     events.booking_confirmed.connect(notifications.on_booking_changed)
     events.booking_cancelled.connect(notifications.on_booking_changed)
