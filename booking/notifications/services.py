@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import smtplib
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import partial
 
@@ -106,7 +107,7 @@ def deliver(
 
 
 def _send(
-    user: User,
+    user: User | GuestRecipient,
     kind: NotificationKind,
     compose: Callable[[], tuple[dict, list[Attachment] | None]],
 ) -> str | None:
@@ -139,6 +140,31 @@ def _send(
         log.exception("could not compose %s mail to user %s", kind, user.id)
         return f"{type(error).__name__}: {error}"[:200]
     return None
+
+
+@dataclass(frozen=True)
+class GuestRecipient:
+    """A guest without an account, written to like a user (``_send``): in the
+    language of the member who booked for them, with that member's id in
+    logs and claims."""
+
+    id: int
+    name: str
+    email: str
+    locale: str | None
+    is_active: bool = True
+
+
+def recipient_of(booking: Booking) -> User | GuestRecipient:
+    """Who a booking's mails go to: its holder, or the guest it is for."""
+    if booking.guest_email:
+        return GuestRecipient(
+            booking.user_id,
+            booking.guest_name or "",
+            booking.guest_email,
+            booking.user.locale,
+        )
+    return booking.user
 
 
 def _booking_context(booking: Booking) -> dict:
@@ -302,7 +328,9 @@ def deliver_booking_mails(
     for key, (booking, kind) in owed.items():
         if key in claimed:
             mail = partial(_booking_mail, booking, kind)
-            results.append((key, booking, kind, _send(booking.user, kind, mail)))
+            results.append(
+                (key, booking, kind, _send(recipient_of(booking), kind, mail))
+            )
     with unit_of_work(db):  # the outcome and the retry marker together
         retries = _finish_claims(
             db,
@@ -333,6 +361,9 @@ def _owes_mail(
     ):
         # Held for payment: billing confirms (and marks it again) once paid.
         return False
+    if booking.guest_email:
+        # A guest has no preferences; the mail carries their door PIN.
+        return True
     user = booking.user
     return user.is_active and bool(user.email) and (user.id, kind) not in muted
 
@@ -518,7 +549,7 @@ def send_reminders(db: Session, *, now: datetime | None = None) -> int:
         tomorrow = local_date(now, booking.location.timezone) + timedelta(days=1)
         if booking.booked_on != tomorrow:
             continue
-        user = booking.user
+        user = recipient_of(booking)
         with force_locale(locale_for(user)):
             context = _booking_context(booking)
         if send_once(
