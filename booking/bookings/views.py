@@ -20,6 +20,17 @@ from .rules import parse_date, parse_instant
 bp = Blueprint("bookings", __name__)
 
 
+@bp.app_context_processor
+def _quotes() -> dict:
+    def quoter_for(location):
+        """What each option costs the person looking (passes.services.quotes)."""
+        from ..passes.services.quotes import Quoter
+
+        return Quoter(get_db(), current_user, location.id)
+
+    return {"quoter_for": quoter_for}
+
+
 @bp.post("/bookings")
 @login_required
 def create():
