@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from ..db import on_commit, persistent, unit_of_work, utcnow
 from ..errors import InvalidInput
 from ..mail import send_mail
+from ..spaces.services import get_network
 from .models import Role, SessionKind, User, UserSession
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -245,7 +246,9 @@ def request_password_reset(
     with force_locale(locale):
         from flask_babel import gettext
 
-        subject = gettext("Reset your password")
+        # The network's name, not the software's (issue 17 point 9).
+        network = get_network(db).name
+        subject = gettext("Reset your password for %(network)s", network=network)
         text = render_template("emails/password_reset.txt", user=user, url=url)
     with unit_of_work(db):
         on_commit(db, lambda: send_mail(user.email, subject, text))
