@@ -18,7 +18,8 @@ from .bookings.services import create_booking
 from .db import unit_of_work, utcnow
 from .errors import DomainError
 from .insight.models import MemberProfile
-from .passes.services import create_plan
+from .passes.models import PassStatus, Plan
+from .passes.services import create_plan, new_pass
 from .passes.services.prices import set_resource_prices
 from .spaces.models import Location, NetworkSettings, Resource
 from .spaces.services import create_location, create_resource
@@ -301,6 +302,18 @@ def create_demo(
             )
         )
         set_resource_prices(db, operator, resource.id, prices)
+    # Jana holds a 10-day pack at Naunhof (as if paid): the priced desk there
+    # says "1 day from 10er-Karte Naunhof" to her.
+    with unit_of_work(db):
+        pack = db.scalar(select(Plan).where(Plan.name == "10er-Karte Naunhof"))
+        db.add(
+            new_pass(
+                pack,
+                user_id=members[0].id,
+                today=utcnow().date(),
+                status=PassStatus.ACTIVE,
+            )
+        )
     _offer_payment_methods(db, admin, operator, locations)
     _upcoming(db, list(locations.values()), members, people, now=utcnow())
     return [

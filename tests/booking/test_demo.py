@@ -15,7 +15,7 @@ from booking.insight.services import usage_csv
 from booking.spaces.models import Location, Resource
 
 
-def test_demo_has_german_names_prices_and_eight_weeks_of_history(db, client):
+def test_demo_has_german_names_prices_and_eight_weeks_of_history(db, client, auth):
     create_demo(db)
     today = utcnow().date()
     names = set(db.scalars(select(Resource.name)))
@@ -60,3 +60,13 @@ def test_demo_has_german_names_prices_and_eight_weeks_of_history(db, client):
     assert len({r["month"] for r in rows}) >= 2
     assert sum(float(r["desk_days"]) for r in rows) > 250
     assert sum(float(r["commute_km_saved"]) for r in rows) > 1000
+
+    # Jana's pack pays for the priced desk at Naunhof, and the page says so
+    # (in her language, German).
+    auth.login("jana@example.org", "landdesk-demo")
+    day = today + timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    page = client.get(f"/l/naunhof?date={day.isoformat()}").get_data(as_text=True)
+    start = page.index("<strong>Platz 4</strong>")
+    assert "1 Tag aus 10er-Karte Naunhof (noch 10)" in page[start : start + 1500]
