@@ -132,8 +132,8 @@ def _clash_of(person) -> Select:
     )
 
 
-# A member's own bookings: their guests' seats are the guests' (one person,
-# one workplace holds per person, and a guest is a person of their own).
+# A member's own bookings, not their guests': one person, one workplace, and
+# a guest is a person of their own.
 _PERSON_CLASH = _clash_of(
     (_bookings.c.user_id == bindparam("user_id")) & _bookings.c.guest_email.is_(None)
 )
