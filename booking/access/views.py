@@ -28,7 +28,8 @@ from ..spaces.services import (
     list_locations,
     managed_location_ids,
 )
-from . import audit, reports, rules, services
+from ..csv_export import csv_response
+from . import audit, labels, reports, rules, services
 from .link import get_link
 from .models import Channel, DoorKind, Result
 
@@ -117,6 +118,10 @@ def _door_helpers():
         "location_doors": location_doors,
         "door_alerts": door_alerts,
         "alert_text": reports.alert_text,
+        "channel_label": labels.channel_label,
+        "result_label": labels.result_label,
+        "outcome_label": labels.outcome_label,
+        "reason_label": labels.reason_label,
     }
 
 
@@ -293,11 +298,7 @@ def access_log():
         flash(str(error.message), "error")
         filters, rows = audit.LogFilter(), []
     if request.args.get("format") == "csv":
-        response = Response(audit.access_log_csv(rows), mimetype="text/csv")
-        response.headers["Content-Disposition"] = (
-            'attachment; filename="landdesk-access-log.csv"'
-        )
-        return response
+        return csv_response(audit.access_log_csv(rows), "landdesk-access-log.csv")
     ids = managed_location_ids(db, current_user)
     locations = [
         loc
