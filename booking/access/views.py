@@ -19,6 +19,7 @@ from flask_babel import gettext
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
 
+from ..csv_export import csv_response
 from ..db import get_db
 from ..errors import DomainError, InvalidInput
 from ..extensions import limiter
@@ -28,7 +29,6 @@ from ..spaces.services import (
     list_locations,
     managed_location_ids,
 )
-from ..csv_export import csv_response
 from . import audit, labels, reports, rules, services
 from .link import get_link
 from .models import Channel, DoorKind, Result

@@ -104,8 +104,9 @@ def test_funders_export_defaults_to_last_complete_month(client, used_space):
     Auth(client).login(location.operators[0].email)
     response = client.get("/manage/insight/usage.csv")
     first, _ = last_complete_month(date.today())
-    assert f"landdesk-usage-{first:%Y-%m}-{first:%Y-%m}.csv" in (
-        response.headers["Content-Disposition"]
+    assert (
+        f"landdesk-usage-{first:%Y-%m}-{first:%Y-%m}.csv"
+        in (response.headers["Content-Disposition"])
     )
     page = client.get(f"/manage/locations/{location.id}/insight").get_data(True)
     assert f'name="from" value="{first:%Y-%m}"' in page
