@@ -51,6 +51,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(bookings_bp)
     app.register_blueprint(spaces_bp)
     app.register_blueprint(api_bp)
+    from .auth.api import api_bp as people_api_bp
+
+    app.register_blueprint(people_api_bp)
 
     from .calendars.views import api_bp as calendars_api_bp
     from .calendars.views import bp as calendars_bp
