@@ -97,6 +97,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(access_bp)
     app.register_blueprint(access_api_bp)
+    from .access.pairing_api import api_bp as pairing_api_bp
+
+    app.register_blueprint(pairing_api_bp)
     register_access_cli(app)
 
     # Personal data: each domain adds to the export and the account deletion.
