@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from flask import current_app
-from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
@@ -102,10 +100,9 @@ def _set_locations(db: Session, user: User, ids: list[int]) -> None:
 
 
 def _role_line(role: Role, db: Session, ids: list[int]) -> str:
-    """What the invitation makes of the person, for the mail (in the mail's
-    language)."""
-    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
-        return _role_text(role, db, ids)
+    """What the invitation makes of the person, for the mail (written in the
+    inviting admin's language, as the mail is)."""
+    return _role_text(role, db, ids)
 
 
 def _role_text(role: Role, db: Session, ids: list[int]) -> str:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, render_template
-from flask_babel import force_locale
+from flask_babel import force_locale, get_locale
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import bindparam, select, update
@@ -259,6 +259,9 @@ def create_invited_user(
     """An account for someone invited by e-mail: no usable password until they
     set one from the mailed link (``setup_url(token)``). ``reason`` is a line
     of the mail saying what they were invited to. Raises InvalidInput."""
+    # In the inviting person's language (the request's), which also becomes
+    # the new account's language for later mails.
+    language = str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"])
     with unit_of_work(db):
         user = create_user(
             db,
@@ -266,9 +269,10 @@ def create_invited_user(
             password=secrets.token_urlsafe(32),
             name=name,
             role=role,
+            locale=language if language in current_app.config["LANGUAGES"] else None,
         )
         url = setup_url(setup_token(user))
-        with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+        with force_locale(language):
             from flask_babel import gettext
 
             subject = gettext(

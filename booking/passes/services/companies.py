@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
-from flask import current_app
-from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -95,14 +93,13 @@ def _company_admin(
         raise InvalidInput(
             _l("There is no account with this e-mail address."), field="admin_email"
         )
-    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
-        reason = str(
-            _l(
-                "You administer the company account of %(company)s: you invite "
-                "your colleagues, who then book on its budget.",
-                company=company_name,
-            )
+    reason = str(  # in the operator's language, as the whole mail
+        _l(
+            "You administer the company account of %(company)s: you invite "
+            "your colleagues, who then book on its budget.",
+            company=company_name,
         )
+    )
     return create_invited_user(
         db,
         email=email,
