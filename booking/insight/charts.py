@@ -25,7 +25,7 @@ def _nice_top(value: float) -> float:
 
 
 def _fmt(value: float, decimal: str) -> str:
-    text = f"{value:.1f}".rstrip("0").rstrip(".") if value % 1 else f"{value:.0f}"
+    text = f"{value:.2f}".rstrip("0").rstrip(".") if value % 1 else f"{value:.0f}"
     return text.replace(".", decimal)
 
 

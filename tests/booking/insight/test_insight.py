@@ -211,3 +211,29 @@ def test_one_csv_writer_makes_every_cell_safe(value, cell):
 
     [row] = list(csv.reader(io.StringIO(csv_text(["h"], [[value]]))))[1:]
     assert row == [cell]
+
+
+def test_charts_name_their_axes_and_units_and_labels_do_not_overlap():
+    import re as _re
+
+    from booking.insight.charts import bar_chart
+
+    days = [f"{d}." for d in range(1, 31)]
+    svg = str(
+        bar_chart(
+            days,
+            [50.0] * 30,
+            title="Belegung",
+            max_value=100,
+            unit="%",
+            x_title="Tag des Monats",
+            y_title="Belegte Plätze (%)",
+        )
+    )
+    assert "Tag des Monats" in svg and "Belegte Plätze (%)" in svg
+    for tick in ("0 %", "50 %", "100 %"):
+        assert f">{tick}</text>" in svg
+    shown = [t for t in _re.findall(r">([^<]+)</text>", svg) if t in days]
+    assert 5 <= len(shown) < 30  # every few days, never on top of each other
+    hours = str(bar_chart(["06 Uhr", "07 Uhr"], [0.5, 1.25], title="t", unit=""))
+    assert ">0,5</text>" in hours or ">1,3</text>" in hours  # decimal comma
