@@ -51,6 +51,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(bookings_bp)
     app.register_blueprint(spaces_bp)
     app.register_blueprint(api_bp)
+    from .auth.api import api_bp as people_api_bp
+
+    app.register_blueprint(people_api_bp)
 
     from .calendars.views import api_bp as calendars_api_bp
     from .calendars.views import bp as calendars_bp
@@ -94,6 +97,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(access_bp)
     app.register_blueprint(access_api_bp)
+    from .access.pairing_api import api_bp as pairing_api_bp
+
+    app.register_blueprint(pairing_api_bp)
     register_access_cli(app)
 
     # Personal data: each domain adds to the export and the account deletion.
