@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -29,7 +28,7 @@ from ..models import (
     PaymentStatus,
 )
 from ..stripe_client import StripeRejected, StripeUnavailable
-from .fulfil import reverse_sale, was_sold
+from .fulfil import expire_session_later, reverse_sale, was_sold
 from .methods import check_method
 from .orders import (
     CHECKOUT_LIFETIME,
@@ -203,18 +202,7 @@ def _release(
         payment.status = PaymentStatus.CANCELLED
         payment.updated_at = now
         if expire_session and payment.stripe_checkout_session_id:
-            on_commit(db, _expire_session_later(payment.stripe_checkout_session_id))
-
-
-def _expire_session_later(session_id: str) -> Callable[[], None]:
-    def run() -> None:
-        try:
-            stripe_client.expire_checkout_session(session_id)
-        except (StripeUnavailable, StripeRejected) as error:
-            # Harmless: should it still be paid, the webhook refunds it.
-            log.info("could not expire checkout session %s: %s", session_id, error)
-
-    return run
+            on_commit(db, expire_session_later(payment.stripe_checkout_session_id))
 
 
 def release_expired_holds(
@@ -289,7 +277,7 @@ def _close_unpaid(
         payment.status = status
         payment.updated_at = now
         if payment.stripe_checkout_session_id:
-            on_commit(db, _expire_session_later(payment.stripe_checkout_session_id))
+            on_commit(db, expire_session_later(payment.stripe_checkout_session_id))
     if order.status == OrderStatus.PENDING:
         _cancel_order(db, order, now=now)
     if order.pass_id:

@@ -39,7 +39,7 @@ from ..models import (
     PaymentMethod,
     PaymentStatus,
 )
-from .fulfil import lock_booking
+from .fulfil import expire_session_later, lock_booking
 
 # Memberships and company budgets renew monthly through Stripe.
 _RECURRING = (OrderKind.MEMBERSHIP, OrderKind.COMPANY)
@@ -139,9 +139,8 @@ def apply_method(
             payment.note = f"paid by {method.value}"
             payment.updated_at = now
             if payment.stripe_checkout_session_id:
-                from .checkout import _expire_session_later
-
-                on_commit(db, _expire_session_later(payment.stripe_checkout_session_id))
+                session_id = payment.stripe_checkout_session_id
+                on_commit(db, expire_session_later(session_id))
     booking = lock_booking(db, order.booking_id) if order.booking_id else None
     pass_ = db.get(Pass, order.pass_id) if order.pass_id else None
     starts_at = _starts_at(db, booking, pass_)
