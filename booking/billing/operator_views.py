@@ -4,8 +4,17 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext
 from flask_login import current_user
 
@@ -19,6 +28,7 @@ from ..spaces.services import get_managed_location, list_locations, managed_loca
 from ..validation import parse_id
 from . import services
 from .models import OfflinePaymentKind, Order
+from .network_settlement import month_bounds, network_settlement, settlement_csv
 
 
 def _locations(db):
@@ -125,6 +135,37 @@ def payment_settings(location_id: int):
     ), (error.status if error else 200)
 
 
+@operator_required
+def settlement():
+    """The network settlement of a month, per operator, with euro amounts
+    (``?format=csv``: the same as a spreadsheet)."""
+    db = get_db()
+    this_month = local_date(utcnow(), NETWORK_TIMEZONE).strftime("%Y-%m")
+    month = request.args.get("month") or this_month
+    try:
+        result = network_settlement(db, month)
+    except ValueError:
+        month = this_month
+        result = network_settlement(db, month)
+    if request.args.get("format") == "csv":
+        return Response(
+            settlement_csv(result),
+            mimetype="text/csv",
+            headers={
+                "Content-Disposition": f"attachment; filename=settlement-{month}.csv"
+            },
+        )
+    first, _last, _starts, _ends = month_bounds(month)
+    return render_template(
+        "billing/settlement.html",
+        settlement=result,
+        month=month,
+        first=first,
+        previous=(first.replace(day=1) - timedelta(days=1)).strftime("%Y-%m"),
+        following=(first.replace(day=28) + timedelta(days=4)).strftime("%Y-%m"),
+    )
+
+
 def register(bp: Blueprint) -> None:
     """Add these pages to the billing blueprint (endpoints billing.<name>)."""
     bp.add_url_rule("/billing/payments", view_func=payments)
@@ -141,3 +182,4 @@ def register(bp: Blueprint) -> None:
         view_func=payment_settings,
         methods=["GET", "POST"],
     )
+    bp.add_url_rule("/billing/settlement", view_func=settlement)
