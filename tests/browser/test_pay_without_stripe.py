@@ -71,6 +71,18 @@ def test_day_pass_by_bank_transfer_end_to_end(new_phone, db):
     expect(flash(page, "success")).to_contain_text("Zahlung erfasst")
     expect(page.locator("ul.open-orders")).to_contain_text("Nichts offen")
     _shot(page, "payments-recorded-de-390")
+    page.get_by_role("link", name="Bahnhof Eilenburg").tap()
+    expect(page.locator("input[name=iban]")).to_have_value(
+        "DE02 1203 0000 0000 2020 51"
+    )
+    _shot(page, "payment-settings-de-390")
+    page.locator("input[name=iban]").fill("DE02 1203 0000 0000 2020 52")
+    page.get_by_role("button", name="Speichern").tap()
+    expect(flash(page, "error")).to_contain_text("Tippfehler")
+    _shot(page, "payment-settings-error-de-390")
+    page.goto("/billing/settlement")
+    expect(page.locator("ul.settlement")).to_contain_text("Verkauft")
+    _shot(page, "settlement-de-390")
     log_out(page)
 
     log_in(page, "jana@example.org")

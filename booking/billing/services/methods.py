@@ -39,7 +39,7 @@ from ..models import (
     PaymentMethod,
     PaymentStatus,
 )
-from .fulfil import expire_session_later, lock_booking
+from .fulfil import expire_session_later, lock_booking, lock_order
 
 # Memberships and company budgets renew monthly through Stripe.
 _RECURRING = (OrderKind.MEMBERSHIP, OrderKind.COMPANY)
@@ -205,7 +205,8 @@ def choose_payment_method(
     BookingConflict (no longer open, or its hold has ended)."""
     now = now or utcnow()
     with unit_of_work(db):
-        order = db.get(Order, order_id)
+        # Locked: a double click applies the choice (and makes the sale) once.
+        order = lock_order(db, order_id)
         if order is None or order.user_id != actor.id:
             raise NotFound(_l("There is no such order."))
         if order.status != OrderStatus.PENDING or order.payment_method != (

@@ -262,3 +262,50 @@ def test_one_reminder_after_the_due_date(db, space, member, smtp):
     assert remind_overdue_payments(db, now=later + timedelta(days=3)) == 0
     fresh(db)
     assert db.get(Order, order.id).reminded_at is not None
+
+
+def test_a_double_choice_makes_one_sale(app, db, space, member):
+    """Two requests choosing at once (a double click, two tabs): one sale."""
+    import threading
+
+    from booking import events
+    from booking.auth.models import User
+    from booking.db import get_db
+
+    _location, _operator, _desk, plan = space
+    order = billing.buy_plan(db, member, plan.id, day=next_weekday(1, min_days=3))
+    order_id, member_id = order.id, member.id
+    db.commit()
+    made: list[int] = []
+
+    def on_sale(order, **kw):
+        made.append(order.id)
+
+    events.sale_made.connect(on_sale)
+    barrier = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def choose(method):
+        with app.app_context():
+            session = get_db()
+            actor = session.get(User, member_id)
+            barrier.wait()
+            try:
+                billing.choose_payment_method(session, actor, order_id, method)
+                outcomes.append("ok")
+            except Exception as error:  # noqa: BLE001
+                outcomes.append(type(error).__name__)
+
+    threads = [
+        threading.Thread(target=choose, args=(m,))
+        for m in ("invoice", "on_site", "invoice", "on_site")
+    ]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        events.sale_made.disconnect(on_sale)
+    assert sorted(outcomes) == ["BookingConflict"] * 3 + ["ok"]
+    assert made == [order_id]
