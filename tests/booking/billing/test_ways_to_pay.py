@@ -356,3 +356,25 @@ def test_plan_purchase_api_by_invoice(api, db, space, member, create_user):
     assert api(operator).get(f"/api/v1/orders/{order['id']}").status_code == 200
     stranger = api(create_user("fremd@example.org"))
     assert stranger.get(f"/api/v1/orders/{order['id']}").status_code == 404
+
+
+def test_a_paid_transfer_cancelled_is_listed_to_pay_back(client, db, space, member):
+    _location, operator, _desk, plan = space
+    order = billing.buy_plan(
+        db, member, plan.id, day=next_weekday(1, min_days=3), payment_method="invoice"
+    )
+    billing.record_offline_payment(
+        db,
+        operator,
+        order.id,
+        amount_cents=1200,
+        kind="bank_transfer",
+        paid_on=date.today(),
+    )
+    billing.cancel_day_pass(db, member, order.pass_id)
+    fresh(db)
+    assert db.get(Order, order.id).status == OrderStatus.REFUNDED
+    _login(client, operator.email)
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "de"
+    page = client.get("/billing/payments").get_data(as_text=True)
+    assert "Zurückzuzahlen" in page and f"Bestellung {order.id}" in page
