@@ -58,10 +58,24 @@ def _number(value: float, dialect: Dialect) -> str:
     return text.replace(".", dialect.decimal)
 
 
+class Cents(int):
+    """An amount of money in cents, written as euros with two decimals in the
+    reader's dialect (``-30.00``; ``-30,00`` in German Excel). Exact: no float
+    on the way, and a number, so a leading minus is not taken for a formula."""
+
+
+def _euros(cents: Cents, dialect: Dialect) -> str:
+    sign = "-" if cents < 0 else ""
+    whole, rest = divmod(abs(int(cents)), 100)
+    return f"{sign}{whole}{dialect.decimal}{rest:02d}"
+
+
 def safe_cell(value: Any, dialect: Dialect | None = None) -> str | int:
     dialect = dialect or DIALECTS["en"]
     if value is None:
         return ""
+    if isinstance(value, Cents):
+        return _euros(value, dialect)
     if isinstance(value, bool):
         return gettext("yes") if value else gettext("no")
     if isinstance(value, int):

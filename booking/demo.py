@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from .access.services import create_door
 from .auth.models import Role, User
 from .auth.services import create_user
+from .billing.services import save_payment_settings
 from .bookings.models import Booking, DayPart
 from .bookings.requests import BookingRequest, Guest
 from .bookings.rules import plan_for
@@ -147,8 +148,10 @@ PRICES = {
     ("naunhof", "Lehrerzimmer"): {"price_hour_cents": 1000},
 }
 
-# What the demo network sells (buying a plan by card needs STRIPE_SECRET_KEY,
-# see docs/billing.md; paying by bank transfer or on site needs none).
+# What the demo network sells Its spaces take bank transfer and payment on
+# site (_offer_payment_methods), so plans of a space are bought without
+# Stripe; network-wide plans and memberships need STRIPE_SECRET_KEY
+# (docs/billing.md).
 PLANS = [
     (
         "operator",
@@ -326,8 +329,25 @@ def create_demo(
 def _offer_payment_methods(
     db: Session, admin: User, operator: User, locations: dict[str, Location]
 ) -> None:
-    """Ways to pay that need no Stripe key (bank transfer, pay on site):
-    set up here by the money work (issue 19). Nothing yet."""
+    """Ways to pay that need no Stripe key (issue 19): every demo space
+    takes bank transfer on invoice (confirmed at once, due in 14 days) and
+    payment on site, so a newcomer buys a day pass end to end without Stripe;
+    with STRIPE_SECRET_KEY set, card payment is offered as well."""
+    for location in locations.values():
+        save_payment_settings(
+            db,
+            operator,
+            location.id,
+            {
+                "stripe": "1",
+                "invoice": "1",
+                "on_site": "1",
+                "invoice_due_days": "14",
+                "invoice_confirms": "1",
+                "account_holder": "Coworking Muldenland e. V. (Demo)",
+                "iban": "DE02 1203 0000 0000 2020 51",
+            },
+        )
 
 
 def _history_members(db: Session, like: User) -> list[User]:

@@ -14,6 +14,7 @@ from pydantic import Field, create_model
 
 from devices.messages import MAX_OPEN_S
 
+from ..billing.schemas import BankTransfer, PaymentMethodName
 from ..notifications.models import NotificationKind
 from .contract import MAX_ID, Answer, Day, Instant, IsoInstant, Schema
 from .schemas_bookings import GuestAnswer, GuestInput, Refusal
@@ -177,6 +178,10 @@ class BookingInput(Schema):
         description="several days of a desk at once instead of date: answers "
         "201 with bookings and refused days, or 409 when none was booked",
     )
+    payment_method: PaymentMethodName | None = Field(
+        None, description="how a paid booking is paid; 400 if the location "
+        "does not offer it (omitted: chosen later on the order page)"
+    )
 
 
 class BookingScope(Schema):
@@ -223,6 +228,9 @@ class DayPassRequest(Schema):
     date: DateText | None = None
     part: Literal["am", "pm"] | None = Field(
         None, description="half-day passes only: the morning or the afternoon"
+    )
+    payment_method: PaymentMethodName | None = Field(
+        None, description="400 if the plan's location does not offer it"
     )
 
 
@@ -379,8 +387,10 @@ class Availability(Answer):
 
 
 class Payment(Answer):
-    """A held booking's price; it is confirmed only when Stripe reports the
-    payment, and released when the hold expires."""
+    """What a paid booking costs and how it is paid. Held for a Stripe
+    payment, it is confirmed when Stripe reports the payment and released when
+    the hold expires; invoice and on-site bookings are confirmed at once (or
+    held until the transfer is recorded, as the location decides)."""
 
     order_id: int
     amount_cents: int = Field(description="gross, VAT included")
@@ -391,6 +401,9 @@ class Payment(Answer):
     payment_url: str | None = Field(
         None, description="Stripe Checkout; send the person there"
     )
+    payment_method: PaymentMethodName = "stripe"
+    due_date: Day | None = Field(None, description="invoice and on_site")
+    bank: BankTransfer | None = Field(None, description="invoice: where to pay")
 
 
 class Member(Answer):
@@ -414,8 +427,9 @@ class Booking(Answer):
     cancelled_at: Instant | None
     payment: Payment | None = Field(
         None,
-        description="only in the answer to POST /bookings when the booking is "
-        "held for payment (status pending_payment)",
+        description="only in the answer to POST /bookings when the booking "
+        "is paid: held for payment (pending_payment), or confirmed on an open "
+        "invoice or for paying on site",
     )
     member: Member | None = Field(None, description="in a location's day list")
     checked_in_at: Instant | None = Field(None, description="after check-in")
@@ -438,6 +452,9 @@ class DayPassPayment(Answer):
     currency: str
     checkout: str = Field(description="POST here for the payment_url")
     payment_url: str | None = None
+    payment_method: PaymentMethodName = "stripe"
+    due_date: Day | None = Field(None, description="invoice and on_site")
+    bank: BankTransfer | None = Field(None, description="invoice: where to pay")
 
 
 class DayPass(Answer):

@@ -292,7 +292,7 @@ def create_booking(body: schemas.BookingInput):
 
 def _booked_json(booking) -> schemas.Booking:
     answer = serialize.booking_json(booking)
-    if booking.status == "pending_payment":
+    if booking.settled_by == "payment":
         from ..billing.api import payment_json
 
         answer.payment = payment_json(booking)

@@ -56,6 +56,9 @@ class BookingRequest:
     ends_at: datetime | None = None
     holder_id: int | None = None  # an operator booking for a member
     guest: Guest | None = None  # the seat is a guest's, paid by the holder
+    # How a paid booking is to be paid ("stripe", "invoice", "on_site"),
+    # checked by billing (booking_placed); None: chosen on the order page.
+    payment_method: str | None = None
 
     @classmethod
     def from_values(
@@ -67,6 +70,7 @@ class BookingRequest:
             "resource_id",
             message=_l("Choose a desk or room."),
         )
+        payment_method = values.get("payment_method") or None
         guest = None
         if values.get("guest") not in (None, ""):
             guest = Guest.from_values(values["guest"])
@@ -93,6 +97,7 @@ class BookingRequest:
                 part=DayPart(part),
                 holder_id=holder_id,
                 guest=guest,
+                payment_method=payment_method,
             )
         if values.get("start") in (None, "") or values.get("end") in (None, ""):
             raise InvalidInput(_l("Give a start and an end."), field="end")
@@ -103,6 +108,7 @@ class BookingRequest:
             ends_at=rules.parse_instant(values["end"], "end"),
             holder_id=holder_id,
             guest=guest,
+            payment_method=payment_method,
         )
 
     @classmethod

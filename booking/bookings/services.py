@@ -302,7 +302,13 @@ def create_booking(
             raise BookingConflict(_l("This is already booked for that time.")) from None
         # Billing settles it: a credit of the holder's passes, or a hold.
         events.booking_placed.send(
-            booking, db=db, resource=resource, location=location, holder=holder, now=now
+            booking,
+            db=db,
+            resource=resource,
+            location=location,
+            holder=holder,
+            now=now,
+            payment_method=request.payment_method,
         )
         if booking.status == BookingStatus.CONFIRMED:
             events.send_after_commit(db, events.booking_confirmed, booking)

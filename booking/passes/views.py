@@ -107,12 +107,13 @@ def cancel_day_pass(pass_id: int):
         flash(str(error.message), "error")
     else:
         refunded = order is not None and order.status == "refunded"
-        flash(
-            gettext("Day pass cancelled. The payment is refunded in full.")
-            if refunded
-            else gettext("Day pass cancelled."),
-            "success",
-        )
+        if refunded and order.payment_method != "stripe":
+            message = gettext("Day pass cancelled. The space pays the amount back.")
+        elif refunded:
+            message = gettext("Day pass cancelled. The payment is refunded in full.")
+        else:
+            message = gettext("Day pass cancelled.")
+        flash(message, "success")
     return redirect(_back(url_for("passes.plans")), 303)
 
 
@@ -302,16 +303,9 @@ def assign_fixed_desk(pass_id: int):
 @bp.get("/operator/settlement")
 @operator_required
 def settlement():
-    today = utcnow().date()
-    try:
-        starts_on = date.fromisoformat(request.args.get("from") or "")
-        ends_on = date.fromisoformat(request.args.get("to") or "")
-    except ValueError:
-        starts_on, ends_on = today.replace(day=1), today
-    rows = services.network_settlement(get_db(), starts_on, ends_on)
-    return render_template(
-        "passes/settlement.html", rows=rows, starts_on=starts_on, ends_on=ends_on
-    )
+    """Moved: the settlement with euro amounts is billing's (per month)."""
+    month = (request.args.get("from") or "")[:7]
+    return redirect(url_for("billing.settlement", month=month or None), 301)
 
 
 # --- company accounts -----------------------------------------------------------

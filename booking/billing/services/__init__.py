@@ -19,6 +19,30 @@ from .checkout import (
     release_expired_holds,
     start_checkout,
 )
+from .fulfil import can_fulfil, fulfil_order
+from .location_settings import (
+    format_iban,
+    get_payment_settings,
+    save_payment_settings,
+)
+from .methods import (
+    NoWayToPay,
+    check_method,
+    choose_payment_method,
+    offered_methods,
+    payment_settings,
+    stripe_configured,
+)
+from .offline import (
+    can_record_payments,
+    close_open_order,
+    is_overdue,
+    mark_reminded,
+    offline_refunds,
+    open_orders,
+    orders_to_remind,
+    record_offline_payment,
+)
 from .orders import (
     CHECKOUT_LIFETIME,
     HOLD,
@@ -50,6 +74,21 @@ from .webhooks import (
 )
 
 __all__ = [
+    "NoWayToPay",
+    "check_method",
+    "close_open_order",
+    "choose_payment_method",
+    "format_iban",
+    "is_overdue",
+    "mark_reminded",
+    "offline_refunds",
+    "open_orders",
+    "orders_to_remind",
+    "get_payment_settings",
+    "offered_methods",
+    "payment_settings",
+    "save_payment_settings",
+    "stripe_configured",
     "CHECKOUT_LIFETIME",
     "HOLD",
     "PaymentRejected",
@@ -59,10 +98,13 @@ __all__ = [
     "as_utc",
     "buy_plan",
     "cancel_at_period_end",
+    "can_fulfil",
+    "can_record_payments",
     "cancel_day_pass",
     "change_plan",
     "ensure_customer",
     "expire_holds",
+    "fulfil_order",
     "get_order_for",
     "handle_event",
     "hold_for_payment",
@@ -72,6 +114,7 @@ __all__ = [
     "orders_of",
     "payments_list",
     "reconcile",
+    "record_offline_payment",
     "refund_payment",
     "release_expired_holds",
     "settle_cancelled_booking",
