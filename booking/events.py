@@ -73,6 +73,11 @@ sale_reversed = _signals.signal("sale-reversed")
 # An operator lowers a resource's capacity (spaces). Keyword: capacity, the
 # new one. Bookings raises InvalidInput while a seat to be removed is booked.
 seats_removed = _signals.signal("seats-removed")
+# An operator closes a location or one resource for whole days (spaces).
+# Sender: the Closure; keywords ``actor`` and ``now``. Bookings cancels the
+# live bookings the closure covers, each through its one cancel path, and
+# returns their ids.
+closure_added = _signals.signal("closure-added")
 
 
 def send_after_commit(db: Session, signal: Signal, sender: Any, **kwargs: Any) -> None:

@@ -11,6 +11,7 @@ about the contract is written twice.
 from __future__ import annotations
 
 import re
+import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -248,6 +249,8 @@ def _shape_schema(shape: Any, models: set) -> dict:
         return {"type": "object", "additionalProperties": _shape_schema(value, models)}
     if shape is dict:
         return {"type": "object"}
+    if isinstance(shape, types.UnionType):
+        return {"oneOf": [_shape_schema(part, models) for part in shape.__args__]}
     raise TypeError(f"no schema for {shape!r}")
 
 

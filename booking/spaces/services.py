@@ -21,6 +21,7 @@ from .hours import (
     validate_timezone,
 )
 from .models import (
+    DAY_KINDS,
     Closure,
     Location,
     NetworkSettings,
@@ -320,7 +321,64 @@ RESOURCE_FIELDS = (
     "description",
     "position",
     "is_active",
+    "prices",
 )
+MAX_PRICE_CENTS = 10_000_000
+PRICE_COLUMNS = {
+    "day": "price_day_cents",
+    "half_day": "price_half_day_cents",
+    "hour": "price_hour_cents",
+}
+
+
+def clean_prices(prices, kind: ResourceKind, current: Resource | None = None) -> dict:
+    """``{"day", "half_day", "hour"}`` in cents to the resource's columns.
+
+    A number is a gross price (0: free). None: for a half day "as a full
+    day"; for a unit the kind is not booked in (an hour of a desk, a day of
+    a room) the only value allowed. Raises InvalidInput.
+    """
+    if not isinstance(prices, dict) or set(prices) - set(PRICE_COLUMNS):
+        raise InvalidInput(
+            _l("Prices are given per day, half_day and hour."), field="prices"
+        )
+    offered = ("day", "half_day") if kind in DAY_KINDS else ("hour",)
+    clean: dict = {}
+    for unit, value in prices.items():
+        if value is None:
+            if unit in offered and unit != "half_day":
+                raise InvalidInput(_l("Enter a price, 0 for free."), field="prices")
+            clean[PRICE_COLUMNS[unit]] = 0
+            continue
+        if unit not in offered:
+            raise InvalidInput(
+                _l("Desks and flex areas have prices per day and half day.")
+                if kind in DAY_KINDS
+                else _l("Rooms and booths have a price per hour."),
+                field="prices",
+            )
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidInput(_l("Prices are whole cents."), field="prices")
+        if not 0 <= value <= MAX_PRICE_CENTS:
+            raise InvalidInput(
+                _l("A price is between 0 and 100,000 euros."), field="prices"
+            )
+        clean[PRICE_COLUMNS[unit]] = value
+    if kind in DAY_KINDS:
+        day = clean.get("price_day_cents", current.price_day_cents if current else 0)
+        half = clean.get(
+            "price_half_day_cents", current.price_half_day_cents if current else 0
+        )
+        if prices.get("half_day") == 0 and day:
+            raise InvalidInput(
+                _l("A half day cannot be free while a full day costs."),
+                field="prices",
+            )
+        if half > day:
+            raise InvalidInput(
+                _l("A half day must not cost more than a full day."), field="prices"
+            )
+    return clean
 
 
 def _clean_resource_values(values: dict, *, creating: bool, current_kind=None) -> dict:
@@ -369,6 +427,8 @@ def _clean_resource_values(values: dict, *, creating: bool, current_kind=None) -
         clean["position"] = _integer(values["position"], "position", low=0, high=10000)
     if "is_active" in values:
         clean["is_active"] = bool(values["is_active"])
+    if "prices" in values:
+        clean.update(clean_prices(values["prices"], kind))
     return clean
 
 
@@ -399,8 +459,14 @@ def update_resource(
         resource = get_resource(db, resource_id)
         get_managed_location(db, actor, resource.location_id)
         clean = _clean_resource_values(
-            values, creating=False, current_kind=ResourceKind(resource.kind)
+            {k: v for k, v in values.items() if k != "prices"},
+            creating=False,
+            current_kind=ResourceKind(resource.kind),
         )
+        if "prices" in values:
+            clean.update(
+                clean_prices(values["prices"], ResourceKind(resource.kind), resource)
+            )
         if "capacity" in clean and clean["capacity"] < resource.seat_count:
             # Bookings refuses while a seat to be removed is booked.
             events.seats_removed.send(resource, db=db, capacity=clean["capacity"])
@@ -424,7 +490,10 @@ def add_closure(
 ) -> Closure:
     """Close a location or one resource for whole days (inclusive).
 
-    Existing bookings stay; the operator sees them on the day view and decides.
+    The live bookings it covers are cancelled in the same unit of work
+    (``events.closure_added``: bookings cancels each through its one cancel
+    path, which returns credits, refunds payments and mails the member);
+    their ids are left in ``closure.cancelled_booking_ids``.
     """
     if ends_on < starts_on:
         raise InvalidInput(
@@ -445,6 +514,13 @@ def add_closure(
         )
         db.add(closure)
         db.flush()
+        now = utcnow()
+        cancelled = []
+        for _receiver, ids in events.closure_added.send(
+            closure, db=db, actor=actor, now=now
+        ):
+            cancelled.extend(ids or ())
+        closure.cancelled_booking_ids = tuple(cancelled)
     return closure
 
 
