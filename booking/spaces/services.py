@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
@@ -138,6 +139,9 @@ def _text(value, field: str, *, max_len: int, required: bool = False) -> str:
 def _number(value, field: str, *, low: float, high: float) -> float:
     if isinstance(value, bool):
         raise InvalidInput(_l("This must be a number."), field=field)
+    if isinstance(value, str):
+        # As people write it in German: 51,3646.
+        value = value.strip().replace(",", ".", 1) if value.count(",") == 1 else value
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -232,6 +236,39 @@ def _clean_location_values(values: dict, *, creating: bool) -> dict:
     if "is_active" in values:
         clean["is_active"] = bool(values["is_active"])
     return clean
+
+
+REQUIRED_LOCATION_FIELDS = ("name", "slug", "address", "lat", "lon")
+
+
+def location_errors(values: dict, *, creating: bool) -> dict[str, list]:
+    """Every field's error at once (a form shows them together), by field,
+    from the same checks ``create_location`` and ``update_location`` make."""
+    errors: dict[str, list] = {}
+    for field, value in values.items():
+        try:
+            if creating and field in REQUIRED_LOCATION_FIELDS and value in ("", None):
+                raise InvalidInput(_l("This field is required."), field=field)
+            _clean_location_values({field: value}, creating=False)
+        except InvalidInput as error:
+            errors.setdefault(error.field or field, []).append(error.message)
+    return errors
+
+
+_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
+
+
+def suggest_slug(db: Session, name: str) -> str:
+    """A free short name from a location's name: "Alte Schule Wörlitz" →
+    "alte-schule-woerlitz", then "-2", "-3", ... when taken."""
+    text = unicodedata.normalize("NFKD", (name or "").lower().translate(_UMLAUTS))
+    text = text.encode("ascii", "ignore").decode()
+    base = re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:60].strip("-") or "standort"
+    slug, number = base, 1
+    while db.scalar(select(Location.id).where(Location.slug == slug)):
+        number += 1
+        slug = f"{base}-{number}"
+    return slug
 
 
 def create_location(db: Session, actor: User, values: dict) -> Location:
