@@ -57,6 +57,11 @@ desk_freed = _signals.signal("desk-freed")
 # (billing: a credit from passes, else a payment hold). Keywords: resource,
 # location, holder, now. A receiver may raise (MembershipSuspended).
 booking_placed = _signals.signal("booking-placed")
+# An operator closes a location or one resource for whole days (spaces).
+# Sender: the Closure; keywords ``actor`` and ``now``. Bookings cancels the
+# live bookings the closure covers, each through its one cancel path, and
+# returns their ids.
+closure_added = _signals.signal("closure-added")
 # A live booking is being cancelled in this unit: return its credit or refund
 # its payment (billing), withdraw its door PIN (access). Keywords: actor, now.
 booking_released = _signals.signal("booking-released")
@@ -73,11 +78,6 @@ sale_reversed = _signals.signal("sale-reversed")
 # An operator lowers a resource's capacity (spaces). Keyword: capacity, the
 # new one. Bookings raises InvalidInput while a seat to be removed is booked.
 seats_removed = _signals.signal("seats-removed")
-# An operator closes a location or one resource for whole days (spaces).
-# Sender: the Closure; keywords ``actor`` and ``now``. Bookings cancels the
-# live bookings the closure covers, each through its one cancel path, and
-# returns their ids.
-closure_added = _signals.signal("closure-added")
 
 
 def send_after_commit(db: Session, signal: Signal, sender: Any, **kwargs: Any) -> None:

@@ -373,7 +373,7 @@ def clean_prices(prices, kind: ResourceKind, current: Resource | None = None) ->
 
     A number is a gross price (0: free). None: for a half day "as a full
     day"; for a unit the kind is not booked in (an hour of a desk, a day of
-    a room) the only value allowed. Raises InvalidInput.
+    a room) the only value allowed besides 0. Raises InvalidInput.
     """
     if not isinstance(prices, dict) or set(prices) - set(PRICE_COLUMNS):
         raise InvalidInput(
@@ -382,7 +382,7 @@ def clean_prices(prices, kind: ResourceKind, current: Resource | None = None) ->
     offered = ("day", "half_day") if kind in DAY_KINDS else ("hour",)
     clean: dict = {}
     for unit, value in prices.items():
-        if value is None:
+        if value is None or (value == 0 and unit not in offered):
             if unit in offered and unit != "half_day":
                 raise InvalidInput(_l("Enter a price, 0 for free."), field="prices")
             clean[PRICE_COLUMNS[unit]] = 0

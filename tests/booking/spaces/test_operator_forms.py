@@ -205,3 +205,31 @@ def test_closing_a_booked_day_asks_first(client, auth, space, create_user, db):
     db.expire_all()
     assert db.get(Booking, booking.id).status == "cancelled"
     assert len(services.closures_between(db, location.id, day, day)) == 1
+
+
+def test_the_older_price_form_follows_the_same_rules(client, auth, space, db):
+    location, (first, _), room = space
+    auth.login("op@example.org")
+    path = f"/operator/resources/{first.id}/prices"
+    token = auth.csrf(f"/manage/locations/{location.id}")
+    client.post(
+        path,
+        data={
+            "csrf_token": token,
+            "price_day_cents": "15,00",
+            "price_half_day_cents": "",
+            "price_hour_cents": "0",
+        },
+    )
+    db.rollback()
+    db.expire_all()
+    assert db.get(Resource, first.id).prices == {
+        "day": 1500,
+        "half_day": 1500,
+        "hour": None,
+    }
+    # A desk has no hourly price, whichever form sets it.
+    client.post(path, data={"csrf_token": token, "price_hour_cents": "5"})
+    db.rollback()
+    db.expire_all()
+    assert db.get(Resource, first.id).price_hour_cents == 0
