@@ -125,11 +125,13 @@ def new_location():
     except InvalidInput as error:
         errors = {error.field or "form": [error.message]}
         return _render_location_form(None, errors=errors, values=values), 400
+    created = len(location.resources)
     flash(
         gettext(
-            "Location created with %(n)d desks, rooms and areas.",
-            n=len(location.resources),
-        ),
+            "Location created with %(n)d desks, rooms and areas.", n=created
+        )
+        if created
+        else gettext("Location created."),
         "success",
     )
     return redirect(url_for("spaces.edit_location", location_id=location.id), 303)
