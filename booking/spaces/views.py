@@ -127,9 +127,7 @@ def new_location():
         return _render_location_form(None, errors=errors, values=values), 400
     created = len(location.resources)
     flash(
-        gettext(
-            "Location created with %(n)d desks, rooms and areas.", n=created
-        )
+        gettext("Location created with %(n)d desks, rooms and areas.", n=created)
         if created
         else gettext("Location created."),
         "success",
