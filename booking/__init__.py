@@ -51,6 +51,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(bookings_bp)
     app.register_blueprint(spaces_bp)
     app.register_blueprint(api_bp)
+    from .auth.api import api_bp as people_api_bp
+
+    app.register_blueprint(people_api_bp)
 
     from .calendars.views import api_bp as calendars_api_bp
     from .calendars.views import bp as calendars_bp
@@ -94,6 +97,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(access_bp)
     app.register_blueprint(access_api_bp)
+    from .access.pairing_api import api_bp as pairing_api_bp
+
+    app.register_blueprint(pairing_api_bp)
     register_access_cli(app)
 
     # Personal data: each domain adds to the export and the account deletion.
@@ -140,6 +146,7 @@ def _connect_receivers() -> None:
     from .bookings import guards
     from .checkin import services as checkin
     from .notifications import services as notifications
+    from .passes import queries as passes_queries
 
     # Inside the unit of work: bookings keeps booked seats, billing settles
     # and releases bookings, access withdraws a cancelled booking's PIN.
@@ -148,6 +155,9 @@ def _connect_receivers() -> None:
     events.booking_placed.connect(settlement.settle_booking)
     events.booking_released.connect(settlement.release_booking)
     events.booking_released.connect(pins.on_booking_released)
+    # Questions bookings asks the domains above it.
+    events.fixed_desks_asked.connect(passes_queries.on_fixed_desks_asked)
+    events.expired_holds_asked.connect(settlement.on_expired_holds_asked)
     # After the commit.
     events.booking_confirmed.connect(notifications.on_booking_changed)
     events.booking_cancelled.connect(notifications.on_booking_changed)

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import random
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from .access.services import create_door
 from .auth.models import Role, User
 from .auth.services import create_user
-from .db import unit_of_work
-from .passes.services import create_plan
-from .spaces.models import NetworkSettings
+from .bookings.models import Booking, DayPart
+from .bookings.requests import BookingRequest, Guest
+from .bookings.rules import plan_for
+from .bookings.services import create_booking
+from .db import unit_of_work, utcnow
+from .errors import DomainError
+from .insight.models import MemberProfile
+from .passes.models import PassStatus, Plan
+from .passes.services import create_plan, new_pass
+from .passes.services.prices import set_resource_prices
+from .spaces.models import Location, NetworkSettings, Resource
 from .spaces.services import create_location, create_resource
 
 DEMO_PASSWORD = "landdesk-demo"
@@ -29,23 +40,37 @@ LOCATIONS = [
             d: [["07:00", "20:00"]] for d in ("mon", "tue", "wed", "thu", "fri")
         },
         "resources": [
-            *(
-                {"name": f"Desk {n}", "kind": "desk", "tags": ["monitor"]}
-                for n in range(1, 7)
-            ),
+            {
+                "name": "Gleisblick 1",
+                "kind": "desk",
+                "tags": ["Fensterplatz", "Monitor"],
+            },
+            {
+                "name": "Gleisblick 2",
+                "kind": "desk",
+                "tags": ["Fensterplatz", "Monitor"],
+            },
+            {"name": "Ecktisch", "kind": "desk", "tags": ["ruhig", "Monitor"]},
+            {"name": "Langer Tisch 1", "kind": "desk", "tags": ["Monitor"]},
+            {"name": "Langer Tisch 2", "kind": "desk"},
+            {
+                "name": "Stehpult",
+                "kind": "desk",
+                "tags": ["höhenverstellbar", "Monitor"],
+            },
             {
                 "name": "Pendler-Lounge",
                 "kind": "flex",
                 "capacity": 8,
-                "tags": ["quiet"],
+                "tags": ["ruhig"],
             },
             {
                 "name": "Besprechungsraum Mulde",
                 "kind": "room",
                 "capacity": 6,
-                "tags": ["screen"],
+                "tags": ["Bildschirm", "Videokonferenz"],
             },
-            {"name": "Telefonbox", "kind": "booth", "capacity": 1},
+            {"name": "Telefonbox", "kind": "booth", "capacity": 1, "tags": ["ruhig"]},
         ],
     },
     {
@@ -66,10 +91,14 @@ LOCATIONS = [
             "sat": [["10:00", "14:00"]],
         },
         "resources": [
-            {"name": "Fensterplatz", "kind": "desk", "tags": ["standing desk"]},
-            {"name": "Café-Tisch", "kind": "desk"},
-            {"name": "Werkbank-Tisch", "kind": "desk", "tags": ["monitor"]},
-            {"name": "Saal", "kind": "room", "capacity": 20},
+            {
+                "name": "Fensterplatz",
+                "kind": "desk",
+                "tags": ["Fensterplatz", "Stehpult"],
+            },
+            {"name": "Café-Tisch", "kind": "desk", "tags": ["gesellig"]},
+            {"name": "Werkbank-Tisch", "kind": "desk", "tags": ["Monitor"]},
+            {"name": "Saal", "kind": "room", "capacity": 20, "tags": ["Beamer"]},
         ],
     },
     {
@@ -86,18 +115,40 @@ LOCATIONS = [
                 {
                     "name": f"Platz {n}",
                     "kind": "desk",
-                    "tags": ["quiet"] if n < 3 else [],
+                    "tags": ["ruhig", "Fensterplatz"] if n < 3 else ["Monitor"],
                 }
                 for n in range(1, 5)
             ),
-            {"name": "Klassenzimmer", "kind": "flex", "capacity": 6},
-            {"name": "Lehrerzimmer", "kind": "room", "capacity": 8, "tags": ["screen"]},
+            {
+                "name": "Klassenzimmer",
+                "kind": "flex",
+                "capacity": 6,
+                "tags": ["gesellig"],
+            },
+            {
+                "name": "Lehrerzimmer",
+                "kind": "room",
+                "capacity": 8,
+                "tags": ["Bildschirm", "Whiteboard"],
+            },
         ],
     },
 ]
 
-# What the demo network sells (desks themselves stay free, so the demo runs
-# without Stripe; buying a plan needs STRIPE_SECRET_KEY, see docs/billing.md).
+# Prices in euros incl. VAT (passes.services.prices) on some desks and the
+# rooms: the space pages show them, and members see what their plan covers.
+# Most desks stay free, so the demo books without any payment set up.
+PRICES = {
+    ("eilenburg", "Stehpult"): {"price_day_cents": 1500, "price_half_day_cents": 900},
+    ("eilenburg", "Besprechungsraum Mulde"): {"price_hour_cents": 1200},
+    ("eilenburg", "Telefonbox"): {"price_hour_cents": 300},
+    ("thallwitz", "Saal"): {"price_hour_cents": 2500},
+    ("naunhof", "Platz 4"): {"price_day_cents": 1200, "price_half_day_cents": 700},
+    ("naunhof", "Lehrerzimmer"): {"price_hour_cents": 1000},
+}
+
+# What the demo network sells (buying a plan by card needs STRIPE_SECRET_KEY,
+# see docs/billing.md; paying by bank transfer or on site needs none).
 PLANS = [
     (
         "operator",
@@ -148,6 +199,35 @@ PLANS = [
         },
     ),
 ]
+
+
+# The people behind eight weeks of history: name, target group, home village
+# and one-way commute in km (the funders' export counts the km saved).
+HISTORY_MEMBERS = [
+    ("Anna Krüger", "commuter", "Eilenburg", 42),
+    ("Paul Schubert", "employee", "Doberschütz", 35),
+    ("Lea Hoffmann", "freelancer", "Thallwitz", 0),
+    ("Jonas Richter", "startup", "Eilenburg", 28),
+    ("Marie Wolf", "commuter", "Jesewitz", 51),
+    ("Felix Braun", "craft", "Naunhof", 12),
+    ("Sophie Lange", "employee", "Brandis", 30),
+    ("Max Vogel", "freelancer", "Naunhof", 0),
+    ("Emma Zimmermann", "commuter", "Bad Düben", 47),
+    ("Lukas Neumann", "employee", "Wurzen", 33),
+    ("Clara Schmitt", "startup", "Thallwitz", 22),
+    ("Ben Fischer", "commuter", "Laußig", 39),
+    ("Hannah Weber", "employee", "Machern", 27),
+    ("Tim Schulze", "commuter", "Zschepplin", 44),
+    ("Mia Koch", "freelancer", "Eilenburg", 0),
+    ("Noah Bauer", "craft", "Thallwitz", 9),
+    ("Lina Richter", "commuter", "Parthenstein", 36),
+    ("Elias Klein", "startup", "Naunhof", 18),
+    ("Frieda Schröder", "employee", "Großpösna", 25),
+    ("Karl Neumann", "commuter", "Borsdorf", 31),
+    ("Ida Schwarz", "freelancer", "Brandis", 0),
+    ("Oskar Hartmann", "employee", "Trebsen", 40),
+]
+HISTORY_WEEKS = 8
 
 
 def create_demo(
@@ -212,8 +292,204 @@ def create_demo(
         if slug:
             values["location_id"] = locations[slug].id
         create_plan(db, admin if seller == "admin" else operator, values)
+    people = _history_members(db, members[0])
+    _history(db, list(locations.values()), people + members, now=utcnow())
+    # Prices after the history: it was booked while the desks were free.
+    for (slug, name), prices in PRICES.items():
+        resource = db.scalar(
+            select(Resource).where(
+                Resource.location_id == locations[slug].id, Resource.name == name
+            )
+        )
+        set_resource_prices(db, operator, resource.id, prices)
+    # Jana holds a 10-day pack at Naunhof (as if paid): the priced desk there
+    # says "1 day from 10er-Karte Naunhof" to her.
+    with unit_of_work(db):
+        pack = db.scalar(select(Plan).where(Plan.name == "10er-Karte Naunhof"))
+        db.add(
+            new_pass(
+                pack,
+                user_id=members[0].id,
+                today=utcnow().date(),
+                status=PassStatus.ACTIVE,
+            )
+        )
+    _offer_payment_methods(db, admin, operator, locations)
+    _upcoming(db, list(locations.values()), members, people, now=utcnow())
     return [
         ("admin", admin.email, password),
         ("operator", operator.email, password),
         *(("member", m.email, password) for m in members),
     ]
+
+
+def _offer_payment_methods(
+    db: Session, admin: User, operator: User, locations: dict[str, Location]
+) -> None:
+    """Ways to pay that need no Stripe key (bank transfer, pay on site):
+    set up here by the money work (issue 19). Nothing yet."""
+
+
+def _history_members(db: Session, like: User) -> list[User]:
+    """The regulars of the last weeks, with the demo password (one hash for
+    all: hashing is the slow part of making accounts) and a profile."""
+    people = []
+    with unit_of_work(db):
+        for name, group, village, km in HISTORY_MEMBERS:
+            first = name.split()[0].lower()
+            user = User(
+                email=f"{first}@example.org",
+                name=name,
+                password_hash=like.password_hash,
+                role=Role.MEMBER,
+                locale="de",
+            )
+            db.add(user)
+            db.flush()
+            db.add(
+                MemberProfile(
+                    user_id=user.id,
+                    target_group=group,
+                    home_municipality=village,
+                    commute_km=km or None,
+                )
+            )
+            people.append(user)
+    return people
+
+
+def _history(
+    db: Session, locations: list[Location], people: list[User], *, now: datetime
+) -> None:
+    """Eight weeks of bookings through the one booking path, as booked on
+    each morning, busier week by week and midweek, most of them checked
+    in: the operator's charts and the funders' export show real shapes.
+
+    One unit of work for all of it; the mails those days owed are cleared,
+    so starting the demo sends none."""
+    rng = random.Random(17)
+    today = now.date()
+    sites = []
+    for location in locations:
+        resources = list(
+            db.scalars(
+                select(Resource)
+                .where(Resource.location_id == location.id)
+                .order_by(Resource.id)
+            )
+        )
+        desks = [r for r in resources if r.kind in ("desk", "flex")]
+        rooms = [r for r in resources if r.kind in ("room", "booth")]
+        seats = [(r, n) for r in desks for n in range(r.seat_count)]
+        sites.append((location, seats, rooms))
+    with unit_of_work(db):
+        for back in range(HISTORY_WEEKS * 7, 0, -1):
+            day = today - timedelta(days=back)
+            # One person, one workplace: nobody is at two spaces on a day.
+            idle = list(people)
+            rng.shuffle(idle)
+            growth = 0.35 + 0.55 * (HISTORY_WEEKS * 7 - back) / (HISTORY_WEEKS * 7)
+            midweek = 1.25 if day.weekday() in (1, 2, 3) else 0.8
+            for location, seats, rooms in sites:
+                plan = plan_for(location, day)
+                if not plan.is_open:
+                    continue
+                morning = plan.windows[0][0] - timedelta(hours=1)
+                wanted = round(len(seats) * growth * midweek * rng.uniform(0.5, 0.9))
+                wanted = min(wanted, len(idle) // 2 or len(idle))
+                for (resource, _), person in zip(seats, idle[:wanted], strict=False):
+                    part = DayPart.FULL
+                    if plan.has_half_days:
+                        part = rng.choices(
+                            [DayPart.FULL, DayPart.AM, DayPart.PM], [6, 2, 1]
+                        )[0]
+                    request = BookingRequest(resource.id, on=day, part=part)
+                    _book(db, person, request, morning, rng)
+                del idle[:wanted]
+                for room in rooms:
+                    if rng.random() > 0.6 * growth:
+                        continue
+                    start = plan.windows[0][0] + timedelta(
+                        minutes=30 * rng.randrange(0, 4)
+                    )
+                    end = start + timedelta(minutes=30 * rng.randrange(2, 5))
+                    if end > plan.windows[0][1]:
+                        continue
+                    request = BookingRequest(
+                        room.id, part=DayPart.HOURS, starts_at=start, ends_at=end
+                    )
+                    _book(db, rng.choice(people), request, morning, rng)
+        db.execute(
+            update(Booking)
+            .where(Booking.mail_due.is_not(None))
+            .values(mail_due=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _book(db, person, request, now, rng, *, check_in: float = 0.85) -> None:
+    try:
+        booking = create_booking(db, person, request, now=now)
+    except DomainError:
+        return  # the person had something else that day: as in life
+    if rng.random() < check_in:
+        booking.checked_in_at = booking.starts_at + timedelta(
+            minutes=rng.randrange(0, 50)
+        )
+
+
+def _upcoming(
+    db: Session,
+    locations: list[Location],
+    members: list[User],
+    people: list[User],
+    *,
+    now: datetime,
+) -> None:
+    """A few bookings ahead, so today's and the coming days' operator views
+    are not empty; Jana has booked a desk for a guest."""
+    rng = random.Random(7)
+    jana = members[0]
+    with unit_of_work(db):
+        _upcoming_bookings(db, locations, jana, people, now, rng)
+        # Only the guest's confirmation is mailed (to the console in the demo).
+        db.execute(
+            update(Booking)
+            .where(Booking.mail_due.is_not(None), Booking.guest_email.is_(None))
+            .values(mail_due=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _upcoming_bookings(db, locations, jana, people, now, rng) -> None:
+    for location in locations:
+        desks = list(
+            db.scalars(
+                select(Resource)
+                .where(Resource.location_id == location.id, Resource.kind == "desk")
+                .where(Resource.price_day_cents == 0)
+                .order_by(Resource.id)
+            )
+        )
+        for ahead in range(1, 6):
+            day = now.date() + timedelta(days=ahead)
+            if not plan_for(location, day).is_open:
+                continue
+            for person, desk in zip(rng.sample(people, 2), desks, strict=False):
+                _book(db, person, BookingRequest(desk.id, on=day), now, rng, check_in=0)
+    eilenburg = locations[0]
+    desks = list(
+        db.scalars(
+            select(Resource)
+            .where(Resource.location_id == eilenburg.id, Resource.kind == "desk")
+            .order_by(Resource.id.desc())
+        )
+    )
+    for ahead in range(1, 8):
+        day = now.date() + timedelta(days=ahead)
+        if plan_for(eilenburg, day).is_open:
+            _book(db, jana, BookingRequest(desks[1].id, on=day), now, rng, check_in=0)
+            guest = Guest("Gisela Gast", "gisela.gast@example.org")
+            request = BookingRequest(desks[2].id, on=day, guest=guest)
+            _book(db, jana, request, now, rng, check_in=0)
+            break

@@ -80,6 +80,27 @@ sale_reversed = _signals.signal("sale-reversed")
 seats_removed = _signals.signal("seats-removed")
 
 
+# --- questions a higher domain answers, inside the unit of work ------------
+#
+# A lower domain needs a fact that a higher one keeps: it asks with ``ask``
+# and the receivers answer (blinker returns what each receiver returns).
+
+# Which of these resources are a member's fixed desk now (passes)? Sender:
+# None; keyword ``resources``, objects with ``id`` and ``fixed_pass_id``.
+# Answers {resource id: the holder's user id}.
+fixed_desks_asked = _signals.signal("fixed-desks-asked")
+# A booking found its desk or its person taken: release the unpaid payment
+# holds that ran out on that resource or of that person (billing), so that
+# freeing them does not depend on the expire-holds job. Sender: None;
+# keywords ``resource_id``, ``user_id``, ``now``. Answers how many it released.
+expired_holds_asked = _signals.signal("expired-holds-asked")
+
+
+def ask(signal: Signal, **kwargs: Any) -> list[Any]:
+    """The answers of ``signal``'s receivers (empty when none listens)."""
+    return [answer for _, answer in signal.send(None, **kwargs)]
+
+
 def send_after_commit(db: Session, signal: Signal, sender: Any, **kwargs: Any) -> None:
     """Send ``signal`` once the current unit of work has committed (never on
     a rollback)."""

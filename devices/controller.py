@@ -1,6 +1,7 @@
 """Landdesk reference door controller.
 
-Run it with ``python -m devices.controller --config door.toml``. It receives
+Run it with ``python -m devices.controller --config door.toml``, or pair it
+once with ``--pair <service URL> <code>`` (devices.pairing). It receives
 signed unlock commands over MQTT, checks them (devices.messages), pulses a
 relay or drives a vendor device (bridge mode), answers with signed acks and
 events, accepts offline PINs on a keypad with no network at all, and queues
@@ -41,6 +42,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from devices import pairing
 from devices.bridge import VendorBridge
 from devices.client import close_client, make_client
 from devices.config import BridgeConfig, ControllerConfig
@@ -615,13 +617,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m devices.controller", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("--config", required=True, help="TOML configuration file")
+    parser.add_argument(
+        "--config", default="landdesk-door.toml", help="TOML configuration file"
+    )
+    parser.add_argument(
+        "--pair",
+        nargs=2,
+        metavar=("SERVICE_URL", "CODE"),
+        help="fetch the configuration with a pairing code, write it, then run",
+    )
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if args.pair:
+        try:
+            written = pairing.pair(args.pair[0], args.pair[1], args.config)
+        except (pairing.PairingFailed, OSError) as exc:
+            print(f"pairing failed: {exc}", file=sys.stderr)
+            return 3
+        log.info("paired: configuration written to %s", written)
     try:
         config = ControllerConfig.from_toml(args.config)
     except (OSError, ValueError, KeyError, tomllib.TOMLDecodeError) as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -14,6 +15,7 @@ from ..csv_export import csv_text
 from ..errors import Forbidden, InvalidInput
 from ..spaces.services import get_managed_location, managed_location_ids
 from ..validation import parse_id
+from . import labels
 from .doors import get_managed_door
 from .models import AccessEvent, Channel, Result
 
@@ -110,40 +112,44 @@ def access_log(
 
 
 CSV_COLUMNS = (
-    "occurred_at",
-    "location",
-    "door_id",
-    "door",
-    "channel",
-    "result",
-    "event",
-    "user_email",
-    "user_name",
-    "booking_id",
-    "reason",
-    "command_id",
-    "offline",
+    _l("Time (local)"),
+    _l("Location"),
+    _l("Door no."),
+    _l("Door"),
+    _l("Channel"),
+    _l("Result"),
+    _l("Door report"),
+    _l("E-mail"),
+    _l("Name"),
+    _l("Booking no."),
+    _l("Reason"),
+    _l("Command id"),
+    _l("Recorded later (door was offline)"),
 )
 
 
 def access_log_csv(rows: list[AccessEvent]) -> str:
+    """The log in the reader's language and CSV dialect (csv_export), times
+    in each location's zone."""
     return csv_text(
         CSV_COLUMNS,
         (
             (
-                row.occurred_at.astimezone(UTC).isoformat(),
+                row.occurred_at.astimezone(
+                    ZoneInfo(row.door.location.timezone)
+                ).replace(tzinfo=None),
                 row.door.location.name,
                 row.door_id,
                 row.door.name,
-                row.channel,
-                row.result,
-                row.event_type,
+                labels.channel_label(row.channel),
+                labels.result_label(row.result),
+                labels.event_label(row.event_type),
                 row.user.email if row.user else None,
                 row.user.name if row.user else None,
                 row.booking_id,
-                row.reason,
+                labels.reason_label(row.reason),
                 row.command_id,
-                "yes" if row.offline else "no",
+                bool(row.offline),
             )
             for row in rows
         ),

@@ -222,3 +222,21 @@ class DoorPin(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # cancelled, suspended, closed, changed (new window) or gone (deleted).
     revoked_reason: Mapped[str | None] = mapped_column(String(16))
+
+
+class DoorPairing(Base):
+    """A pairing code of a door: the controller trades it once for its
+    configuration (access.pairing). Only the code's SHA-256 is stored."""
+
+    __tablename__ = "door_pairings"
+    __table_args__ = (Index(None, "door_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    door_id: Mapped[int] = mapped_column(ForeignKey("doors.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import segno
 from flask import (
     Blueprint,
     Response,
@@ -18,7 +19,9 @@ from flask import (
 from flask_babel import gettext
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
+from markupsafe import Markup
 
+from ..csv_export import csv_response
 from ..db import get_db
 from ..errors import DomainError, InvalidInput
 from ..extensions import limiter
@@ -28,7 +31,7 @@ from ..spaces.services import (
     list_locations,
     managed_location_ids,
 )
-from . import audit, reports, rules, services
+from . import audit, labels, pairing, reports, rules, services
 from .link import get_link
 from .models import Channel, DoorKind, Result
 
@@ -117,6 +120,10 @@ def _door_helpers():
         "location_doors": location_doors,
         "door_alerts": door_alerts,
         "alert_text": reports.alert_text,
+        "channel_label": labels.channel_label,
+        "result_label": labels.result_label,
+        "outcome_label": labels.outcome_label,
+        "reason_label": labels.reason_label,
     }
 
 
@@ -198,22 +205,29 @@ def create_door(location_id: int):
             form=request.form,
             error=error,
         ), 400
-    if secret is None:
-        flash(gettext("Door added."), "success")
-        return redirect(url_for("access.door", door_id=door.id), 303)
-    # Shown once, in this response only: never in a redirect or the session.
-    return _secret_page(door, secret)
+    flash(gettext("Door added."), "success")
+    if door.kind != DoorKind.LANDDESK:
+        return redirect(url_for("access.door", door_id=door.id) + "#setup", 303)
+    return _pairing_page(*pairing.start_pairing(db, current_user, door.id))
 
 
-def _secret_page(door, secret: str):
-    link = get_link(current_app._get_current_object())
+def _pairing_page(door, code: str, expires_at):
+    """The pairing code, its QR code and the one command: shown once, in
+    this response only (never in a redirect or the session)."""
+    service = current_app.config["PUBLIC_URL"].rstrip("/")
+    shown = pairing.format_code(code)
+    command = f"python -m devices.controller --pair {service} {shown}"
+    qr = segno.make(command, error="m")
     response = Response(
         render_template(
-            "access/secret.html",
+            "access/pairing.html",
             door=door,
-            secret=secret,
-            prefix=current_app.config.get("MQTT_PREFIX", "landdesk"),
-            broker=link.url if link is not None else None,
+            code=shown,
+            command=command,
+            expires_at=expires_at,
+            qr_svg=Markup(
+                qr.svg_inline(scale=4, border=2, dark="#1d2521", omitsize=True)
+            ),
         )
     )
     response.headers["Cache-Control"] = "no-store"
@@ -266,11 +280,28 @@ def remote_unlock(door_id: int):
     return redirect(back, 303)
 
 
-@bp.post("/manage/doors/<int:door_id>/secret")
+@bp.post("/manage/doors/<int:door_id>/pairing")
 @operator_required
-def rotate_secret(door_id: int):
-    door, secret = services.rotate_secret(get_db(), current_user, door_id)
-    return _secret_page(door, secret)
+def pair_door(door_id: int):
+    """A new pairing code: the door module fetches its settings with it."""
+    return _pairing_page(*pairing.start_pairing(get_db(), current_user, door_id))
+
+
+@bp.post("/manage/doors/<int:door_id>/device-login")
+@operator_required
+def device_login(door_id: int):
+    """The settings to type into a Shelly, Tasmota or Nuki device's own app."""
+    db = get_db()
+    try:
+        door, login = pairing.vendor_login(db, current_user, door_id)
+    except InvalidInput as error:
+        flash(str(error.message), "error")
+        return redirect(url_for("access.door", door_id=door_id), 303)
+    response = Response(
+        render_template("access/device_login.html", door=door, login=login)
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/manage/alerts/<int:alert_id>/resolve")
@@ -293,11 +324,7 @@ def access_log():
         flash(str(error.message), "error")
         filters, rows = audit.LogFilter(), []
     if request.args.get("format") == "csv":
-        response = Response(audit.access_log_csv(rows), mimetype="text/csv")
-        response.headers["Content-Disposition"] = (
-            'attachment; filename="landdesk-access-log.csv"'
-        )
-        return response
+        return csv_response(audit.access_log_csv(rows), "landdesk-access-log.csv")
     ids = managed_location_ids(db, current_user)
     locations = [
         loc

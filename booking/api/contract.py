@@ -250,7 +250,7 @@ def _shape_schema(shape: Any, models: set) -> dict:
     if shape is dict:
         return {"type": "object"}
     if isinstance(shape, types.UnionType):
-        return {"oneOf": [_shape_schema(part, models) for part in shape.__args__]}
+        return {"anyOf": [_shape_schema(option, models) for option in shape.__args__]}
     raise TypeError(f"no schema for {shape!r}")
 
 

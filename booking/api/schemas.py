@@ -16,6 +16,7 @@ from devices.messages import MAX_OPEN_S
 
 from ..notifications.models import NotificationKind
 from .contract import MAX_ID, Answer, Day, Instant, IsoInstant, Schema
+from .schemas_bookings import GuestAnswer, GuestInput, Refusal
 from .schemas_spaces import COUNT_FIELD, PRICES_MESSAGE, Count, Prices, PricesInput
 
 Id = Annotated[int, Field(strict=True, ge=0, le=MAX_ID)]
@@ -161,6 +162,8 @@ class BookingInput(Schema):
         "resource_id": _l("Choose a desk or room."),
         "user_id": _l("user_id must be a number."),
         "part": _l("The part of a day is am or pm (or none for the full day)."),
+        "guest": _l("A guest has a name and an e-mail address."),
+        "dates": _l("Give 1 to 31 dates as YYYY-MM-DD."),
     }
     resource_id: Id
     date: DateText | None = None
@@ -169,6 +172,16 @@ class BookingInput(Schema):
     end: InstantText | None = None
     user_id: Id | None = None
     member_email: str | None = None
+    guest: GuestInput | None = Field(
+        None, description="book for a guest without an account (issue 17)"
+    )
+    dates: list[DateText] | None = Field(
+        None,
+        min_length=1,
+        max_length=31,
+        description="several days of a desk at once instead of date: answers "
+        "201 with bookings and refused days, or 409 when none was booked",
+    )
 
 
 class BookingScope(Schema):
@@ -413,6 +426,15 @@ class Booking(Answer):
     )
     member: Member | None = Field(None, description="in a location's day list")
     checked_in_at: Instant | None = Field(None, description="after check-in")
+    guest: GuestAnswer | None = Field(description="null unless booked for a guest")
+
+
+class BookingSeries(Answer):
+    """The answer to POST /bookings with dates: the days booked and the days
+    refused (a 409 carries the same refused list when none was booked)."""
+
+    bookings: list[Booking]
+    refused: list[Refusal]
 
 
 class DayPassPayment(Answer):

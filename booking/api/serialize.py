@@ -111,6 +111,11 @@ def booking_json(booking: Booking) -> schemas.Booking:
             "status": booking.status,
             "created_at": booking.created_at,
             "cancelled_at": booking.cancelled_at,
+            "guest": schemas.GuestAnswer(
+                name=booking.guest_name or "", email=booking.guest_email
+            )
+            if booking.guest_email
+            else None,
         }
     )
 

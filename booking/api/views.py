@@ -10,10 +10,11 @@ from ..auth import services as auth_services
 from ..auth import throttle
 from ..auth.models import SessionKind
 from ..bookings import queries as booking_queries
+from ..bookings import series as booking_series
 from ..bookings import services as booking_services
 from ..bookings.rules import parse_date
 from ..db import get_db, utcnow
-from ..errors import RateLimited, Unauthorized
+from ..errors import BookingConflict, RateLimited, Unauthorized
 from ..security import SESSION_KEY
 from ..spaces import services as space_services
 from ..spaces import setup as space_setup
@@ -278,18 +279,19 @@ def location_bookings(location_id: int, query: schemas.OptionalDateQuery):
 @bp.post("/bookings")
 @login_required
 @operation(
-    "Book a desk, seat or room",
+    "Book a desk, seat or room (for yourself, a member or a guest; one day or several)",
     body=schemas.BookingInput,
     answers={
         201: (
-            schemas.Booking,
+            schemas.Booking | schemas.BookingSeries,
             "Booked: confirmed (free, or paid from a pass) or pending_payment "
-            "with a payment object",
+            "with a payment object; with dates, the days booked and refused",
         ),
         402: "Membership suspended: a payment is overdue (membership_suspended)",
         403: "Not allowed",
         404: "No such desk or room",
-        409: "Taken, or the person already has a booking at that time",
+        409: "Taken, or the person already has a booking at that time; with "
+        "dates, no day was booked (refused lists each day and why)",
     },
 )
 def create_booking(body: schemas.BookingInput):
@@ -299,16 +301,40 @@ def create_booking(body: schemas.BookingInput):
         holder_id = booking_services.booking_holder_for_email(
             db, current_user, body.member_email, body.resource_id
         )
+    if body.dates is not None:
+        return _create_series(db, body, holder_id)
     booking_request = booking_services.BookingRequest.from_values(
         body.values(), holder_id=holder_id
     )
     booking = booking_services.create_booking(db, current_user, booking_request)
+    return _booked_json(booking), 201
+
+
+def _booked_json(booking) -> schemas.Booking:
     answer = serialize.booking_json(booking)
     if booking.status == "pending_payment":
         from ..billing.api import payment_json
 
         answer.payment = payment_json(booking)
-    return answer, 201
+    return answer
+
+
+def _create_series(db, body: schemas.BookingInput, holder_id: int | None):
+    requests = booking_services.BookingRequest.series_from_values(
+        body.values(), holder_id=holder_id
+    )
+    outcome = booking_series.create_bookings(db, current_user, requests)
+    refused = [
+        schemas.Refusal(date=r.day, error=r.error, message=r.message)
+        for r in outcome.refused
+    ]
+    if not outcome.booked:
+        raise BookingConflict(
+            _l("None of these days could be booked."),
+            refused=[r.model_dump(mode="json") for r in refused],
+        )
+    bookings = [_booked_json(b) for b in outcome.booked]
+    return schemas.BookingSeries(bookings=bookings, refused=refused), 201
 
 
 @bp.get("/bookings")

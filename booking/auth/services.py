@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, render_template
-from flask_babel import force_locale
+from flask_babel import force_locale, get_locale
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import bindparam, select, update
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from ..db import on_commit, persistent, unit_of_work, utcnow
 from ..errors import InvalidInput
 from ..mail import send_mail
+from ..spaces.services import get_network
 from .models import Role, SessionKind, User, UserSession
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -220,10 +221,79 @@ def end_all_sessions(db: Session, user: User) -> None:
         )
 
 
-def _reset_serializer() -> URLSafeTimedSerializer:
+# An invitation's set-password link lives longer than a reset link: the
+# invited person may read the mail days later. Both die once used.
+INVITATION_MAX_AGE_S = 14 * 24 * 3600
+_SALTS = {"reset": "landdesk-password-reset", "invitation": "landdesk-account-setup"}
+
+
+def _reset_serializer(purpose: str = "reset") -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(
-        current_app.config["SECRET_KEY"], salt="landdesk-password-reset"
+        current_app.config["SECRET_KEY"], salt=_SALTS[purpose]
     )
+
+
+def _max_age(purpose: str) -> int:
+    if purpose == "invitation":
+        return INVITATION_MAX_AGE_S
+    return current_app.config["PASSWORD_RESET_MAX_AGE_S"]
+
+
+def setup_token(user: User) -> str:
+    """The token of an invited person's set-password link (single use)."""
+    return _reset_serializer("invitation").dumps(
+        {"u": user.id, "p": _password_stamp(user)}
+    )
+
+
+def create_invited_user(
+    db: Session,
+    *,
+    email: str,
+    name: str,
+    role: Role,
+    invited_by: User,
+    setup_url: Callable[[str], str],
+    network_name: str,
+    reason: str = "",
+) -> User:
+    """An account for someone invited by e-mail: no usable password until they
+    set one from the mailed link (``setup_url(token)``). ``reason`` is a line
+    of the mail saying what they were invited to. Raises InvalidInput."""
+    # In the inviting person's language (the request's), which also becomes
+    # the new account's language for later mails.
+    language = str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"])
+    with unit_of_work(db):
+        user = create_user(
+            db,
+            email=email,
+            password=secrets.token_urlsafe(32),
+            name=name,
+            role=role,
+            locale=language if language in current_app.config["LANGUAGES"] else None,
+        )
+        url = setup_url(setup_token(user))
+        with force_locale(language):
+            from flask_babel import gettext
+
+            subject = gettext(
+                "%(name)s invites you to %(network)s",
+                name=invited_by.name,
+                network=network_name,
+            )
+            text = render_template(
+                "emails/account_invitation.txt",
+                user=user,
+                inviter=invited_by,
+                role=role,
+                reason=reason,
+                network_name=network_name,
+                url=url,
+                days=INVITATION_MAX_AGE_S // 86400,
+            )
+        to = user.email
+        on_commit(db, lambda: send_mail(to, subject, text))
+    return user
 
 
 def _password_stamp(user: User) -> str:
@@ -245,17 +315,21 @@ def request_password_reset(
     with force_locale(locale):
         from flask_babel import gettext
 
-        subject = gettext("Reset your password")
+        # The network's name, not the software's (issue 17 point 9).
+        network = get_network(db).name
+        subject = gettext("Reset your password for %(network)s", network=network)
         text = render_template("emails/password_reset.txt", user=user, url=url)
     with unit_of_work(db):
         on_commit(db, lambda: send_mail(user.email, subject, text))
 
 
-def reset_password(db: Session, token: str, new_password: str) -> User:
-    """Set a new password from a mailed token; ends every existing login."""
-    max_age = current_app.config["PASSWORD_RESET_MAX_AGE_S"]
+def reset_password(
+    db: Session, token: str, new_password: str, purpose: str = "reset"
+) -> User:
+    """Set a new password from a mailed token (a reset or an invitation's
+    set-password link); ends every existing login."""
     try:
-        data = _reset_serializer().loads(token, max_age=max_age)
+        data = _reset_serializer(purpose).loads(token, max_age=_max_age(purpose))
     except SignatureExpired:
         raise InvalidInput(
             _l("This link has expired. Please ask for a new one."), field="token"

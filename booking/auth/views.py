@@ -20,8 +20,10 @@ from ..db import get_db
 from ..errors import InvalidInput, RateLimited
 from ..extensions import limiter
 from ..i18n import LANG_COOKIE
-from ..security import SESSION_KEY, public_url_for
-from . import services, throttle
+from ..security import SESSION_KEY, admin_required, public_url_for
+from ..spaces.services import list_locations
+from ..validation import parse_id
+from . import people, services, throttle
 from .forms import ForgotForm, LoginForm, RegisterForm, ResetForm
 from .models import SessionKind
 
@@ -163,3 +165,127 @@ def set_language():
         LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="Lax", httponly=True
     )
     return response
+
+
+# --- people and roles (network admins) ------------------------------------------
+
+
+def _person_values() -> dict:
+    return {
+        "role": request.form.get("role", ""),
+        "location_ids": [
+            parse_id(value, "location_ids")
+            for value in request.form.getlist("location_ids")
+        ],
+    }
+
+
+def _people_page(email: str, *, invite=None, error=None, status: int = 200):
+    db = get_db()
+    return render_template(
+        "auth/people.html",
+        people=people.find_people(db, current_user, email) if email else [],
+        email=email,
+        locations=list_locations(db, include_inactive=True),
+        invite=invite or {},
+        error=error,
+    ), status
+
+
+@bp.get("/admin/people")
+@admin_required
+def people_page():
+    return _people_page(request.args.get("email", "").strip()[:254])
+
+
+@bp.post("/admin/people/invite")
+@admin_required
+def invite_person():
+    values = _person_values()
+    try:
+        person, created = people.invite_person(
+            get_db(),
+            current_user,
+            email=request.form.get("email", ""),
+            name=request.form.get("name", ""),
+            role=values["role"] or "operator",
+            location_ids=values["location_ids"],
+            setup_url=lambda token: public_url_for("auth.welcome", token=token),
+        )
+    except InvalidInput as error:
+        get_db().rollback()
+        return _people_page("", invite=request.form, error=error, status=400)
+    if created:
+        flash(
+            gettext(
+                "Invitation sent to %(email)s: they set their password from the "
+                "link in the mail.",
+                email=person.user.email,
+            ),
+            "success",
+        )
+    else:
+        flash(
+            gettext(
+                "%(email)s has an account already: its role and locations are changed.",
+                email=person.user.email,
+            ),
+            "success",
+        )
+    return redirect(url_for("auth.person_page", user_id=person.user.id), 303)
+
+
+@bp.get("/admin/people/<int:user_id>")
+@admin_required
+def person_page(user_id: int):
+    db = get_db()
+    return render_template(
+        "auth/person.html",
+        person=people.get_person(db, current_user, user_id),
+        locations=list_locations(db, include_inactive=True),
+    )
+
+
+@bp.post("/admin/people/<int:user_id>")
+@admin_required
+def change_person(user_id: int):
+    values = _person_values()
+    try:
+        people.change_person(
+            get_db(),
+            current_user,
+            user_id,
+            role=values["role"] or None,
+            is_active=request.form.get("is_active") == "1",
+            location_ids=values["location_ids"],
+        )
+    except InvalidInput as error:
+        get_db().rollback()
+        flash(str(error.message), "error")
+    else:
+        flash(gettext("Saved."), "success")
+    return redirect(url_for("auth.person_page", user_id=user_id), 303)
+
+
+@bp.route("/welcome/<token>", methods=["GET", "POST"])
+def welcome(token: str):
+    """An invited person chooses their password (the link in the mail)."""
+    form = ResetForm()
+    if form.validate_on_submit():
+        try:
+            user = services.reset_password(
+                get_db(), token, form.password.data, purpose="invitation"
+            )
+        except InvalidInput as error:
+            if error.field == "password":
+                form.password.errors.append(str(error.message))
+            else:
+                flash(str(error.message), "error")
+            return render_template("auth/reset.html", form=form, welcome=True), 400
+        _begin_web_session(user)
+        flash(
+            gettext("Welcome, %(name)s! Your account is ready.", name=user.name),
+            "success",
+        )
+        return redirect(url_for("network.index"), 303)
+    return render_template("auth/reset.html", form=form, welcome=True)

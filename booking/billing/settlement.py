@@ -15,7 +15,11 @@ from ..auth.models import User
 from ..bookings.models import Booking
 from ..bookings.rules import BookableLocation, BookableResource
 from ..passes import services as passes
-from .services import hold_for_payment, settle_cancelled_booking
+from .services import (
+    hold_for_payment,
+    release_expired_holds,
+    settle_cancelled_booking,
+)
 
 
 def settle_booking(
@@ -47,3 +51,11 @@ def release_booking(
         passes.release_booking(db, booking, actor=actor, now=now)
     elif booking.settled_by == "payment":
         settle_cancelled_booking(db, booking, now=now)
+
+
+def on_expired_holds_asked(
+    _sender, *, db: Session, resource_id: int, user_id: int, now: datetime
+) -> int:
+    """Answer ``events.expired_holds_asked``: a booking found its desk or
+    person taken, so release the holds on it that ran out."""
+    return release_expired_holds(db, now, resource_id=resource_id, user_id=user_id)

@@ -91,6 +91,11 @@ class Booking(Base):
     # "booking_cancelled"), set in the same transaction as the change and
     # cleared by the mail delivery; NULL when nothing is due.
     mail_due: Mapped[str | None] = mapped_column(String(20))
+    # A booking for a guest without an account (bookings.requests.Guest):
+    # user_id is the member (or operator) who booked it and pays for it, the
+    # seat is the guest's, and the guest gets the mails and the door PIN.
+    guest_name: Mapped[str | None] = mapped_column(String(120))
+    guest_email: Mapped[str | None] = mapped_column(String(254))
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
     resource: Mapped[Resource] = relationship()
@@ -99,6 +104,10 @@ class Booking(Base):
     @property
     def is_active(self) -> bool:
         return BookingStatus(self.status).is_active
+
+    @property
+    def is_for_guest(self) -> bool:
+        return self.guest_email is not None
 
     def __repr__(self) -> str:
         return f"<Booking {self.id} r{self.resource_id} {self.starts_at} {self.status}>"

@@ -76,7 +76,7 @@ class BookableLocation(Protocol):
 
 class BookableResource(Protocol):
     """What the rules (and pricing) read of a resource: a Resource, or
-    services.LockedResource."""
+    statements.LockedResource."""
 
     id: int
     location_id: int

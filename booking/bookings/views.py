@@ -14,10 +14,21 @@ from ..errors import DomainError
 from ..spaces.hours import local_date
 from ..spaces.services import can_manage, get_resource, list_locations
 from ..validation import parse_int
-from . import queries, services
+from . import queries, series, services
 from .rules import parse_date, parse_instant
 
 bp = Blueprint("bookings", __name__)
+
+
+@bp.app_context_processor
+def _quotes() -> dict:
+    def quoter_for(location):
+        """What each option costs the person looking (passes.services.quotes)."""
+        from ..passes.services.quotes import Quoter
+
+        return Quoter(get_db(), current_user, location.id)
+
+    return {"quoter_for": quoter_for}
 
 
 @bp.post("/bookings")
@@ -31,12 +42,19 @@ def create():
     values = {k: form.get(k) for k in ("resource_id", "date", "part", "start", "end")}
     if form.get("duration") and form.get("start"):
         values["end"] = _end_from_duration(form["start"], form["duration"])
+    if form.get("guest_name") or form.get("guest_email"):
+        values["guest"] = {
+            "name": form.get("guest_name", ""),
+            "email": form.get("guest_email", ""),
+        }
     holder_id = None
     try:
         if form.get("member_email"):
             holder_id = services.booking_holder_for_email(
                 db, current_user, form["member_email"], form.get("resource_id")
             )
+        if form.get("repeat") in ("daily", "weekly") and values.get("date"):
+            return _create_series(db, form, values, holder_id)
         booking_request = services.BookingRequest.from_values(
             values, holder_id=holder_id
         )
@@ -49,8 +67,59 @@ def create():
 
         order = order_for_booking(db, booking.id)
         return redirect(url_for("billing.order", order_id=order.id), 303)
-    flash(gettext("Booked: %(name)s.", name=booking.resource.name), "success")
+    if booking.guest_name:
+        flash(
+            gettext(
+                "Booked: %(name)s for your guest %(guest)s. They get the "
+                "confirmation by e-mail.",
+                name=booking.resource.name,
+                guest=booking.guest_name,
+            ),
+            "success",
+        )
+    else:
+        flash(gettext("Booked: %(name)s.", name=booking.resource.name), "success")
     return redirect(url_for("bookings.mine") if holder_id is None else back, 303)
+
+
+def _create_series(db, form: dict, values: dict, holder_id: int | None):
+    """Several days from the confirm step: a run of days or the same weekday
+    for some weeks. Answers the page that says per day what was booked."""
+    first = parse_date(values["date"])
+    count = parse_int(
+        form.get("count"),
+        "count",
+        low=1,
+        high=31,
+        message=_l("Choose how many days or weeks."),
+    )
+    if form["repeat"] == "weekly":
+        days = series.weekly_days(first, count)
+    else:
+        days = series.run_of_days(first, count)
+    requests = services.BookingRequest.series_from_values(
+        {**values, "date": None, "dates": [d.isoformat() for d in days]},
+        holder_id=holder_id,
+    )
+    outcome = series.create_bookings(db, current_user, requests)
+    resource = get_resource(db, requests[0].resource_id)
+    return render_template(
+        "bookings/series.html",
+        outcome=outcome,
+        resource=resource,
+        location=resource.location,
+        orders=_orders_of(db, outcome.booked),
+    )
+
+
+def _orders_of(db, bookings) -> dict:
+    """The order to pay for each booking held for payment."""
+    held = [b for b in bookings if b.status == "pending_payment"]
+    if not held:
+        return {}
+    from ..billing.services import order_for_booking
+
+    return {b.id: order_for_booking(db, b.id) for b in held}
 
 
 @bp.get("/bookings/new")

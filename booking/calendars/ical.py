@@ -153,6 +153,8 @@ def location_feed(bookings: Iterable[Booking], *, name: str) -> bytes:
     stamp = utcnow()
     for booking in bookings:
         holder = booking.user.name or booking.user.email
+        if booking.guest_name:
+            holder = f"{booking.guest_name} ({holder})"
         summary = f"{booking.resource.name}: {holder}"
         lines += _event_lines(booking, summary=summary, stamp=stamp, with_details=False)
         lines.append("END:VEVENT")
@@ -175,11 +177,15 @@ def invitation(booking: Booking, *, organizer: str) -> tuple[str, bytes]:
         with_details=True,
     )
     name, address = parseaddr(organizer)
+    # A guest's booking invites the guest (bookings.models.Booking.guest_email).
     holder = booking.user
+    who, email = holder.name or holder.email, holder.email
+    if booking.guest_email:
+        who, email = booking.guest_name or booking.guest_email, booking.guest_email
     lines += [
         f"ORGANIZER;CN={_param(name or address)}:mailto:{address}",
-        f"ATTENDEE;CN={_param(holder.name or holder.email)};PARTSTAT=ACCEPTED;"
-        f"ROLE=REQ-PARTICIPANT:mailto:{holder.email}",
+        f"ATTENDEE;CN={_param(who)};PARTSTAT=ACCEPTED;"
+        f"ROLE=REQ-PARTICIPANT:mailto:{email}",
         "END:VEVENT",
         "END:VCALENDAR",
     ]

@@ -23,6 +23,7 @@ from ..bookings.rules import plan_for
 from ..csv_export import csv_text
 from ..db import unit_of_work, utcnow
 from ..errors import InvalidInput
+from ..i18n import localdate
 from ..spaces.hours import WEEKDAYS, local_date
 from ..spaces.models import DAY_KINDS, Location, Resource, ResourceKind
 from ..spaces.services import list_locations, managed_location_ids
@@ -326,6 +327,22 @@ def _month(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
+def _month_label(month: str) -> str:
+    """ "Dezember 2026" / "December 2026": a month as the reader writes it."""
+    year, number = month.split("-")
+    return localdate(date(int(year), int(number), 1), skeleton="yMMMM")
+
+
+TARGET_GROUP_LABELS = {
+    "commuter": _l("Commuter"),
+    "freelancer": _l("Freelancer"),
+    "employee": _l("Employee"),
+    "startup": _l("Start-up"),
+    "craft": _l("Craft or small manufacturer"),
+    "not_given": _l("not given"),
+}
+
+
 def _rows_between(db: Session, ids: list[int], first: date, last: date):
     if not ids:
         return []
@@ -381,13 +398,13 @@ def usage_csv(db: Session, ids: list[int], first: date, last: date) -> str:
                 booking.ends_at - booking.starts_at
             ).total_seconds() / 3600
     header = (
-        "location",
-        "month",
-        "desk_days",
-        "room_hours",
-        "unique_users",
-        "new_members",
-        "commute_km_saved",
+        _l("Location"),
+        _l("Month"),
+        _l("Desk-days"),
+        _l("Room hours"),
+        _l("Different people"),
+        _l("New members"),
+        _l("Commuting kilometres saved"),
     )
     rows = []
     for (location_name, month), entry in sorted(table.items()):
@@ -395,12 +412,12 @@ def usage_csv(db: Session, ids: list[int], first: date, last: date) -> str:
         rows.append(
             (
                 location_name,
-                month,
-                f"{entry['desk_days']:g}",
-                f"{entry['room_hours']:g}",
+                _month_label(month),
+                round(float(entry["desk_days"]), 2),
+                round(float(entry["room_hours"]), 2),
                 len(entry["users"]),
                 new,
-                f"{entry['km']:g}",
+                round(float(entry["km"]), 1),
             )
         )
     return csv_text(header, rows)
@@ -423,15 +440,17 @@ def target_groups_csv(db: Session, ids: list[int], first: date, last: date) -> s
     )
     rows = []
     total = len(people) or 1
+    group_dim, place_dim = _l("Target group"), _l("Home municipality")
     for group in [*TargetGroup, "not_given"]:
         count = groups.get(str(group), 0)
-        share = f"{count / total:.2f}" if count >= MIN_GROUP else ""
-        rows.append(["target_group", str(group), _small(count), share])
+        share = round(count / total, 2) if count >= MIN_GROUP else None
+        rows.append([group_dim, TARGET_GROUP_LABELS[str(group)], _small(count), share])
     for place, count in sorted(places.items()):
         if count >= MIN_GROUP or place == "not_given":
-            rows.append(["home_municipality", place, _small(count), ""])
+            label = TARGET_GROUP_LABELS["not_given"] if place == "not_given" else place
+            rows.append([place_dim, label, _small(count), None])
     small = sum(c for p, c in places.items() if c < MIN_GROUP and p != "not_given")
     if small:
-        rows.append(["home_municipality", "other", _small(small), ""])
-    rows.append(["total", "", len(people), "1.00" if people else ""])
-    return csv_text(("dimension", "value", "members", "share"), rows)
+        rows.append([place_dim, _l("other (small groups)"), _small(small), None])
+    rows.append([_l("Total"), "", len(people), 1.0 if people else None])
+    return csv_text((_l("Dimension"), _l("Value"), _l("People"), _l("Share")), rows)

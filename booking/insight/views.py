@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import date, time, timedelta
 
 from babel import dates as babel_dates
-from flask import Blueprint, Response, jsonify, render_template, request
+from babel.numbers import get_decimal_symbol
+from flask import Blueprint, jsonify, render_template, request
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
 from ..api import schemas
 from ..api.contract import operation
 from ..checkin.services import get_policy
+from ..csv_export import csv_response
 from ..db import get_db, utcnow
 from ..errors import NotFound
 from ..i18n import format_locale, localdate
@@ -67,6 +69,10 @@ def _hour(hour: int) -> str:
 def _charts(board: services.Dashboard) -> dict:
     locale = format_locale()
     day_names = babel_dates.get_day_names("abbreviated", locale=locale)
+    axes = {
+        "decimal": get_decimal_symbol(locale),
+        "y_title": gettext("Desks booked (%)"),
+    }
     return {
         "week": bar_chart(
             [localdate(d, skeleton="Md") for d, _ in board.week],
@@ -74,6 +80,8 @@ def _charts(board: services.Dashboard) -> dict:
             title=gettext("Desk occupancy, last 7 days"),
             max_value=100,
             unit="%",
+            x_title=gettext("Day"),
+            **axes,
         ),
         "month": bar_chart(
             [localdate(d, skeleton="d") for d, _ in board.month],
@@ -81,6 +89,8 @@ def _charts(board: services.Dashboard) -> dict:
             title=gettext("Desk occupancy, last 30 days"),
             max_value=100,
             unit="%",
+            x_title=gettext("Day of the month"),
+            **axes,
         ),
         "weekday": bar_chart(
             [day_names[WEEKDAYS.index(w)] for w, _ in board.by_weekday],
@@ -88,6 +98,8 @@ def _charts(board: services.Dashboard) -> dict:
             title=gettext("Average occupancy by weekday (8 weeks)"),
             max_value=100,
             unit="%",
+            x_title=gettext("Weekday"),
+            **axes,
         ),
         "hour": bar_chart(
             [_hour(h) for h, _ in board.by_hour],
@@ -96,8 +108,16 @@ def _charts(board: services.Dashboard) -> dict:
                 "Bookings by hour of day "
                 "(weekly average of the last 8 weeks, or since opening)"
             ),
+            x_title=gettext("Hour of day (local time)"),
+            y_title=gettext("Bookings per week"),
+            decimal=axes["decimal"],
         ),
     }
+
+
+def _export_month() -> str:
+    first, _ = last_complete_month(utcnow().date())
+    return f"{first:%Y-%m}"
 
 
 @bp.get("/insight")
@@ -112,6 +132,7 @@ def network():
         locations=locations,
         board=board,
         charts=_charts(board),
+        export_month=_export_month(),
     )
 
 
@@ -127,6 +148,7 @@ def location(location_id: int):
         locations=[loc],
         board=board,
         charts=_charts(board),
+        export_month=_export_month(),
         policy=get_policy(db, loc.id),
     )
 
@@ -137,10 +159,9 @@ def export(kind: str):
     db = get_db()
     if kind not in ("usage", "target-groups"):
         raise NotFound()
-    today = utcnow().date()
-    default_first = date(today.year - 1, today.month, 1)
+    default_first, default_last = last_complete_month(utcnow().date())
     first = services.parse_month(request.args.get("from"), default_first)
-    last_month = services.parse_month(request.args.get("to"), today.replace(day=1))
+    last_month = services.parse_month(request.args.get("to"), default_last)
     last = (last_month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
     location_id = request.args.get("location_id", "")
     if location_id:
@@ -152,8 +173,11 @@ def export(kind: str):
         body = services.usage_csv(db, ids, first, last)
     else:
         body = services.target_groups_csv(db, ids, first, last)
-    response = Response(body, mimetype="text/csv")
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="landdesk-{kind}-{first:%Y-%m}-{last:%Y-%m}.csv"'
-    )
-    return response
+    return csv_response(body, f"landdesk-{kind}-{first:%Y-%m}-{last:%Y-%m}.csv")
+
+
+def last_complete_month(today: date) -> tuple[date, date]:
+    """The first day of the last month that has ended, twice (from, to): what
+    a funder's monthly report asks for."""
+    first = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    return first, first

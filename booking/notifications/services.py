@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import smtplib
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import partial
 
@@ -20,7 +21,6 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, exists, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from .. import events
@@ -34,6 +34,16 @@ from ..passes.models import Pass, PassStatus
 from ..spaces.hours import local_date
 from ..spaces.models import DAY_KINDS, Location
 from ..tasks import background_job
+from .claims import (  # noqa: F401 (the names callers know)
+    CLAIM_LEASE,
+    MAX_ATTEMPTS,
+    RETRY_BACKOFF,
+    claim,
+    claim_many,
+    failed_mails,
+    finish_claim,
+    finish_claims,
+)
 from .models import NotificationKind, NotificationOptOut, SentNotification
 
 log = logging.getLogger(__name__)
@@ -106,7 +116,7 @@ def deliver(
 
 
 def _send(
-    user: User,
+    user: User | GuestRecipient,
     kind: NotificationKind,
     compose: Callable[[], tuple[dict, list[Attachment] | None]],
 ) -> str | None:
@@ -139,6 +149,31 @@ def _send(
         log.exception("could not compose %s mail to user %s", kind, user.id)
         return f"{type(error).__name__}: {error}"[:200]
     return None
+
+
+@dataclass(frozen=True)
+class GuestRecipient:
+    """A guest without an account, written to like a user (``_send``): in the
+    language of the member who booked for them, with that member's id in
+    logs and claims."""
+
+    id: int
+    name: str
+    email: str
+    locale: str | None
+    is_active: bool = True
+
+
+def recipient_of(booking: Booking) -> User | GuestRecipient:
+    """Who a booking's mails go to: its holder, or the guest it is for."""
+    if booking.guest_email:
+        return GuestRecipient(
+            booking.user_id,
+            booking.guest_name or "",
+            booking.guest_email,
+            booking.user.locale,
+        )
+    return booking.user
 
 
 def _booking_context(booking: Booking) -> dict:
@@ -302,9 +337,11 @@ def deliver_booking_mails(
     for key, (booking, kind) in owed.items():
         if key in claimed:
             mail = partial(_booking_mail, booking, kind)
-            results.append((key, booking, kind, _send(booking.user, kind, mail)))
+            results.append(
+                (key, booking, kind, _send(recipient_of(booking), kind, mail))
+            )
     with unit_of_work(db):  # the outcome and the retry marker together
-        retries = _finish_claims(
+        retries = finish_claims(
             db,
             [
                 (key, error, booking.ends_at <= now)
@@ -333,6 +370,9 @@ def _owes_mail(
     ):
         # Held for payment: billing confirms (and marks it again) once paid.
         return False
+    if booking.guest_email:
+        # A guest has no preferences; the mail carries their door PIN.
+        return True
     user = booking.user
     return user.is_active and bool(user.email) and (user.id, kind) not in muted
 
@@ -348,135 +388,7 @@ def _retry_later(db: Session, booking: Booking, kind: NotificationKind) -> None:
     )
 
 
-# --- idempotent sends ------------------------------------------------------
-
-
-# Pauses before the 2nd, 3rd, ... attempt; after the last one a mail is failed.
-RETRY_BACKOFF = (
-    timedelta(minutes=1),
-    timedelta(minutes=5),
-    timedelta(minutes=30),
-    timedelta(hours=2),
-)
-MAX_ATTEMPTS = len(RETRY_BACKOFF) + 1
-# A claim whose sender died is taken over after this long.
-CLAIM_LEASE = timedelta(minutes=10)
-
-
-def claim(
-    db: Session,
-    key: str,
-    user_id: int | None,
-    *,
-    booking_id: int | None = None,
-    kind: str | None = None,
-    now: datetime | None = None,
-) -> bool:
-    """Record that ``key`` is being sent; False if it was sent, is being sent,
-    waits for its next attempt, or has failed for good."""
-    return key in claim_many(db, [(key, user_id, booking_id, kind)], now=now)
-
-
-def claim_many(
-    db: Session,
-    items: list[tuple[str, int | None, int | None, str | None]],
-    *,
-    now: datetime | None = None,
-) -> set[str]:
-    """``claim`` for (key, user_id, booking_id, kind) items in one statement;
-    returns the keys claimed."""
-    if not items:
-        return set()
-    now = now or utcnow()
-    dialect = db.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = SentNotification.__table__
-    with unit_of_work(db):
-        return set(
-            db.scalars(
-                insert(table)
-                .values(
-                    [
-                        {
-                            "key": key,
-                            "user_id": user_id,
-                            "booking_id": booking_id,
-                            "kind": kind,
-                            "created_at": now,
-                            "attempts": 1,
-                            "next_attempt_at": now + CLAIM_LEASE,
-                        }
-                        for key, user_id, booking_id, kind in items
-                    ]
-                )
-                .on_conflict_do_update(
-                    index_elements=["key"],
-                    set_={
-                        "attempts": table.c.attempts + 1,
-                        "next_attempt_at": now + CLAIM_LEASE,
-                    },
-                    where=table.c.sent_at.is_(None)
-                    & table.c.failed_at.is_(None)
-                    & (table.c.next_attempt_at <= now),
-                )
-                .returning(table.c.key)
-            )
-        )
-
-
-def _finish_claim(db: Session, key: str, error: str | None) -> None:
-    _finish_claims(db, [(key, error, False)])
-
-
-def _finish_claims(
-    db: Session,
-    outcomes: list[tuple[str, str | None, bool]],
-    *,
-    now: datetime | None = None,
-) -> set[str]:
-    """Record how claimed sends went: (key, error or None, give up). Returns
-    the keys to be tried again."""
-    now = now or utcnow()
-    sent = [key for key, error, _ in outcomes if error is None]
-    retries = set()
-    with unit_of_work(db):
-        if sent:
-            db.execute(
-                update(SentNotification.__table__)
-                .where(SentNotification.key.in_(sent))
-                .values(sent_at=now, next_attempt_at=None, last_error=None)
-            )
-        for key, error, give_up in outcomes:
-            if error is None:
-                continue
-            row = db.scalar(
-                select(SentNotification)
-                .where(SentNotification.key == key)
-                .execution_options(populate_existing=True)
-            )
-            row.last_error = error
-            if give_up or row.attempts >= MAX_ATTEMPTS:
-                log.error("gave up the mail %s after %d attempts", key, row.attempts)
-                row.failed_at, row.next_attempt_at = now, None
-            else:
-                row.next_attempt_at = now + RETRY_BACKOFF[row.attempts - 1]
-                retries.add(key)
-    return retries
-
-
-def failed_mails(
-    db: Session, location_ids: list[int] | None, *, limit: int = 100
-) -> list[tuple[SentNotification, Booking | None]]:
-    """Mails given up, newest first, with their booking. ``location_ids`` None
-    (administrators) includes mails that belong to no location."""
-    query = select(SentNotification, Booking).outerjoin(
-        Booking, Booking.id == SentNotification.booking_id
-    )
-    query = query.where(SentNotification.failed_at.is_not(None))
-    if location_ids is not None:
-        query = query.where(Booking.location_id.in_(location_ids))
-    query = query.order_by(SentNotification.failed_at.desc()).limit(limit)
-    return [(row, booking) for row, booking in db.execute(query)]
+# --- idempotent sends: notifications.claims ---------------------------------
 
 
 def send_once(
@@ -491,7 +403,7 @@ def send_once(
     if not wants(db, user, kind) or not claim(db, key, user.id, kind=kind):
         return False
     error = _send(user, kind, lambda: (context, attachments))
-    _finish_claim(db, key, error)
+    finish_claim(db, key, error)
     return error is None
 
 
@@ -518,7 +430,7 @@ def send_reminders(db: Session, *, now: datetime | None = None) -> int:
         tomorrow = local_date(now, booking.location.timezone) + timedelta(days=1)
         if booking.booked_on != tomorrow:
             continue
-        user = booking.user
+        user = recipient_of(booking)
         with force_locale(locale_for(user)):
             context = _booking_context(booking)
         if send_once(

@@ -22,7 +22,7 @@ def fixed_holder(db: Session, pass_id: int) -> int | None:
     )
 
 
-def fixed_holders(db: Session, resources: list[Resource]) -> dict[int, int]:
+def fixed_holders(db: Session, resources) -> dict[int, int]:
     """Resource id to holder for the resources that are someone's fixed desk
     now. No query when none of them is assigned."""
     pass_ids = {r.fixed_pass_id: r.id for r in resources if r.fixed_pass_id}
@@ -34,6 +34,11 @@ def fixed_holders(db: Session, resources: list[Resource]) -> dict[int, int]:
         )
     )
     return {pass_ids[pass_id]: user_id for pass_id, user_id in rows}
+
+
+def on_fixed_desks_asked(_sender, *, db: Session, resources) -> dict[int, int]:
+    """Answer ``events.fixed_desks_asked`` for bookings (below passes)."""
+    return fixed_holders(db, resources)
 
 
 def fixed_desk_of(db: Session, pass_: Pass) -> Resource | None:

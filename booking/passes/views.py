@@ -14,10 +14,10 @@ from ..bookings.rules import parse_date
 from ..bookings.services import holder_for_email
 from ..db import get_db, utcnow
 from ..errors import DomainError, InvalidInput
-from ..security import operator_required
+from ..security import operator_required, public_url_for
 from ..spaces.hours import local_date
-from ..spaces.services import list_locations, managed_location_ids
-from ..validation import parse_id
+from ..spaces.services import get_network, list_locations, managed_location_ids
+from ..validation import parse_id, parse_int
 from . import fixed_desks, invitations, queries, services
 
 bp = Blueprint("passes", __name__)
@@ -334,11 +334,24 @@ def companies():
                 db,
                 current_user,
                 name=request.form.get("name", ""),
-                admin=_person(db, request.form.get("admin_email"), "admin_email"),
+                admin_email=request.form.get("admin_email", ""),
+                admin_name=request.form.get("admin_name", ""),
+                setup_url=lambda token: public_url_for("auth.welcome", token=token),
+                network_name=get_network(db).name,
                 billing_email=request.form.get("billing_email", ""),
                 location_id=request.form.get("location_id", type=int),
             )
+            if request.form.get("plan_id"):
+                services.set_company_budget(
+                    db,
+                    current_user,
+                    company.id,
+                    plan_id=parse_id(request.form["plan_id"], "plan_id"),
+                    days=_budget_days(request.form.get("days")),
+                    today=utcnow().date(),
+                )
         except DomainError as error:
+            db.rollback()
             flash(str(error.message), "error")
             return redirect(url_for("passes.companies"), 303)
         flash(gettext("Company account created."), "success")
@@ -347,7 +360,48 @@ def companies():
         "passes/companies.html",
         companies=services.companies_for(db, current_user),
         locations=_my_locations(db),
+        plans=_company_plans(db),
     )
+
+
+def _company_plans(db):
+    mine = managed_location_ids(db, current_user)
+    return [
+        p
+        for p in services.plans_for_sale(db)
+        if p.kind == "company"
+        and (p.location_id is None or mine is None or p.location_id in mine)
+    ]
+
+
+def _budget_days(value: str | None) -> int | None:
+    if not (value or "").strip():
+        return None
+    return parse_int(value, "days", low=1, high=1000)
+
+
+@bp.post("/companies/<int:company_id>/budget")
+@operator_required
+def company_budget(company_id: int):
+    db = get_db()
+    try:
+        services.set_company_budget(
+            db,
+            current_user,
+            company_id,
+            plan_id=parse_id(request.form.get("plan_id", ""), "plan_id"),
+            days=_budget_days(request.form.get("days")),
+            today=utcnow().date(),
+        )
+    except DomainError as error:
+        db.rollback()
+        flash(str(error.message), "error")
+    else:
+        flash(
+            gettext("Budget saved: it applies at once and is invoiced monthly."),
+            "success",
+        )
+    return redirect(url_for("passes.company", company_id=company_id), 303)
 
 
 @bp.route("/companies/<int:company_id>", methods=["GET", "POST"])
@@ -406,6 +460,8 @@ def company(company_id: int):
         is_admin=company.admin_user_id == current_user.id,
         plans=[p for p in services.plans_for_sale(db) if p.kind == "company"],
         invitations=invitations.pending_invitations(db, company_id, now),
+        can_set_budget=services.can_manage_company(db, current_user, company),
+        operator_plans=_company_plans(db) if current_user.is_operator else [],
     )
 
 

@@ -95,3 +95,4 @@ def test_password_mail_names_the_network(client, db, create_user, smtp):
     body = mail.get_content()
     assert "Dorfbüros Nordsachsen" in body
     assert "Landdesk" not in body and "Landdesk" not in mail["Subject"]
+    assert "Dorfbüros Nordsachsen" in mail["Subject"]

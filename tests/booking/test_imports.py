@@ -18,14 +18,9 @@ LISTENERS = ("notifications", "checkin", "access", "insight")
 # start a Stripe checkout. What they import is not a domain's dependency.
 EDGES = ("views", "api", "cli")
 # Known exceptions, each with its reason. Remove an entry once it is gone.
-ALLOWED = {
-    # The booking path reads the passes table for members' fixed desks and
-    # releases expired payment holds when a desk looks taken. Both should
-    # move below bookings (issue 16 point 6).
-    ("booking.bookings.queries", "passes"),
-    ("booking.bookings.services", "passes"),
-    ("booking.bookings.services", "billing"),
-}
+# None are left: bookings asks passes (fixed desks) and billing (expired
+# holds) through events.fixed_desks_asked and events.expired_holds_asked.
+ALLOWED: set[tuple[str, str]] = set()
 
 
 def import_graph(root: Path = PACKAGE) -> dict[str, set[str]]:

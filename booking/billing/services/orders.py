@@ -76,7 +76,7 @@ def hold_for_payment(
         kind=OrderKind.BOOKING,
         user_id=booking.user_id,
         amount_cents=amount_cents,
-        description=f"{resource.name} {booking.booked_on.isoformat()}",
+        description=f"{resource.name} {booking.booked_on:%d.%m.%Y}",
         booking_id=booking.id,
         location_id=booking.location_id,
         now=now,

@@ -18,6 +18,7 @@ from .companies import (
     employees,
     get_company_for,
     remove_employee,
+    set_company_budget,
 )
 from .credits import (
     DAY,
@@ -112,6 +113,7 @@ __all__ = [
     "remaining",
     "remaining_room_minutes",
     "remove_employee",
+    "set_company_budget",
     "set_resource_prices",
     "settle_booking",
     "update_plan",

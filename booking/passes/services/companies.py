@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from ...auth.models import User
+from ...auth.models import Role, User
+from ...auth.services import create_invited_user, find_user, normalise_email
 from ...bookings.models import Booking
 from ...db import unit_of_work, utcnow
 from ...errors import Forbidden, InvalidInput, NotFound
@@ -18,8 +20,12 @@ from ..models import (
     CompanyMember,
     CreditEntry,
     Pass,
+    PassStatus,
+    Plan,
+    PlanKind,
 )
 from .credits import DAY, remaining
+from .plans import new_pass
 
 
 def create_company(
@@ -27,13 +33,20 @@ def create_company(
     actor: User,
     *,
     name: str,
-    admin: User,
+    admin: User | None = None,
+    admin_email: str = "",
+    admin_name: str = "",
+    setup_url: Callable[[str], str] | None = None,
+    network_name: str = "Landdesk",
     billing_email: str = "",
     location_id: int | None = None,
 ) -> Company:
     """Open a company account looked after by one location's operators (or,
     without a location, by the network administrators).
 
+    The company's administrator is ``admin`` or the account of
+    ``admin_email``; without an account one is made and mailed a link to set
+    its password (``setup_url(token)``), so nobody needs to register first.
     Raises Forbidden, InvalidInput.
     """
     name = (name or "").strip()
@@ -45,15 +58,127 @@ def create_company(
                 raise Forbidden(_l("Choose the location that looks after it."))
         else:
             get_managed_location(db, actor, location_id)
+        if admin is None:
+            admin = _company_admin(
+                db, actor, name, admin_email, admin_name, setup_url, network_name
+            )
         company = Company(
             name=name,
             admin_user_id=admin.id,
-            billing_email=(billing_email or "").strip()[:254],
+            billing_email=(billing_email or "").strip()[:254] or admin.email,
             location_id=location_id,
         )
         db.add(company)
         db.flush()
     return company
+
+
+def _company_admin(
+    db: Session,
+    actor: User,
+    company_name: str,
+    email: str,
+    name: str,
+    setup_url: Callable[[str], str] | None,
+    network_name: str,
+) -> User:
+    try:
+        email = normalise_email(email)
+    except InvalidInput as error:
+        raise InvalidInput(error.message, field="admin_email") from None
+    existing = find_user(db, email)
+    if existing is not None:
+        return existing
+    if setup_url is None:
+        raise InvalidInput(
+            _l("There is no account with this e-mail address."), field="admin_email"
+        )
+    reason = str(  # in the operator's language, as the whole mail
+        _l(
+            "You administer the company account of %(company)s: you invite "
+            "your colleagues, who then book on its budget.",
+            company=company_name,
+        )
+    )
+    return create_invited_user(
+        db,
+        email=email,
+        name=name,
+        role=Role.MEMBER,
+        invited_by=actor,
+        setup_url=setup_url,
+        network_name=network_name,
+        reason=reason,
+    )
+
+
+def set_company_budget(
+    db: Session,
+    actor: User,
+    company_id: int,
+    *,
+    plan_id: int,
+    days: int | None,
+    today: date,
+) -> Pass:
+    """The company's plan and monthly desk-days, set by its operators: the
+    budget is active at once and billed monthly on invoice (not by card).
+
+    A budget that is already running is changed in place, so days used this
+    month still count. Raises NotFound, Forbidden, InvalidInput.
+    """
+    if days is not None and not 1 <= days <= 1000:
+        raise InvalidInput(
+            _l("The monthly budget is 1 to 1000 desk-days."), field="days"
+        )
+    with unit_of_work(db):
+        company = db.get(Company, company_id)
+        if company is None:
+            raise NotFound(_l("There is no such company account."))
+        if not can_manage_company(db, actor, company):
+            raise Forbidden(_l("Only the company's operators set its budget."))
+        plan = db.get(Plan, plan_id)
+        if (
+            plan is None
+            or plan.kind != PlanKind.COMPANY
+            or not plan.is_active
+            or (
+                plan.location_id is not None
+                and not can_manage(db, actor, plan.location_id)
+            )
+        ):
+            raise InvalidInput(_l("Choose one of the company plans."), field="plan_id")
+        live = list(
+            db.scalars(
+                select(Pass).where(
+                    Pass.company_id == company.id,
+                    Pass.status.in_((PassStatus.ACTIVE, PassStatus.PAST_DUE)),
+                )
+            )
+        )
+        if any(p.stripe_subscription_id for p in live):
+            raise InvalidInput(
+                _l(
+                    "This company pays its budget by card subscription; its "
+                    "administrator changes it there."
+                ),
+                field="plan_id",
+            )
+        budget = live[0] if live else None
+        if budget is None:
+            budget = new_pass(
+                plan, company_id=company.id, today=today, status=PassStatus.ACTIVE
+            )
+            db.add(budget)
+        budget.plan_id = plan.id
+        budget.kind = plan.kind
+        budget.location_id = plan.location_id
+        budget.credits = days if days is not None else plan.days
+        budget.room_hours = plan.room_hours
+        budget.access_24_7 = plan.access_24_7
+        budget.updated_at = utcnow()
+        db.flush()
+    return budget
 
 
 def can_manage_company(db: Session, actor: User, company: Company) -> bool:

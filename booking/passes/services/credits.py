@@ -76,7 +76,7 @@ def settle_booking(
     price = booking_price_cents(resource, booking)
     if price == 0:
         return 0
-    passes = _passes_of(db, holder, location.id, lock=True)
+    passes = passes_of(db, holder, location.id, lock=True)
     if any(p.standing(now) == Standing.SUSPENDED for p in passes) and not any(
         p.standing(now) == Standing.ACTIVE for p in passes
     ):
@@ -96,7 +96,7 @@ def _holder_filter(user_id: int):
     return or_(Pass.user_id == user_id, Pass.company_id.in_(employer))
 
 
-def _passes_of(
+def passes_of(
     db: Session, holder: User, location_id: int | None, *, lock: bool = False
 ) -> list[Pass]:
     query = select(Pass).where(_holder_filter(holder.id), Pass.status.in_(_USABLE))
@@ -145,11 +145,12 @@ def _is_valid_on(pass_: Pass, day: date) -> bool:
     )
 
 
-def _consume_room_minutes(
+def covers_room_minutes(
     db: Session, pass_: Pass, booking: Booking, *, now: datetime
 ) -> bool:
     """A room booking fully covered by the plan's included hours; otherwise
-    it is paid in full (no split between hours and money)."""
+    it is paid in full (no split between hours and money). Also what the
+    pages quote (quotes.quote)."""
     if not pass_.room_hours or pass_.standing(now) not in (
         Standing.ACTIVE,
         Standing.PAST_DUE_IN_GRACE,
@@ -159,8 +160,15 @@ def _consume_room_minutes(
         return False
     minutes = int((booking.ends_at - booking.starts_at).total_seconds()) // 60
     left = remaining_room_minutes(db, pass_, booking.booked_on) or 0
-    if minutes > left:
+    return minutes <= left
+
+
+def _consume_room_minutes(
+    db: Session, pass_: Pass, booking: Booking, *, now: datetime
+) -> bool:
+    if not covers_room_minutes(db, pass_, booking, now=now):
         return False
+    minutes = int((booking.ends_at - booking.starts_at).total_seconds()) // 60
     db.add(
         CreditEntry(
             pass_id=pass_.id,
@@ -178,7 +186,9 @@ def _consume_room_minutes(
     return True
 
 
-def _consume(db: Session, pass_: Pass, booking: Booking, *, now: datetime) -> bool:
+def covers_day(db: Session, pass_: Pass, booking: Booking, *, now: datetime) -> bool:
+    """Whether a credit of ``pass_`` pays for a desk booking (what _consume
+    takes, and what the pages quote: quotes.quote)."""
     if pass_.standing(now) not in (Standing.ACTIVE, Standing.PAST_DUE_IN_GRACE):
         return False
     if not _is_valid_on(pass_, booking.booked_on):
@@ -187,8 +197,13 @@ def _consume(db: Session, pass_: Pass, booking: Booking, *, now: datetime) -> bo
         # A half-day pass pays for that half only.
         return False
     period = pass_.period_of(booking.booked_on)
-    if pass_.credits is not None and _used(db, pass_, period) >= pass_.credits:
+    return pass_.credits is None or _used(db, pass_, period) < pass_.credits
+
+
+def _consume(db: Session, pass_: Pass, booking: Booking, *, now: datetime) -> bool:
+    if not covers_day(db, pass_, booking, now=now):
         return False
+    period = pass_.period_of(booking.booked_on)
     db.add(
         CreditEntry(
             pass_id=pass_.id,
@@ -277,7 +292,7 @@ def credit_summary(
             grace_until=p.grace_until,
             fixed_desk=_fixed_desk_name(db, p),
         )
-        for p in _passes_of(db, user, location_id)
+        for p in passes_of(db, user, location_id)
         if p.kind not in DATED_KINDS or _is_valid_on(p, day)
     ]
 
@@ -291,7 +306,7 @@ def member_standing(db: Session, user: User, now: datetime | None = None) -> Sta
     now = now or utcnow()
     standings = {
         p.standing(now)
-        for p in _passes_of(db, user, None)
+        for p in passes_of(db, user, None)
         if p.kind in (PlanKind.MEMBERSHIP, PlanKind.COMPANY)
     }
     for standing in (
@@ -314,5 +329,5 @@ def has_24_7_access(
         p.access_24_7
         and p.kind in (PlanKind.MEMBERSHIP, PlanKind.COMPANY)
         and p.standing(now) in (Standing.ACTIVE, Standing.PAST_DUE_IN_GRACE)
-        for p in _passes_of(db, user, location_id)
+        for p in passes_of(db, user, location_id)
     )

@@ -61,10 +61,55 @@ def test_usage_export(client, used_space, create_user):
     response = client.get(f"/manage/insight/usage.csv?from={month}&to={month}")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     [row] = _csv(response)
-    assert row["location"] == location.name and row["month"] == month
-    assert row["desk_days"] == "3.5" and row["unique_users"] == "4"
-    assert row["new_members"] == "4"
-    assert row["commute_km_saved"] == "120"  # 2 × (30 + 20 + 10)
+    assert row["Location"] == location.name
+    assert row["Month"] == f"{day:%B %Y}"
+    assert row["Desk-days"] == "3.5" and row["Different people"] == "4"
+    assert row["New members"] == "4"
+    assert row["Commuting kilometres saved"] == "120"  # 2 × (30 + 20 + 10)
+
+
+def test_german_export_opens_in_german_excel(client, used_space):
+    """From the German UI: semicolons, UTF-8 with BOM, German headers and
+    values, decimal comma."""
+    location, day, _ = used_space
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "de"
+    Auth(client).login(location.operators[0].email)
+    month = f"{day:%Y-%m}"
+    response = client.get(f"/manage/insight/usage.csv?from={month}&to={month}")
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    raw = response.get_data()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    lines = raw.decode("utf-8-sig").splitlines()
+    assert lines[0] == (
+        "Standort;Monat;Schreibtisch-Tage;Raumstunden;Verschiedene Personen;"
+        "Neue Mitglieder;Eingesparte Pendelkilometer"
+    )
+    [row] = list(csv.DictReader(io.StringIO("\n".join(lines)), delimiter=";"))
+    assert row["Schreibtisch-Tage"] == "3,5" and row["Standort"] == location.name
+    assert row["Monat"].endswith(f" {day:%Y}") and row["Monat"][0].isalpha()
+    groups = client.get(f"/manage/insight/target-groups.csv?from={month}&to={month}")
+    text = groups.get_data().decode("utf-8-sig")
+    assert "Zielgruppe;Pendler" in text and "Gesamt;" in text
+
+
+def test_funders_export_defaults_to_last_complete_month(client, used_space):
+    from booking.insight.views import last_complete_month
+
+    assert last_complete_month(date(2026, 12, 7)) == (
+        date(2026, 11, 1),
+        date(2026, 11, 1),
+    )
+    assert last_complete_month(date(2027, 1, 31))[0] == date(2026, 12, 1)
+    location, _, _ = used_space
+    Auth(client).login(location.operators[0].email)
+    response = client.get("/manage/insight/usage.csv")
+    first, _ = last_complete_month(date.today())
+    assert (
+        f"landdesk-usage-{first:%Y-%m}-{first:%Y-%m}.csv"
+        in (response.headers["Content-Disposition"])
+    )
+    page = client.get(f"/manage/locations/{location.id}/insight").get_data(True)
+    assert f'name="from" value="{first:%Y-%m}"' in page
 
 
 def test_target_groups_only_in_aggregate(client, used_space, create_location):
@@ -74,10 +119,10 @@ def test_target_groups_only_in_aggregate(client, used_space, create_location):
     rows = _csv(
         client.get(f"/manage/insight/target-groups.csv?from={month}&to={month}")
     )
-    by_value = {(r["dimension"], r["value"]): r for r in rows}
-    assert by_value[("target_group", "commuter")]["members"] == "3"
-    assert by_value[("target_group", "craft")]["members"] == "<3"
-    assert by_value[("home_municipality", "Eilenburg")]["members"] == "4"
+    by_value = {(r["Dimension"], r["Value"]): r for r in rows}
+    assert by_value[("Target group", "Commuter")]["People"] == "3"
+    assert by_value[("Target group", "Craft or small manufacturer")]["People"] == "<3"
+    assert by_value[("Home municipality", "Eilenburg")]["People"] == "4"
     # Another operator's export does not include this location.
     other = create_location()
     client2 = client.application.test_client()
@@ -139,11 +184,11 @@ def test_exports_neutralise_formulas(
     Auth(client).login(location.operators[0].email)
     month = f"{day:%Y-%m}"
     [usage] = _csv(client.get(f"/manage/insight/usage.csv?from={month}&to={month}"))
-    assert usage["location"] == "'" + location.name
+    assert usage["Location"] == "'" + location.name
     groups = _csv(
         client.get(f"/manage/insight/target-groups.csv?from={month}&to={month}")
     )
-    places = [r["value"] for r in groups if r["dimension"] == "home_municipality"]
+    places = [r["Value"] for r in groups if r["Dimension"] == "Home municipality"]
     assert "'" + place in places and place not in places
 
 
@@ -166,3 +211,29 @@ def test_one_csv_writer_makes_every_cell_safe(value, cell):
 
     [row] = list(csv.reader(io.StringIO(csv_text(["h"], [[value]]))))[1:]
     assert row == [cell]
+
+
+def test_charts_name_their_axes_and_units_and_labels_do_not_overlap():
+    import re as _re
+
+    from booking.insight.charts import bar_chart
+
+    days = [f"{d}." for d in range(1, 31)]
+    svg = str(
+        bar_chart(
+            days,
+            [50.0] * 30,
+            title="Belegung",
+            max_value=100,
+            unit="%",
+            x_title="Tag des Monats",
+            y_title="Belegte Plätze (%)",
+        )
+    )
+    assert "Tag des Monats" in svg and "Belegte Plätze (%)" in svg
+    for tick in ("0 %", "50 %", "100 %"):
+        assert f">{tick}</text>" in svg
+    shown = [t for t in _re.findall(r">([^<]+)</text>", svg) if t in days]
+    assert 5 <= len(shown) < 30  # every few days, never on top of each other
+    hours = str(bar_chart(["06 Uhr", "07 Uhr"], [0.5, 1.25], title="t", unit=""))
+    assert ">0,5</text>" in hours or ">1,3</text>" in hours  # decimal comma

@@ -1,0 +1,134 @@
+"""Several days at once (issue 17 point 3): each day through the one
+booking path, in its own unit, refused days said per day."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from booking.bookings.models import Booking
+from tests.conftest import next_weekday
+
+
+@pytest.fixture
+def desk(create_location, create_resource, create_user):
+    location = create_location(create_user(role="operator"), horizon_days=90)
+    return create_resource(location, "desk", "Fensterplatz")
+
+
+def test_every_tuesday_books_the_free_ones_and_says_why_not_for_the_others(
+    api, db, desk, create_user
+):
+    tuesdays = [next_weekday(1) + timedelta(weeks=n) for n in range(8)]
+    # Someone else has the third Tuesday already.
+    taken = api(create_user()).post(
+        "/api/v1/bookings",
+        json={"resource_id": desk.id, "date": tuesdays[2].isoformat()},
+    )
+    assert taken.status_code == 201
+    member = create_user()
+    answer = api(member).post(
+        "/api/v1/bookings",
+        json={"resource_id": desk.id, "dates": [d.isoformat() for d in tuesdays]},
+    )
+    assert answer.status_code == 201, answer.get_json()
+    body = answer.get_json()
+    assert [b["date"] for b in body["bookings"]] == [
+        d.isoformat() for d in tuesdays if d != tuesdays[2]
+    ]
+    assert body["refused"] == [
+        {
+            "date": tuesdays[2].isoformat(),
+            "error": "conflict",
+            "message": "This is already booked for that time.",
+        }
+    ]
+    assert db.query(Booking).filter_by(user_id=member.id).count() == 7
+
+
+def test_a_day_beyond_the_horizon_is_refused_alone(api, desk, create_user):
+    near = next_weekday(2)
+    far = near + timedelta(days=120)
+    answer = api(create_user()).post(
+        "/api/v1/bookings",
+        json={"resource_id": desk.id, "dates": [far.isoformat(), near.isoformat()]},
+    )
+    assert answer.status_code == 201
+    body = answer.get_json()
+    assert [b["date"] for b in body["bookings"]] == [near.isoformat()]
+    [refusal] = body["refused"]
+    assert refusal["date"] == far.isoformat()
+    assert refusal["error"] == "invalid_input"
+
+
+def test_none_booked_is_a_409_with_every_day(api, desk, create_user):
+    day = next_weekday(3)
+    client = api(create_user())
+    assert (
+        client.post(
+            "/api/v1/bookings", json={"resource_id": desk.id, "date": day.isoformat()}
+        ).status_code
+        == 201
+    )
+    other = api(create_user()).post(
+        "/api/v1/bookings", json={"resource_id": desk.id, "dates": [day.isoformat()]}
+    )
+    assert other.status_code == 409
+    body = other.get_json()
+    assert body["error"] == "conflict"
+    assert body["refused"] == [
+        {
+            "date": day.isoformat(),
+            "error": "conflict",
+            "message": "This is already booked for that time.",
+        }
+    ]
+
+
+def test_the_refusals_are_in_the_callers_language(api, desk, create_user):
+    day = next_weekday(3)
+    api(create_user()).post(
+        "/api/v1/bookings", json={"resource_id": desk.id, "date": day.isoformat()}
+    )
+    client = api(create_user())
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "de"
+    body = client.post(
+        "/api/v1/bookings", json={"resource_id": desk.id, "dates": [day.isoformat()]}
+    ).get_json()
+    assert body["refused"][0]["message"] == "Das ist zu dieser Zeit schon gebucht."
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"dates": []},
+        {"dates": ["2030-01-01"] * 32},
+        {"dates": ["2030-01-01"], "date": "2030-01-02"},
+        {"dates": ["01.02.2030"]},
+        {"dates": "2030-01-01"},
+    ],
+)
+def test_bad_dates_are_refused_and_nothing_is_booked(api, db, desk, create_user, extra):
+    answer = api(create_user()).post(
+        "/api/v1/bookings", json={"resource_id": desk.id, **extra}
+    )
+    assert answer.status_code == 400
+    assert db.query(Booking).count() == 0
+
+
+def test_a_series_for_a_guest(api, desk, create_user):
+    days = [next_weekday(1), next_weekday(2)]
+    body = (
+        api(create_user())
+        .post(
+            "/api/v1/bookings",
+            json={
+                "resource_id": desk.id,
+                "dates": [d.isoformat() for d in days],
+                "guest": {"name": "Gisela Gast", "email": "g@example.org"},
+            },
+        )
+        .get_json()
+    )
+    assert [b["guest"]["name"] for b in body["bookings"]] == ["Gisela Gast"] * 2
