@@ -190,6 +190,7 @@ def test_the_day_view_checks_in_moves_by_day_and_offers_a_free_desk(
     location = create_location(operator, name="Alte Schule")
     taken = create_resource(location, "desk", "Fensterplatz")
     free = create_resource(location, "desk", "Ecke")
+    create_resource(location, "desk", "Sofa")
     day = booking_day()
     jana = create_user("jana@example.org", name="Jana Richter")
     create_user("paul@example.org", name="Paul")
@@ -213,6 +214,19 @@ def test_the_day_view_checks_in_moves_by_day_and_offers_a_free_desk(
     page.get_by_role("button", name="Buchen").tap()
     expect(flash(page, "success")).to_contain_text("Ecke")
     expect(page.locator("li.booking")).to_have_count(2)
+
+    # A guest without an account: the next free desk is offered.
+    expect(select_desk).to_have_value(
+        str(db.scalar(select(Resource.id).where(Resource.name == "Sofa")))
+    )
+    page.get_by_text("Für einen Gast ohne Konto").tap()
+    page.locator("input[name=guest_name]").fill("Gisela Gast")
+    page.locator("input[name=guest_email]").fill("gisela@example.org")
+    page.get_by_role("button", name="Buchen").tap()
+    expect(flash(page, "success")).to_contain_text("Gisela Gast")
+    expect(page.locator("li.booking", has_text="Gast: Gisela Gast")).to_contain_text(
+        "Sofa"
+    )
 
     # Asks once before cancelling, then comes back to the day.
     page.locator("li.booking", has_text="Jana Richter").get_by_role(
