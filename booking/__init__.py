@@ -142,6 +142,7 @@ def _connect_receivers() -> None:
     from . import events
     from .access import pins
     from .billing import settlement
+    from .bookings import closures as booking_closures
     from .bookings import guards
     from .checkin import services as checkin
     from .notifications import services as notifications
@@ -150,6 +151,7 @@ def _connect_receivers() -> None:
     # Inside the unit of work: bookings keeps booked seats, billing settles
     # and releases bookings, access withdraws a cancelled booking's PIN.
     events.seats_removed.connect(guards.refuse_removing_booked_seats)
+    events.closure_added.connect(booking_closures.cancel_closed_bookings)
     events.booking_placed.connect(settlement.settle_booking)
     events.booking_released.connect(settlement.release_booking)
     events.booking_released.connect(pins.on_booking_released)
