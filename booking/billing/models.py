@@ -1,9 +1,18 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..auth.models import User
@@ -94,11 +103,29 @@ class Order(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Invoice and on-site orders: the day the money is due, and when the one
+    # reminder after it went out.
+    due_on: Mapped[date | None] = mapped_column(Date)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
     payments: Mapped[list[Payment]] = relationship(
         back_populates="order", order_by="Payment.id"
     )
+    offline_payments: Mapped[list[OfflinePayment]] = relationship(
+        back_populates="order", order_by="OfflinePayment.id"
+    )
+
+    @property
+    def paid_offline_cents(self) -> int:
+        return sum(p.amount_cents for p in self.offline_payments)
+
+    @property
+    def open_cents(self) -> int:
+        """What is still to be paid of an invoice or on-site order."""
+        if self.status != OrderStatus.PENDING:
+            return 0
+        return max(self.amount_cents - self.paid_offline_cents, 0)
 
     @property
     def vat_cents(self) -> int:
@@ -133,6 +160,40 @@ class Payment(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     order: Mapped[Order] = relationship(back_populates="payments")
+
+
+class OfflinePaymentKind(enum.StrEnum):
+    BANK_TRANSFER = "bank_transfer"
+    CASH = "cash"
+    CARD_ON_SITE = "card_on_site"
+
+
+class OfflinePayment(Base):
+    """Money an operator received outside Stripe (bank transfer, cash, card
+    terminal) and recorded against an order; several may add up to it.
+
+    ``dedupe_key`` is unique: a retried or doubled request records once.
+    """
+
+    __tablename__ = "offline_payments"
+    __table_args__ = (
+        CheckConstraint("amount_cents > 0", name="amount_positive"),
+        UniqueConstraint("dedupe_key"),
+        Index(None, "order_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    kind: Mapped[OfflinePaymentKind] = mapped_column(String(16))
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    paid_on: Mapped[date] = mapped_column(Date)
+    dedupe_key: Mapped[str] = mapped_column(String(200))
+    recorded_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    order: Mapped[Order] = relationship(back_populates="offline_payments")
 
 
 class StripeEvent(Base):

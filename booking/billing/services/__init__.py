@@ -19,6 +19,8 @@ from .checkout import (
     release_expired_holds,
     start_checkout,
 )
+from .fulfil import can_fulfil, fulfil_order
+from .offline import can_record_payments, record_offline_payment
 from .orders import (
     CHECKOUT_LIFETIME,
     HOLD,
@@ -59,10 +61,13 @@ __all__ = [
     "as_utc",
     "buy_plan",
     "cancel_at_period_end",
+    "can_fulfil",
+    "can_record_payments",
     "cancel_day_pass",
     "change_plan",
     "ensure_customer",
     "expire_holds",
+    "fulfil_order",
     "get_order_for",
     "handle_event",
     "hold_for_payment",
@@ -72,6 +77,7 @@ __all__ = [
     "orders_of",
     "payments_list",
     "reconcile",
+    "record_offline_payment",
     "refund_payment",
     "release_expired_holds",
     "settle_cancelled_booking",

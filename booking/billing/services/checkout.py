@@ -28,6 +28,7 @@ from ..models import (
     PaymentStatus,
 )
 from ..stripe_client import StripeRejected, StripeUnavailable
+from .fulfil import reverse_sale, was_sold
 from .orders import (
     CHECKOUT_LIFETIME,
     PaymentRejected,
@@ -183,8 +184,7 @@ def _release(
     order = order_for_booking(db, booking.id)
     if order is None or order.status != OrderStatus.PENDING:
         return
-    order.status = OrderStatus.CANCELLED
-    order.closed_at = now
+    _cancel_order(db, order, now=now)
     payment = _current_payment(order)
     if payment is not None and payment.status == PaymentStatus.PENDING:
         payment.status = PaymentStatus.CANCELLED
@@ -261,10 +261,18 @@ def _close_unpaid(
         if payment.stripe_checkout_session_id:
             on_commit(db, _expire_session_later(payment.stripe_checkout_session_id))
     if order.status == OrderStatus.PENDING:
-        order.status = OrderStatus.CANCELLED
-        order.closed_at = now
+        _cancel_order(db, order, now=now)
     if order.pass_id:
         pass_ = db.get(Pass, order.pass_id)
         if pass_ is not None and pass_.status == PassStatus.PENDING:
             pass_.status = PassStatus.EXPIRED
             free_desk_of(db, pass_)
+
+
+def _cancel_order(db: Session, order: Order, *, now: datetime) -> None:
+    """An open order closes unpaid. An invoice or on-site order was already
+    a sale: invoicing cancels its invoice."""
+    order.status = OrderStatus.CANCELLED
+    order.closed_at = now
+    if was_sold(order):
+        reverse_sale(db, order, now=now, amount_cents=order.amount_cents)

@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ... import events
 from ...auth.models import User
 from ...bookings.models import Booking, BookingStatus
 from ...bookings.rules import BookableResource
@@ -23,6 +24,7 @@ from ..models import (
     OrderKind,
     OrderStatus,
     Payment,
+    PaymentMethod,
     PaymentStatus,
 )
 
@@ -91,8 +93,14 @@ def _open_order(
     amount_cents: int,
     description: str,
     now: datetime,
+    payment_method: PaymentMethod = PaymentMethod.STRIPE,
+    due_on: date | None = None,
     **links: Any,
 ) -> Order:
+    """A new pending order. A Stripe order gets its payment row (the checkout
+    to come); an invoice or on-site order is a sale from now on
+    (``events.sale_made``: invoicing issues its invoice in this unit) and is
+    paid by the payments its operator records."""
     order = Order(
         kind=kind,
         user_id=user_id,
@@ -101,21 +109,26 @@ def _open_order(
         vat_rate_bp=int(current_app.config.get("BILLING_VAT_RATE_BP", 1900)),
         description=description[:300],
         status=OrderStatus.PENDING,
+        payment_method=payment_method,
+        due_on=due_on,
         created_at=now,
         **links,
     )
     db.add(order)
     db.flush()
-    db.add(
-        Payment(
-            order_id=order.id,
-            status=PaymentStatus.PENDING,
-            amount_cents=amount_cents,
-            created_at=now,
-            updated_at=now,
+    if payment_method == PaymentMethod.STRIPE:
+        db.add(
+            Payment(
+                order_id=order.id,
+                status=PaymentStatus.PENDING,
+                amount_cents=amount_cents,
+                created_at=now,
+                updated_at=now,
+            )
         )
-    )
-    db.flush()
+        db.flush()
+    else:
+        events.sale_made.send(order, db=db, now=now)
     return order
 
 
@@ -128,6 +141,7 @@ def buy_plan(
     company_id: int | None = None,
     day: date | None = None,
     part: str | None = None,
+    payment_method: PaymentMethod = PaymentMethod.STRIPE,
 ) -> Order:
     """Open an order for a day pass, a pack, a membership or a company budget.
 
@@ -175,6 +189,7 @@ def buy_plan(
             company_id=company_id,
             location_id=plan.location_id,
             now=now,
+            payment_method=payment_method,
         )
 
 

@@ -21,10 +21,12 @@ from ..models import (
     Order,
     OrderStatus,
     Payment,
+    PaymentMethod,
     PaymentStatus,
 )
 from ..stripe_client import StripeRejected, StripeUnavailable
 from .checkout import _close_unpaid
+from .fulfil import reverse_sale, was_sold
 from .orders import (
     _can_see,
     _end_refunded_pass,
@@ -90,12 +92,23 @@ def settle_cancelled_booking(db: Session, booking: Booking, *, now: datetime) ->
 
 
 def _refund_in_unit(db: Session, order: Order, *, now: datetime, note: str) -> None:
+    """Take a paid order back: a Stripe payment is refunded (after the
+    commit), money paid by transfer or on site is the operator's to return.
+    A sale tells invoicing (``events.sale_reversed``)."""
+    if order.payment_method != PaymentMethod.STRIPE:
+        if order.status == OrderStatus.PAID:
+            order.status = OrderStatus.REFUNDED
+            order.closed_at = now
+            reverse_sale(db, order, now=now, amount_cents=order.amount_cents)
+        return
     payment = next(
         (p for p in reversed(order.payments) if p.status == PaymentStatus.SUCCEEDED),
         None,
     )
     if payment is None:
         return
+    if was_sold(order) and order.status == OrderStatus.PAID:
+        reverse_sale(db, order, now=now, amount_cents=payment.amount_cents)
     payment.status = PaymentStatus.REFUND_DUE
     payment.note = note[:300]
     payment.updated_at = now

@@ -9,10 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ...bookings import notices
-from ...bookings.models import Booking, BookingStatus
+from ...bookings.models import BookingStatus
 from ...db import unit_of_work, utcnow
-from ...passes.models import Pass, PassStatus
+from ...passes.models import Pass
 from ...passes.services import apply_subscription
 from ...validation import is_digits
 from .. import stripe_client
@@ -26,6 +25,7 @@ from ..models import (
 )
 from ..stripe_client import StripeRejected, StripeUnavailable
 from .checkout import _close_unpaid, _release, expire_holds
+from .fulfil import fulfil_order, lock_booking, reverse_sale
 from .orders import _PAID_STATES, _end_refunded_pass, _open_order, as_utc
 from .refunds import _issue_refund, _refund_in_unit
 
@@ -202,13 +202,6 @@ def _payment_for(db: Session, stripe_object: dict, id_column: str) -> Payment | 
     return None
 
 
-def _lock_booking(db: Session, booking_id: int) -> Booking | None:
-    query = select(Booking).where(Booking.id == booking_id)
-    if db.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    return db.scalar(query)
-
-
 def _mark_paid(
     db: Session,
     payment: Payment,
@@ -217,40 +210,20 @@ def _mark_paid(
     payment_intent: str | None = None,
     subscription_id: str | None = None,
 ) -> None:
-    """Money arrived. Fulfil the order, or refund if there is nothing left to
-    fulfil (the hold ran out first): no charge exists without its booking."""
+    """Money arrived through Stripe. Fulfil the order, or refund if there is
+    nothing left to fulfil (the hold ran out first): no charge exists without
+    its booking."""
     if payment_intent and payment.stripe_payment_intent_id is None:
         payment.stripe_payment_intent_id = payment_intent
     if payment.status in _PAID_STATES:
         return
-    order = payment.order
     payment.status = PaymentStatus.SUCCEEDED
     payment.updated_at = now
-    if order.status != OrderStatus.PENDING:
-        # Cancelled before the money came in.
-        _refund_in_unit(db, order, now=now, note="paid after the order was closed")
-        return
-    order.status = OrderStatus.PAID
-    order.paid_at = now
-    if order.booking_id is not None:
-        booking = _lock_booking(db, order.booking_id)
-        if booking is None or booking.status != BookingStatus.PENDING_PAYMENT:
-            _refund_in_unit(db, order, now=now, note="paid after the hold ended")
-            return
-        booking.status = BookingStatus.CONFIRMED
-        booking.hold_expires_at = None
-        booking.sequence += 1
-        # The confirmation (with its .ics) goes out now, not when the hold began.
-        notices.announce(db, booking, notices.BookingNotice.CONFIRMED)
-    if order.pass_id is not None:
-        pass_ = db.get(Pass, order.pass_id)
-        if pass_ is None:
-            return
-        if subscription_id:
-            pass_.stripe_subscription_id = subscription_id
-        if pass_.status == PassStatus.PENDING:
-            pass_.status = PassStatus.ACTIVE
-            pass_.updated_at = now
+    order = payment.order
+    if not fulfil_order(db, order, now=now, subscription_id=subscription_id):
+        _refund_in_unit(
+            db, order, now=now, note="paid after the order was closed or its hold ended"
+        )
 
 
 def _mark_failed(db: Session, payment: Payment, *, now: datetime, note: str) -> bool:
@@ -262,7 +235,7 @@ def _mark_failed(db: Session, payment: Payment, *, now: datetime, note: str) -> 
     payment.note = note[:300]
     payment.updated_at = now
     if order.booking_id is not None:
-        booking = _lock_booking(db, order.booking_id)
+        booking = lock_booking(db, order.booking_id)
         if booking is not None and booking.status == BookingStatus.PENDING_PAYMENT:
             _release(db, booking, now=now, expire_session=False)
     _close_unpaid(db, order, now=now, status=PaymentStatus.FAILED)
@@ -279,6 +252,12 @@ def _apply_refund(db: Session, obj: dict, *, now: datetime) -> bool:
     if payment is None:
         return False
     refunded = int(obj.get("amount_refunded") or obj.get("amount") or 0)
+    if payment.status == PaymentStatus.SUCCEEDED and refunded > payment.refunded_cents:
+        # Refunded at Stripe (dashboard), not by us: our own refunds told
+        # invoicing when they were decided (refund_due).
+        reverse_sale(
+            db, payment.order, now=now, amount_cents=refunded - payment.refunded_cents
+        )
     payment.refunded_cents = max(payment.refunded_cents, refunded)
     if payment.refunded_cents >= payment.amount_cents:
         payment.status = PaymentStatus.REFUNDED
