@@ -138,6 +138,7 @@ def _connect_receivers() -> None:
     from .billing import settlement
     from .bookings import guards
     from .checkin import services as checkin
+    from .invoicing import issuing as invoicing
     from .notifications import services as notifications
 
     # Inside the unit of work: bookings keeps booked seats, billing settles
@@ -146,6 +147,9 @@ def _connect_receivers() -> None:
     events.booking_placed.connect(settlement.settle_booking)
     events.booking_released.connect(settlement.release_booking)
     events.booking_released.connect(pins.on_booking_released)
+    # Invoicing issues the sale's invoice, or its cancellation invoice.
+    events.sale_made.connect(invoicing.on_sale_made)
+    events.sale_reversed.connect(invoicing.on_sale_reversed)
     # After the commit.
     events.booking_confirmed.connect(notifications.on_booking_changed)
     events.booking_cancelled.connect(notifications.on_booking_changed)

@@ -143,7 +143,9 @@ def build_cii(invoice: Invoice, *, xrechnung: bool = False) -> bytes:
         period = b.el(settlement, "ram:BillingSpecifiedPeriod")
         b.date(period, "ram:StartDateTime", line.service_from)
         b.date(period, "ram:EndDateTime", line.service_until)
-        summation = b.el(settlement, "ram:SpecifiedTradeSettlementLineMonetarySummation")
+        summation = b.el(
+            settlement, "ram:SpecifiedTradeSettlementLineMonetarySummation"
+        )
         b.el(summation, "ram:LineTotalAmount", _amount(net))
 
     agreement = b.el(transaction, "ram:ApplicableHeaderTradeAgreement")
@@ -199,7 +201,9 @@ def build_cii(invoice: Invoice, *, xrechnung: bool = False) -> bytes:
         b.el(means, "ram:TypeCode", "54")  # credit card (or SEPA via Stripe)
     else:
         means = b.el(settlement, "ram:SpecifiedTradeSettlementPaymentMeans")
-        b.el(means, "ram:TypeCode", "10" if invoice.payment_method == "on_site" else "1")
+        b.el(
+            means, "ram:TypeCode", "10" if invoice.payment_method == "on_site" else "1"
+        )
     vat_total = 0
     for rate, gross in sorted(gross_per_rate(invoice).items()):
         vat = vat_of_gross(gross, rate) * sign

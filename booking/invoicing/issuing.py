@@ -175,15 +175,17 @@ def _issue(
     location_id: int | None,
     cancels: Invoice | None = None,
     period: str | None = None,
+    due_on: date | None = None,
 ) -> Invoice:
-    """Number, snapshot and write one invoice (inside the caller's unit)."""
+    """Number, snapshot and write one invoice (inside the caller's unit).
+    Unpaid invoices are due on ``due_on`` (the order's, billing's rule), else
+    after the issuer's payment terms."""
     sequence, number = _next_number(db, issuer)
     issued_on = local_day(now)
-    due_on = None
-    if payment_method == PaymentMethod.INVOICE and kind != InvoiceKind.CANCELLATION:
+    if kind == InvoiceKind.CANCELLATION or payment_method == PaymentMethod.STRIPE:
+        due_on = None
+    elif due_on is None:
         due_on = issued_on + timedelta(days=issuer.payment_terms_days)
-    elif payment_method == PaymentMethod.ON_SITE and kind != InvoiceKind.CANCELLATION:
-        due_on = issued_on
     invoice = Invoice(
         issuer_id=issuer.id,
         sequence=sequence,
@@ -288,7 +290,9 @@ def _line_of_order(db: Session, order: Order) -> LineDraft:
 
 def deferred_to_month(order: Order) -> bool:
     """A company's sale paid by transfer goes on its monthly invoice."""
-    return order.company_id is not None and order.payment_method == PaymentMethod.INVOICE
+    return (
+        order.company_id is not None and order.payment_method == PaymentMethod.INVOICE
+    )
 
 
 def issue_for_order(db: Session, order: Order, *, now: datetime) -> Invoice | None:
@@ -315,6 +319,7 @@ def issue_for_order(db: Session, order: Order, *, now: datetime) -> Invoice | No
         payment_method=order.payment_method,
         now=now,
         location_id=location_id,
+        due_on=order.due_on,
     )
     db.add(InvoicedOrder(order_id=order.id, invoice_id=invoice.id))
     db.flush()
@@ -549,4 +554,3 @@ def issue_due_invoices(db: Session, *, now: datetime) -> dict[str, int]:
             if issue_for_order(db, order, now=now) is not None:
                 late += 1
     return {"company_invoices": companies, "late_invoices": late}
-

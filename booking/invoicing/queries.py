@@ -97,19 +97,7 @@ def standing(db: Session, invoice: Invoice, today: date) -> Standing:
     )
     if invoice.gross_cents > 0 and cancelled >= invoice.gross_cents:
         return Standing("cancelled", 0)
-    order_ids = [line.order_id for line in invoice.lines if line.order_id]
-    unpaid = 0
-    if order_ids:
-        statuses = dict(
-            db.execute(
-                select(Order.id, Order.status).where(Order.id.in_(order_ids))
-            ).all()
-        )
-        unpaid = sum(
-            line.gross_cents
-            for line in invoice.lines
-            if line.order_id and statuses.get(line.order_id) == OrderStatus.PENDING
-        )
+    unpaid = sum(order.open_cents for order in open_orders(db, invoice))
     open_cents = max(unpaid - cancelled, 0)
     if open_cents == 0:
         return Standing("paid", 0)
@@ -123,10 +111,10 @@ def open_orders(db: Session, invoice: Invoice) -> list[Order]:
     order_ids = [line.order_id for line in invoice.lines if line.order_id]
     if not order_ids:
         return []
-    return list(
-        db.scalars(
-            select(Order)
-            .where(Order.id.in_(order_ids), Order.status == OrderStatus.PENDING)
-            .order_by(Order.id)
-        )
+    orders = db.scalars(
+        select(Order)
+        .options(selectinload(Order.offline_payments))
+        .where(Order.id.in_(order_ids), Order.status == OrderStatus.PENDING)
+        .order_by(Order.id)
     )
+    return [order for order in orders if order.open_cents > 0]

@@ -73,7 +73,9 @@ def _clean(values: Mapping[str, Any]) -> dict[str, Any]:
         if not out[name]:
             raise InvalidInput(_l("Please fill in this field."), field=name)
     if not _POSTCODE.match(out["postcode"]):
-        raise InvalidInput(_l("Enter a German postcode of five digits."), field="postcode")
+        raise InvalidInput(
+            _l("Enter a German postcode of five digits."), field="postcode"
+        )
     if not out["tax_number"] and not out["vat_id"]:
         raise InvalidInput(
             _l("An invoice needs your tax number or your VAT ID."), field="tax_number"
@@ -144,9 +146,7 @@ def save_issuer(
                     raise Forbidden(
                         _l("This issuer also serves locations you do not run.")
                     )
-            issued = db.scalar(
-                select(exists().where(Invoice.issuer_id == issuer.id))
-            )
+            issued = db.scalar(select(exists().where(Invoice.issuer_id == issuer.id)))
             if issued and data["number_prefix"] != issuer.number_prefix:
                 raise BookingConflict(
                     _l("The number range has invoices: its prefix stays."),
@@ -183,9 +183,6 @@ def share_issuer(db: Session, actor: User, location_id: int, from_location_id: i
         return issuer
 
 
-PAYMENT_KINDS = ("bank_transfer", "cash")
-
-
 def record_payment(
     db: Session,
     actor: User,
@@ -195,35 +192,32 @@ def record_payment(
     kind: str,
     paid_on: date,
     now: datetime | None = None,
+    idempotency_key: str | None = None,
 ) -> list[int]:
     """An operator records money received against an invoice: billing's
-    ``record_offline_payment`` for each open order of the invoice, oldest
-    first, until the amount is used up. Answers the orders paid."""
+    ``record_offline_payment`` for the invoice's open orders, oldest first,
+    until the amount is used up (one order for most invoices; a company's
+    month has several). Answers the ids of the orders paid into."""
     from ..billing.services import record_offline_payment
 
     now = now or utcnow()
-    if kind not in PAYMENT_KINDS:
-        raise InvalidInput(_l("Choose bank transfer or cash."), field="kind")
-    if amount_cents <= 0:
-        raise InvalidInput(_l("Enter an amount above zero."), field="amount")
     with unit_of_work(db):
         invoice = get_invoice_for(db, actor, invoice_id)
-        if invoice.location_id is None or not can_manage(
-            db, actor, invoice.location_id
-        ):
-            if actor.role != Role.ADMIN:
-                raise Forbidden(_l("Only its location's operators record payments."))
         orders = open_orders(db, invoice)
         if not orders:
             raise BookingConflict(_l("This invoice has nothing open."))
+        if amount_cents > sum(order.open_cents for order in orders):
+            raise InvalidInput(
+                _l("That is more than is still open on this invoice."),
+                field="amount_cents",
+            )
         paid: list[int] = []
         left = amount_cents
         for order in orders:
             if left <= 0:
                 break
-            part = min(left, order.amount_cents)
-            if len(orders) > 1 and part < order.amount_cents:
-                part = left  # the last order takes what is left
+            part = min(left, order.open_cents)
+            key = f"invoice-{invoice.id}:{idempotency_key}" if idempotency_key else None
             record_offline_payment(
                 db,
                 actor,
@@ -232,6 +226,7 @@ def record_payment(
                 kind=kind,
                 paid_on=paid_on,
                 now=now,
+                idempotency_key=key,
             )
             paid.append(order.id)
             left -= part
