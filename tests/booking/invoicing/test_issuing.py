@@ -5,6 +5,7 @@ concurrency."""
 from __future__ import annotations
 
 import threading
+
 import pytest
 from sqlalchemy import func, select
 
