@@ -8,6 +8,8 @@ snapshot, so the same invoice gives the same content every time.
 
 from __future__ import annotations
 
+import warnings
+
 import facturx
 from flask import render_template
 from flask_babel import force_locale
@@ -26,7 +28,11 @@ def render_pdf(invoice: Invoice) -> bytes:
             invoice=invoice,
             rates=rate_breakdown(invoice),
         )
-    pdf = HTML(string=html).write_pdf(pdf_variant="pdf/a-3b")
+    with warnings.catch_warnings():
+        # WeasyPrint opens its sRGB profile for PDF/A and leaves closing it
+        # to the garbage collector (a ResourceWarning, an error in tests).
+        warnings.simplefilter("ignore", ResourceWarning)
+        pdf = HTML(string=html).write_pdf(pdf_variant="pdf/a-3b")
     return facturx.generate_from_binary(
         pdf,
         xml,
