@@ -88,6 +88,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf_exempt_endpoint("billing.webhook")  # proven by its Stripe signature
     register_billing_cli(app)
 
+    from .invoicing.api import api_bp as invoicing_api_bp
+    from .invoicing.views import bp as invoicing_bp
+
+    app.register_blueprint(invoicing_bp)
+    app.register_blueprint(invoicing_api_bp)
+
     from .access.api import api_bp as access_api_bp
     from .access.cli import register_cli as register_access_cli
     from .access.views import bp as access_bp

@@ -248,6 +248,8 @@ def _shape_schema(shape: Any, models: set) -> dict:
         return {"type": "object", "additionalProperties": _shape_schema(value, models)}
     if shape is dict:
         return {"type": "object"}
+    if shape is bytes:  # a file: a PDF, an XML document, a CSV export
+        return {"type": "string", "format": "binary"}
     raise TypeError(f"no schema for {shape!r}")
 
 
