@@ -25,9 +25,10 @@ def test_who_sees_which_invoice(db, api, space, create_user, create_location, bu
     buy(bert, plan)
     stranger_op = create_user(role="operator")
     create_location(stranger_op)
-    numbers = lambda user: sorted(
-        i["number"] for i in api(user).get("/api/v1/invoices").json
-    )  # noqa: E731
+
+    def numbers(user):
+        return sorted(i["number"] for i in api(user).get("/api/v1/invoices").json)
+
     assert numbers(anna) == ["RE-000001"]
     assert numbers(bert) == ["RE-000002"]
     assert numbers(operator) == ["RE-000001", "RE-000002"]
