@@ -158,9 +158,9 @@ def build_cii(invoice: Invoice, *, xrechnung: bool = False) -> bytes:
         contact = b.el(seller, "ram:DefinedTradeContact")
         b.el(contact, "ram:PersonName", invoice.issuer_name)
         phone = b.el(contact, "ram:TelephoneUniversalCommunication")
-        b.el(phone, "ram:CompleteNumber", "-")
+        b.el(phone, "ram:CompleteNumber", invoice.issuer_phone)
         mail = b.el(contact, "ram:EmailURIUniversalCommunication")
-        b.el(mail, "ram:URIID", invoice.issuer_email or "-")
+        b.el(mail, "ram:URIID", invoice.issuer_email)
     _address(b, seller, invoice.issuer_address)
     if invoice.issuer_email:
         uri = b.el(seller, "ram:URIUniversalCommunication")

@@ -209,6 +209,7 @@ def _issue(
         issuer_iban=issuer.iban,
         issuer_bic=issuer.bic,
         issuer_email=issuer.email,
+        issuer_phone=issuer.phone,
         small_business=issuer.small_business,
         recipient_name=recipient.name,
         recipient_address=recipient.address,
@@ -506,9 +507,15 @@ def _usage_lines(
     ]
 
 
+# How far back the job looks for sales that waited for their issuer: enough
+# for an operator to enter the details, not so far that setting them up
+# would invoice years of old sales.
+LATE_WINDOW = timedelta(days=62)
+
+
 def issue_due_invoices(db: Session, *, now: datetime) -> dict[str, int]:
-    """The daily job: last month's company invoices, and the invoices of
-    sales made while their location had no issuer yet."""
+    """The periodic job: last month's company invoices, and the invoices of
+    the recent sales made while their location had no issuer yet."""
     period = previous_period(now)
     start, end = _month_bounds(period)
     company_ids = db.scalars(
@@ -534,6 +541,7 @@ def issue_due_invoices(db: Session, *, now: datetime) -> dict[str, int]:
         .outerjoin(InvoicedOrder, InvoicedOrder.order_id == Order.id)
         .where(
             InvoicedOrder.order_id.is_(None),
+            Order.created_at >= now - LATE_WINDOW,
             ~(
                 Order.company_id.is_not(None)
                 & (Order.payment_method == PaymentMethod.INVOICE)

@@ -53,6 +53,7 @@ class Issuer(Base):
     iban: Mapped[str] = mapped_column(String(34), default="")
     bic: Mapped[str] = mapped_column(String(11), default="")
     email: Mapped[str] = mapped_column(String(254), default="")
+    phone: Mapped[str] = mapped_column(String(40), default="", server_default="")
     payment_terms_days: Mapped[int] = mapped_column(Integer, default=14)
     # The number range: "RE-" gives RE-000001, RE-000002, ...
     number_prefix: Mapped[str] = mapped_column(String(12), default="RE-")
@@ -137,6 +138,7 @@ class Invoice(Base):
     issuer_iban: Mapped[str] = mapped_column(String(34))
     issuer_bic: Mapped[str] = mapped_column(String(11))
     issuer_email: Mapped[str] = mapped_column(String(254))
+    issuer_phone: Mapped[str] = mapped_column(String(40), default="")
     small_business: Mapped[bool] = mapped_column(Boolean)
     # The recipient as it was.
     recipient_name: Mapped[str] = mapped_column(String(200))

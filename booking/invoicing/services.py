@@ -65,6 +65,7 @@ def _clean(values: Mapping[str, Any]) -> dict[str, Any]:
         "iban": text("iban", 42).replace(" ", "").upper(),
         "bic": text("bic", 11).replace(" ", "").upper(),
         "email": text("email", 254),
+        "phone": text("phone", 40),
         "number_prefix": text("number_prefix", 12) or "RE-",
         "small_business": str(values.get("small_business") or "").lower()
         in ("1", "true", "on", "yes"),
@@ -93,8 +94,11 @@ def _clean(values: Mapping[str, Any]) -> dict[str, Any]:
         raise InvalidInput(_l("This IBAN is not valid."), field="iban")
     if out["bic"] and not stdnum_bic.is_valid(out["bic"]):
         raise InvalidInput(_l("This BIC is not valid."), field="bic")
-    if out["email"] and "@" not in out["email"]:
+    # XRechnung needs the seller's e-mail and telephone (BT-34, BR-DE-2..7).
+    if "@" not in out["email"]:
         raise InvalidInput(_l("Enter a valid e-mail address."), field="email")
+    if not re.match(r"^\+?[0-9 ()/-]{6,40}$", out["phone"]):
+        raise InvalidInput(_l("Enter a telephone number."), field="phone")
     if not _PREFIX.match(out["number_prefix"]):
         raise InvalidInput(
             _l("Use letters, digits, - or / (at most 12)."), field="number_prefix"

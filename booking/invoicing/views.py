@@ -159,6 +159,7 @@ FIELDS = (
     "iban",
     "bic",
     "email",
+    "phone",
     "payment_terms_days",
     "number_prefix",
     "is_network_default",

@@ -61,6 +61,8 @@ def test_invoices_from_a_phone_in_german(new_phone, db, create_user, create_loca
     form.locator("input[name=city]").fill("Lommatzsch")
     form.locator("input[name=tax_number]").fill("203/123/45678")
     form.locator("input[name=iban]").fill("DE02 1203 0000 0000 2020 51")
+    form.locator("input[name=email]").fill("rechnung@dorfbuero.example")
+    form.locator("input[name=phone]").fill("035241 123456")
     form.get_by_role("button", name="Rechnungsangaben speichern").tap()
     error = page.locator("p.field-error")
     expect(error).to_have_text(

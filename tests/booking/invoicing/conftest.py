@@ -20,6 +20,7 @@ ISSUER = {
     "iban": "DE02120300000000202051",
     "bic": "BYLADEM1001",
     "email": "rechnung@dorfbuero.example",
+    "phone": "035241 123456",
     "payment_terms_days": "14",
 }
 

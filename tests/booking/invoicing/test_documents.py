@@ -112,7 +112,16 @@ def test_xrechnung_carries_a_public_bodys_leitweg_id(app, db, space, create_user
         XRECHNUNG
     ]
     assert _xpath(xml, "//ram:BuyerReference") == ["14627090-KT001-12"]
-    assert _xpath(xml, "//ram:SellerTradeParty/ram:DefinedTradeContact/ram:PersonName")
+    contact = "//ram:SellerTradeParty/ram:DefinedTradeContact"
+    assert _xpath(xml, f"{contact}/ram:PersonName")
+    assert _xpath(xml, f"{contact}//ram:CompleteNumber") == ["035241 123456"]
+    # BT-34 and BT-49: the seller's and the buyer's electronic addresses.
+    assert _xpath(
+        xml, "//ram:SellerTradeParty/ram:URIUniversalCommunication/ram:URIID"
+    ) == ["rechnung@dorfbuero.example"]
+    assert _xpath(
+        xml, "//ram:BuyerTradeParty/ram:URIUniversalCommunication/ram:URIID"
+    ) == ["rechnung@kaebschuetztal.example"]
     assert _xpath(xml, "//ram:BuyerTradeParty/ram:PostalTradeAddress/ram:CityName") == [
         "Käbschütztal"
     ]
