@@ -55,7 +55,8 @@ desk_freed = _signals.signal("desk-freed")
 
 # A new booking row was written and is about to commit: settle its price
 # (billing: a credit from passes, else a payment hold). Keywords: resource,
-# location, holder, now. A receiver may raise (MembershipSuspended).
+# location, holder, now, payment_method (the one asked for, or None). A
+# receiver may raise (MembershipSuspended, InvalidInput).
 booking_placed = _signals.signal("booking-placed")
 # A live booking is being cancelled in this unit: return its credit or refund
 # its payment (billing), withdraw its door PIN (access). Keywords: actor, now.

@@ -19,6 +19,7 @@ from .contract import MAX_ID, Answer, Day, Instant, IsoInstant, Schema
 
 Id = Annotated[int, Field(strict=True, ge=0, le=MAX_ID)]
 DateText = Annotated[str, Field(json_schema_extra={"format": "date"})]
+PaymentMethodName = Literal["stripe", "invoice", "on_site"]
 InstantText = Annotated[
     str,
     Field(
@@ -164,6 +165,10 @@ class BookingInput(Schema):
     end: InstantText | None = None
     user_id: Id | None = None
     member_email: str | None = None
+    payment_method: PaymentMethodName | None = Field(
+        None, description="how a paid booking is paid; 400 if the location "
+        "does not offer it (omitted: chosen later on the order page)"
+    )
 
 
 class BookingScope(Schema):
@@ -210,6 +215,9 @@ class DayPassRequest(Schema):
     date: DateText | None = None
     part: Literal["am", "pm"] | None = Field(
         None, description="half-day passes only: the morning or the afternoon"
+    )
+    payment_method: PaymentMethodName | None = Field(
+        None, description="400 if the plan's location does not offer it"
     )
 
 

@@ -4,6 +4,7 @@ import enum
 from datetime import date, datetime
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Date,
     ForeignKey,
@@ -106,6 +107,9 @@ class Order(Base):
     # Invoice and on-site orders: the day the money is due, and when the one
     # reminder after it went out.
     due_on: Mapped[date | None] = mapped_column(Date)
+    # A pending order without a booking (day pass, pack) is closed unpaid
+    # when this passes (a booking's own hold_expires_at rules a booking).
+    hold_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
@@ -194,6 +198,32 @@ class OfflinePayment(Base):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     order: Mapped[Order] = relationship(back_populates="offline_payments")
+
+
+class LocationPaymentSettings(Base):
+    """How a location takes money: which ways to pay it offers, and its
+    terms for bank transfer on invoice. No row: Stripe only (when Stripe is
+    configured)."""
+
+    __tablename__ = "location_payment_settings"
+    __table_args__ = (
+        CheckConstraint("invoice_due_days BETWEEN 1 AND 90", name="due_days_in_range"),
+    )
+
+    location_id: Mapped[int] = mapped_column(
+        ForeignKey("locations.id", ondelete="CASCADE"), primary_key=True
+    )
+    stripe: Mapped[bool] = mapped_column(Boolean, default=True)
+    invoice: Mapped[bool] = mapped_column(Boolean, default=False)
+    on_site: Mapped[bool] = mapped_column(Boolean, default=False)
+    invoice_due_days: Mapped[int] = mapped_column(Integer, default=14)
+    # True: a booking paid by invoice is confirmed at once; False: held
+    # until the money is recorded (at most until its day begins).
+    invoice_confirms: Mapped[bool] = mapped_column(Boolean, default=True)
+    account_holder: Mapped[str] = mapped_column(String(120), default="")
+    iban: Mapped[str] = mapped_column(String(34), default="")
+    bic: Mapped[str] = mapped_column(String(11), default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class StripeEvent(Base):

@@ -26,15 +26,25 @@ def settle_booking(
     location: BookableLocation,
     holder: User,
     now: datetime,
+    payment_method: str | None = None,
 ) -> None:
-    """``events.booking_placed``: free, from a credit, or held for payment
-    (pending_payment with an order; the page sends the person to Stripe).
-    Raises MembershipSuspended for a member whose grace has run out."""
+    """``events.booking_placed``: free, from a credit, or paid: an order, to
+    be paid as asked (Stripe, invoice, on site; none asked: chosen on the
+    order page), see ``services.methods``. Raises MembershipSuspended for a
+    member whose grace has run out, InvalidInput for a way to pay the
+    location does not offer, NoWayToPay."""
     owed = passes.settle_booking(
         db, booking, resource=resource, location=location, holder=holder, now=now
     )
     if owed:
-        hold_for_payment(db, booking, amount_cents=owed, resource=resource, now=now)
+        hold_for_payment(
+            db,
+            booking,
+            amount_cents=owed,
+            resource=resource,
+            now=now,
+            payment_method=payment_method,
+        )
 
 
 def release_booking(

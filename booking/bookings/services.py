@@ -49,12 +49,16 @@ class BookingRequest:
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     holder_id: int | None = None  # an operator booking for a member
+    # How a paid booking is to be paid ("stripe", "invoice", "on_site"),
+    # checked by billing (booking_placed); None: chosen on the order page.
+    payment_method: str | None = None
 
     @classmethod
     def from_values(
         cls, values: dict, *, holder_id: int | None = None
     ) -> BookingRequest:
         """Parse API/form values; raises InvalidInput with the offending field."""
+        payment_method = values.get("payment_method") or None
         resource_id = parse_id(
             values.get("resource_id"),
             "resource_id",
@@ -82,6 +86,7 @@ class BookingRequest:
                 on=rules.parse_date(values["date"]),
                 part=DayPart(part),
                 holder_id=holder_id,
+                payment_method=payment_method,
             )
         if values.get("start") in (None, "") or values.get("end") in (None, ""):
             raise InvalidInput(_l("Give a start and an end."), field="end")
@@ -91,6 +96,7 @@ class BookingRequest:
             starts_at=rules.parse_instant(values["start"], "start"),
             ends_at=rules.parse_instant(values["end"], "end"),
             holder_id=holder_id,
+            payment_method=payment_method,
         )
 
 
@@ -542,7 +548,13 @@ def create_booking(
             raise BookingConflict(_l("This is already booked for that time.")) from None
         # Billing settles it: a credit of the holder's passes, or a hold.
         events.booking_placed.send(
-            booking, db=db, resource=resource, location=location, holder=holder, now=now
+            booking,
+            db=db,
+            resource=resource,
+            location=location,
+            holder=holder,
+            now=now,
+            payment_method=request.payment_method,
         )
         if booking.status == BookingStatus.CONFIRMED:
             events.send_after_commit(db, events.booking_confirmed, booking)

@@ -20,6 +20,14 @@ from .checkout import (
     start_checkout,
 )
 from .fulfil import can_fulfil, fulfil_order
+from .methods import (
+    NoWayToPay,
+    check_method,
+    choose_payment_method,
+    offered_methods,
+    payment_settings,
+    stripe_configured,
+)
 from .offline import can_record_payments, record_offline_payment
 from .orders import (
     CHECKOUT_LIFETIME,
@@ -34,6 +42,11 @@ from .orders import (
     order_for_pass,
     orders_of,
     payments_list,
+)
+from .payment_settings import (
+    format_iban,
+    get_payment_settings,
+    save_payment_settings,
 )
 from .refunds import (
     cancel_day_pass,
@@ -52,6 +65,15 @@ from .webhooks import (
 )
 
 __all__ = [
+    "NoWayToPay",
+    "check_method",
+    "choose_payment_method",
+    "format_iban",
+    "get_payment_settings",
+    "offered_methods",
+    "payment_settings",
+    "save_payment_settings",
+    "stripe_configured",
     "CHECKOUT_LIFETIME",
     "HOLD",
     "PaymentRejected",

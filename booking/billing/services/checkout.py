@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -25,10 +24,12 @@ from ..models import (
     OrderKind,
     OrderStatus,
     Payment,
+    PaymentMethod,
     PaymentStatus,
 )
 from ..stripe_client import StripeRejected, StripeUnavailable
-from .fulfil import reverse_sale, was_sold
+from .fulfil import expire_session_later, reverse_sale, was_sold
+from .methods import check_method
 from .orders import (
     CHECKOUT_LIFETIME,
     PaymentRejected,
@@ -102,14 +103,21 @@ def start_checkout(
     payment = _current_payment(order)
     if order.status != OrderStatus.PENDING or payment is None:
         raise BookingConflict(_l("This order is no longer waiting for payment."))
+    if order.payment_method != PaymentMethod.STRIPE:
+        raise BookingConflict(_l("This order is not paid online."))
     if order.booking_id is not None:
         booking = db.get(Booking, order.booking_id)
         if booking is None or booking.status != BookingStatus.PENDING_PAYMENT:
             raise BookingConflict(_l("The hold on this booking has ended."))
         if booking.hold_expires_at and booking.hold_expires_at <= now:
             raise BookingConflict(_l("The hold on this booking has ended."))
+    elif order.hold_until and order.hold_until <= now:
+        raise BookingConflict(_l("This order is no longer waiting for payment."))
     if payment.checkout_url:
         return payment.checkout_url
+    check_method(
+        db, order.location_id, OrderKind(order.kind), PaymentMethod.STRIPE.value
+    )
     company = None
     if order.company_id:
         company = db.get(Company, order.company_id)
@@ -132,6 +140,10 @@ def start_checkout(
         payment.stripe_checkout_session_id = session["id"]
         payment.checkout_url = session.get("url")
         payment.updated_at = now
+        if payment.order.booking_id is None:
+            # Held while its Checkout Session can still be paid; a booking's
+            # hold stays short and expire_holds closes the session.
+            payment.order.hold_until = now + CHECKOUT_LIFETIME
     return payment.checkout_url or ""
 
 
@@ -190,18 +202,7 @@ def _release(
         payment.status = PaymentStatus.CANCELLED
         payment.updated_at = now
         if expire_session and payment.stripe_checkout_session_id:
-            on_commit(db, _expire_session_later(payment.stripe_checkout_session_id))
-
-
-def _expire_session_later(session_id: str) -> Callable[[], None]:
-    def run() -> None:
-        try:
-            stripe_client.expire_checkout_session(session_id)
-        except (StripeUnavailable, StripeRejected) as error:
-            # Harmless: should it still be paid, the webhook refunds it.
-            log.info("could not expire checkout session %s: %s", session_id, error)
-
-    return run
+            on_commit(db, expire_session_later(payment.stripe_checkout_session_id))
 
 
 def release_expired_holds(
@@ -229,11 +230,28 @@ def release_expired_holds(
     return len(bookings)
 
 
+def close_expired_orders(db: Session, now: datetime) -> int:
+    """Inside a unit: close pending orders without a booking (day passes,
+    packs, memberships) whose hold ran out unpaid; their pending pass
+    expires. Returns how many were closed."""
+    query = select(Order).where(
+        Order.status == OrderStatus.PENDING,
+        Order.booking_id.is_(None),
+        Order.hold_until <= now,
+    )
+    if db.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    orders = list(db.scalars(query.limit(500)))
+    for order in orders:
+        _close_unpaid(db, order, now=now, status=PaymentStatus.CANCELLED)
+    return len(orders)
+
+
 def expire_holds(db: Session, now: datetime | None = None) -> int:
     """Release every unpaid hold that ran out. Idempotent; for cron."""
     now = now or utcnow()
     with unit_of_work(db):
-        return release_expired_holds(db, now)
+        return release_expired_holds(db, now) + close_expired_orders(db, now)
 
 
 def abandon_checkout(db: Session, actor: User, order_id: int, *, now=None) -> None:
@@ -259,7 +277,7 @@ def _close_unpaid(
         payment.status = status
         payment.updated_at = now
         if payment.stripe_checkout_session_id:
-            on_commit(db, _expire_session_later(payment.stripe_checkout_session_id))
+            on_commit(db, expire_session_later(payment.stripe_checkout_session_id))
     if order.status == OrderStatus.PENDING:
         _cancel_order(db, order, now=now)
     if order.pass_id:

@@ -7,6 +7,8 @@ order turns paid, a held booking is confirmed, a pending pass turns active.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select
@@ -16,7 +18,11 @@ from ... import events
 from ...bookings import notices
 from ...bookings.models import Booking, BookingStatus
 from ...passes.models import Pass, PassStatus
+from .. import stripe_client
 from ..models import Order, OrderStatus, PaymentMethod
+from ..stripe_client import StripeRejected, StripeUnavailable
+
+log = logging.getLogger(__name__)
 
 
 def lock_booking(db: Session, booking_id: int) -> Booking | None:
@@ -108,3 +114,17 @@ def was_sold(order: Order) -> bool:
     if order.payment_method == PaymentMethod.STRIPE:
         return order.paid_at is not None
     return True
+
+
+def expire_session_later(session_id: str) -> Callable[[], None]:
+    """An ``on_commit`` callback closing a Checkout Session no longer to be
+    paid."""
+
+    def run() -> None:
+        try:
+            stripe_client.expire_checkout_session(session_id)
+        except (StripeUnavailable, StripeRejected) as error:
+            # Harmless: should it still be paid, the webhook refunds it.
+            log.info("could not expire checkout session %s: %s", session_id, error)
+
+    return run

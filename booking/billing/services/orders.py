@@ -10,7 +10,6 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ... import events
 from ...auth.models import User
 from ...bookings.models import Booking, BookingStatus
 from ...bookings.rules import BookableResource
@@ -27,6 +26,7 @@ from ..models import (
     PaymentMethod,
     PaymentStatus,
 )
+from .methods import NoWayToPay, apply_method, check_method, offered_methods
 
 HOLD = timedelta(minutes=15)
 # Stripe refuses Checkout Sessions that expire sooner than 30 minutes; our
@@ -43,8 +43,8 @@ class PaymentUnavailable(DomainError):
     status = 503
     code = "payment_unavailable"
     default_message = _l(
-        "The payment service cannot be reached right now. Your booking is held "
-        "for 15 minutes: please try again in a moment."
+        "Card payment cannot be reached right now. This is temporary: please "
+        "try again in a moment, or choose another way to pay."
     )
 
 
@@ -68,12 +68,16 @@ def hold_for_payment(
     amount_cents: int,
     resource: BookableResource,
     now: datetime,
+    payment_method: str | None = None,
 ) -> Order:
-    """Inside create_booking's unit: hold the booking and open its order."""
+    """Inside create_booking's unit: hold the booking and open its order, to
+    be paid as asked (``methods``; None: chosen on the order page). Raises
+    InvalidInput (the location does not offer that way), NoWayToPay."""
+    method = check_method(db, booking.location_id, OrderKind.BOOKING, payment_method)
     booking.status = BookingStatus.PENDING_PAYMENT
     booking.hold_expires_at = now + HOLD
     booking.settled_by = "payment"
-    return _open_order(
+    order = _open_order(
         db,
         kind=OrderKind.BOOKING,
         user_id=booking.user_id,
@@ -82,7 +86,11 @@ def hold_for_payment(
         booking_id=booking.id,
         location_id=booking.location_id,
         now=now,
+        payment_method=method or PaymentMethod.STRIPE,
     )
+    if method is not None:
+        apply_method(db, order, method, now=now, announce=False)
+    return order
 
 
 def _open_order(
@@ -98,9 +106,8 @@ def _open_order(
     **links: Any,
 ) -> Order:
     """A new pending order. A Stripe order gets its payment row (the checkout
-    to come); an invoice or on-site order is a sale from now on
-    (``events.sale_made``: invoicing issues its invoice in this unit) and is
-    paid by the payments its operator records."""
+    to come); an invoice or on-site order is paid by the payments its
+    operator records (``methods.apply_method`` makes it a sale)."""
     order = Order(
         kind=kind,
         user_id=user_id,
@@ -127,8 +134,6 @@ def _open_order(
             )
         )
         db.flush()
-    else:
-        events.sale_made.send(order, db=db, now=now)
     return order
 
 
@@ -141,13 +146,16 @@ def buy_plan(
     company_id: int | None = None,
     day: date | None = None,
     part: str | None = None,
-    payment_method: PaymentMethod = PaymentMethod.STRIPE,
+    payment_method: str | None = None,
 ) -> Order:
     """Open an order for a day pass, a pack, a membership or a company budget.
 
     A day pass is bought for ``day`` (and, half-day, for ``part``). The pass
-    exists from now on as pending and turns active only from a verified
-    Stripe event. Raises NotFound, Forbidden, InvalidInput.
+    exists from now on as pending and turns active when it is paid (or at
+    once, on site or on invoice as the location decides), ``methods``.
+    An order still to be paid through Stripe (or not yet told how) is held
+    for ``HOLD``, then closed. Raises NotFound, Forbidden, InvalidInput,
+    NoWayToPay.
     """
     now = now or utcnow()
     with unit_of_work(db):
@@ -160,6 +168,12 @@ def buy_plan(
                 raise Forbidden(_l("Only a company's administrator buys its budget."))
         elif company_id is not None:
             raise InvalidInput(_l("This plan is for one person."))
+        if not offered_methods(db, plan.location_id, OrderKind(plan.kind)):
+            # Nothing is reserved yet: say so before anything is written.
+            raise NoWayToPay()
+        method = check_method(
+            db, plan.location_id, OrderKind(plan.kind), payment_method
+        )
         starts_on, day_part = now.date(), None
         description = plan.name
         if plan.kind == PlanKind.DAY_PASS:
@@ -179,7 +193,7 @@ def buy_plan(
         )
         db.add(pass_)
         db.flush()
-        return _open_order(
+        order = _open_order(
             db,
             kind=OrderKind(plan.kind),
             user_id=actor.id,
@@ -189,8 +203,13 @@ def buy_plan(
             company_id=company_id,
             location_id=plan.location_id,
             now=now,
-            payment_method=payment_method,
+            payment_method=method or PaymentMethod.STRIPE,
         )
+        if method is None or method == PaymentMethod.STRIPE:
+            order.hold_until = now + HOLD
+        else:
+            apply_method(db, order, method, now=now, announce=False)
+        return order
 
 
 def order_for_pass(db: Session, pass_id: int) -> Order | None:

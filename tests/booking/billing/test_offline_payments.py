@@ -41,6 +41,17 @@ def sales():
     events.sale_reversed.disconnect(reversed_)
 
 
+OFFERS_ALL = {
+    "stripe": "1",
+    "invoice": "1",
+    "on_site": "1",
+    "invoice_due_days": "14",
+    "invoice_confirms": "",
+    "account_holder": "Dorfbüro e. V.",
+    "iban": "DE89 3704 0044 0532 0130 00",
+}
+
+
 @pytest.fixture
 def space(create_location, create_user, db):
     operator = create_user("op@example.org", role="operator")
@@ -54,6 +65,7 @@ def space(create_location, create_user, db):
     )
     db.add(plan)
     db.commit()
+    billing.save_payment_settings(db, operator, location.id, OFFERS_ALL)
     return location, operator, plan
 
 
