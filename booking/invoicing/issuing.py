@@ -182,6 +182,7 @@ def _issue(
     after the issuer's payment terms."""
     sequence, number = _next_number(db, issuer)
     issued_on = local_day(now)
+    account = _account(db, issuer, location_id)
     if kind == InvoiceKind.CANCELLATION or payment_method == PaymentMethod.STRIPE:
         due_on = None
     elif due_on is None:
@@ -206,8 +207,8 @@ def _issue(
         issuer_address=f"{issuer.street}\n{issuer.postcode} {issuer.city}",
         issuer_tax_number=issuer.tax_number,
         issuer_vat_id=issuer.vat_id,
-        issuer_iban=issuer.iban,
-        issuer_bic=issuer.bic,
+        issuer_iban=account[0],
+        issuer_bic=account[1],
         issuer_email=issuer.email,
         issuer_phone=issuer.phone,
         small_business=issuer.small_business,
@@ -249,6 +250,18 @@ def _issue(
     db.flush()
     log.info("invoice %s issued (%s, %s cents)", number, kind, invoice.gross_cents)
     return invoice
+
+
+def _account(db: Session, issuer: Issuer, location_id: int | None) -> tuple[str, str]:
+    """The account transfers go to: the location's own (billing's payment
+    settings, the one its booking page names), else the issuer's."""
+    # (the package attribute of that name is the module payment_settings)
+    from ..billing.services.methods import payment_settings
+
+    settings = payment_settings(db, location_id)
+    if settings.iban:
+        return settings.iban, settings.bic
+    return issuer.iban, issuer.bic
 
 
 def gross_per_rate(invoice: Invoice) -> dict[int, int]:

@@ -49,6 +49,16 @@ def test_invoices_from_a_phone_in_german(new_phone, db, create_user, create_loca
     )
     db.add(plan)
     db.commit()
+    billing.save_payment_settings(
+        db,
+        operator,
+        location.id,
+        {
+            "invoice": "on",
+            "account_holder": "Dorfbüro Lommatzsch e. V.",
+            "iban": "DE02120300000000202051",
+        },
+    )
 
     page = new_phone(locale="de-DE").new_page()
     log_in(page, "olga@example.org")

@@ -25,12 +25,24 @@ ISSUER = {
 }
 
 
+# The location's ways to pay (billing): transfer on invoice and on site.
+OFFERS = {
+    "invoice": "on",
+    "on_site": "on",
+    "invoice_due_days": "14",
+    "account_holder": "Dorfbüro Lommatzsch e. V.",
+    "iban": ISSUER["iban"],
+    "bic": ISSUER["bic"],
+}
+
+
 @pytest.fixture
 def space(db, create_location, create_user):
     """(location, operator, plan) with the location's issuer set up."""
     operator = create_user("op@example.org", role="operator", name="Olga Operator")
     location = create_location(operator, name="Dorfbüro Lommatzsch")
     invoicing.save_issuer(db, operator, location.id, ISSUER)
+    billing.save_payment_settings(db, operator, location.id, OFFERS)
     plan = Plan(
         name="Tagespass",
         kind=PlanKind.DAY_PASS,

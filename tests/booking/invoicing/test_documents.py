@@ -67,7 +67,6 @@ def test_the_pdf_is_a_pdf_a3_with_the_en16931_xml_embedded(app, invoice):
 
 def test_xrechnung_carries_a_public_bodys_leitweg_id(app, db, space, create_user, buy):
     location, _operator, _plan = space
-    from booking.passes.models import Plan, PlanKind
 
     admin = create_user(name="Bürgermeisteramt")
     company = Company(
@@ -79,25 +78,25 @@ def test_xrechnung_carries_a_public_bodys_leitweg_id(app, db, space, create_user
         leitweg_id="14627090-KT001-12",
     )
     db.add(company)
-    budget = Plan(
-        name="Firmenbudget",
-        kind=PlanKind.COMPANY,
-        price_cents=30000,
-        location_id=location.id,
-        days=10,
-        is_active=True,
-    )
-    db.add(budget)
     db.commit()
-    from booking.billing.models import PaymentMethod
-
-    billing.buy_plan(
-        db, admin, budget.id, company_id=company.id, payment_method=PaymentMethod.STRIPE
-    )
     from booking import events
-    from booking.billing.models import Order
+    from booking.billing.models import Order, OrderKind, OrderStatus, PaymentMethod
     from booking.db import utcnow
 
+    db.add(
+        Order(
+            kind=OrderKind.COMPANY,
+            user_id=admin.id,
+            company_id=company.id,
+            location_id=location.id,
+            description="Firmenbudget",
+            amount_cents=30000,
+            status=OrderStatus.PAID,
+            payment_method=PaymentMethod.STRIPE,
+            paid_at=utcnow(),
+        )
+    )
+    db.flush()
     order = db.scalar(select(Order).where(Order.company_id == company.id))
     events.sale_made.send(order, db=db, now=utcnow())
     db.commit()

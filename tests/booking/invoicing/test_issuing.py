@@ -11,11 +11,12 @@ from sqlalchemy import func, select
 
 from booking import events
 from booking.billing import services as billing
-from booking.billing.models import Order, PaymentMethod
+from booking.billing.models import Order, OrderKind, OrderStatus, PaymentMethod
 from booking.db import utcnow
 from booking.invoicing import issuing
 from booking.invoicing import services as invoicing
 from booking.invoicing.models import Invoice, InvoicedOrder, InvoiceKind
+from tests.booking.invoicing.conftest import ISSUER, OFFERS
 from tests.support.billing_helpers import fresh
 
 
@@ -67,6 +68,7 @@ def test_numbers_have_no_gaps_and_each_issuer_has_its_own_range(
     # A second operator with its own range.
     other_op = create_user(role="operator")
     other = create_location(other_op)
+    billing.save_payment_settings(db, other_op, other.id, OFFERS)
     invoicing.save_issuer(db, other_op, other.id, {**_issuer(), "number_prefix": "B-"})
     from booking.passes.models import Plan, PlanKind
 
@@ -85,8 +87,6 @@ def test_numbers_have_no_gaps_and_each_issuer_has_its_own_range(
 
 
 def _issuer():
-    from tests.booking.invoicing.conftest import ISSUER
-
     return dict(ISSUER)
 
 
@@ -120,14 +120,31 @@ def test_one_invoice_per_order_whatever_retries(db, space, create_user, buy):
     assert db.scalar(select(func.count()).select_from(InvoicedOrder)) == 1
 
 
-def test_a_stripe_sale_is_invoiced_as_paid(db, space, create_user, buy):
-    _location, _operator, plan = space
-    order = buy(create_user(), plan, PaymentMethod.STRIPE)
-    assert _invoices(db) == []  # not a sale until Stripe says paid
-    events.sale_made.send(db.get(Order, order.id), db=db, now=utcnow())
+def test_a_stripe_sale_is_invoiced_as_paid(db, space, create_user):
+    location, _operator, _plan = space
+    member = create_user()
+    order = Order(
+        kind=OrderKind.DAY_PASS,
+        user_id=member.id,
+        location_id=location.id,
+        description="Tagespass 2026-12-08",
+        amount_cents=1500,
+        status=OrderStatus.PAID,
+        payment_method=PaymentMethod.STRIPE,
+        paid_at=utcnow(),
+    )
+    db.add(order)
+    db.flush()
+    # What billing's fulfilment sends once Stripe says paid.
+    events.sale_made.send(order, db=db, now=utcnow())
     db.commit()
     (invoice,) = _invoices(db)
     assert invoice.payment_method == "stripe" and invoice.due_on is None
+    from booking.invoicing.einvoice import build_cii
+
+    xml = build_cii(invoice)
+    assert b"<ram:TotalPrepaidAmount>15.00</ram:TotalPrepaidAmount>" in xml
+    assert b"<ram:DuePayableAmount>0.00</ram:DuePayableAmount>" in xml
 
 
 def test_small_business_invoices_carry_no_vat_and_the_note(db, space, create_user, buy):
@@ -188,6 +205,7 @@ def test_no_issuer_yet_defers_the_invoice_to_the_daily_job(
 
     operator = create_user(role="operator")
     location = create_location(operator)
+    billing.save_payment_settings(db, operator, location.id, OFFERS)
     plan = Plan(
         name="Tagespass",
         kind=PlanKind.DAY_PASS,

@@ -1,8 +1,8 @@
 """Invoicing: issuers, number ranges, invoices; companies' Leitweg-ID and address
 
 Revision ID: 10b233ad9cf3
-Revises: 9d2e4b6a1c30
-Create Date: 2026-12-07 06:20:00
+Revises: b4f7c9e2d815
+Create Date: 2026-12-07 06:30:00
 """
 
 from alembic import op
@@ -11,7 +11,7 @@ import booking.db
 
 
 revision = '10b233ad9cf3'
-down_revision = '9d2e4b6a1c30'
+down_revision = 'b4f7c9e2d815'
 branch_labels = None
 depends_on = None
 
