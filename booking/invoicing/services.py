@@ -15,7 +15,7 @@ from stdnum import iban as stdnum_iban
 
 from ..auth.models import Role, User
 from ..db import unit_of_work, utcnow
-from ..errors import BookingConflict, Forbidden, InvalidInput
+from ..errors import BookingConflict, Forbidden, InvalidInput, NotFound
 from ..spaces.services import can_manage, get_location
 from .issuing import issuer_for_location
 from .models import Invoice, InvoiceCounter, Issuer, IssuerLocation
@@ -239,3 +239,45 @@ def record_payment(
 
 def issuer_of(db: Session, location_id: int | None) -> Issuer | None:
     return issuer_for_location(db, location_id)
+
+
+# Leitweg-ID: coarse address (2 to 12 digits), optional fine address (up to
+# 30 letters or digits), two check digits (KoSIT, Leitweg-ID format 2.0).
+_LEITWEG_ID = re.compile(r"^\d{2,12}(-[A-Za-z0-9]{1,30})?-\d{2}$")
+
+
+def save_company_billing(
+    db: Session, actor: User, company_id: int, values: Mapping[str, Any]
+):
+    """A company's invoice address, order reference and, for a public body,
+    its Leitweg-ID: set by its administrator, an operator of its location or
+    a network administrator. Only new invoices carry the change."""
+    from ..passes.models import Company
+
+    address = str(values.get("billing_address") or "").strip()
+    reference = str(values.get("order_reference") or "").strip()
+    leitweg = str(values.get("leitweg_id") or "").strip().upper()
+    if len(address) > 500:
+        raise InvalidInput(_l("This is too long."), field="billing_address")
+    if len(reference) > 60:
+        raise InvalidInput(_l("This is too long."), field="order_reference")
+    if leitweg and not _LEITWEG_ID.match(leitweg):
+        raise InvalidInput(
+            _l("A Leitweg-ID looks like 04011000-12345-03."), field="leitweg_id"
+        )
+    with unit_of_work(db):
+        company = db.get(Company, company_id)
+        allowed = company is not None and (
+            actor.role == Role.ADMIN
+            or company.admin_user_id == actor.id
+            or (
+                company.location_id is not None
+                and can_manage(db, actor, company.location_id)
+            )
+        )
+        if not allowed:
+            raise NotFound(_l("There is no such company."))
+        company.billing_address = address
+        company.order_reference = reference
+        company.leitweg_id = leitweg
+        return company

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from ..db import get_db, utcnow
 from ..errors import DomainError, InvalidInput
+from ..passes.models import Company
 from ..security import operator_required
 from ..spaces.models import Location
 from ..spaces.services import managed_location_ids
@@ -39,9 +40,30 @@ def mine():
             for invoice in invoices
             if invoice.user_id == current_user.id or invoice.company_id is not None
         ]
-    return render_template(
-        "invoicing/mine.html", rows=_rows(db, invoices, today), today=today
+    companies = list(
+        db.scalars(select(Company).where(Company.admin_user_id == current_user.id))
     )
+    return render_template(
+        "invoicing/mine.html",
+        rows=_rows(db, invoices, today),
+        today=today,
+        companies=companies,
+    )
+
+
+@bp.post("/account/invoices/company/<int:company_id>")
+@login_required
+def save_company(company_id: int):
+    db = get_db()
+    try:
+        services.save_company_billing(db, current_user, company_id, request.form)
+    except DomainError as error:
+        if error.status == 404:
+            raise
+        flash(str(error.message), "error")
+        return redirect(url_for("invoicing.mine") + "#company", 303)
+    flash(gettext("Invoice details saved."), "success")
+    return redirect(url_for("invoicing.mine") + "#company", 303)
 
 
 def _my_locations(db) -> list[Location]:

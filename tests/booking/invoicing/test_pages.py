@@ -102,3 +102,41 @@ def test_a_member_sees_their_invoices_and_no_one_elses(
     fresh(db)
     bert_invoice = db.scalar(select(Invoice).where(Invoice.user_id == bert.id))
     assert client.get(f"/api/v1/invoices/{bert_invoice.id}/pdf").status_code == 404
+
+
+def test_a_company_admin_enters_the_leitweg_id(db, client, auth, space, create_user):
+    from booking.passes.models import Company
+
+    location, _operator, _plan = space
+    boss = create_user("amt@example.org", name="Amt")
+    company = Company(name="Gemeinde", admin_user_id=boss.id, location_id=location.id)
+    db.add(company)
+    db.commit()
+    auth.login("amt@example.org")
+    page = client.get("/account/invoices")
+    assert "Gemeinde" in page.text and 'name="leitweg_id"' in page.text
+    token = auth.csrf("/account/invoices")
+    url = f"/account/invoices/company/{company.id}"
+    bad = client.post(
+        url, data={"leitweg_id": "12345", "csrf_token": token}, follow_redirects=True
+    )
+    assert "04011000-12345-03" in bad.text  # the message shows the format
+    client.post(
+        url,
+        data={
+            "leitweg_id": "14627090-kt001-12",
+            "billing_address": "Hauptstraße 3\n01665 Käbschütztal",
+            "order_reference": "",
+            "csrf_token": token,
+        },
+    )
+    fresh(db)
+    company = db.get(Company, company.id)
+    assert company.leitweg_id == "14627090-KT001-12"
+    assert company.billing_address.endswith("01665 Käbschütztal")
+    other = create_user("x@example.org")
+    auth.logout()
+    auth.login("x@example.org")
+    token = auth.csrf("/account/invoices")
+    assert client.post(url, data={"csrf_token": token}).status_code == 404
+    assert other.id
