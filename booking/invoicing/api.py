@@ -24,8 +24,10 @@ from .models import Invoice
 api_bp = Blueprint("invoicing_api", __name__, url_prefix="/api/v1")
 
 
-def invoice_json(invoice: Invoice, today: date) -> schemas.Invoice:
-    standing = queries.standing(get_db(), invoice, today)
+def invoice_json(
+    invoice: Invoice, today: date, standing: queries.Standing | None = None
+) -> schemas.Invoice:
+    standing = standing or queries.standing(get_db(), invoice, today)
     return schemas.Invoice(
         id=invoice.id,
         number=invoice.number,
@@ -88,7 +90,8 @@ def invoices(query: schemas.InvoiceQuery):
     rows = queries.visible_invoices(
         db, current_user, location_ids=_location_filter(query.location_id)
     )
-    return [invoice_json(invoice, today) for invoice in rows]
+    found = queries.standings(db, rows, today)
+    return [invoice_json(invoice, today, found[invoice.id]) for invoice in rows]
 
 
 @api_bp.get("/invoices/<int:invoice_id>")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import false, or_, select
+from sqlalchemy import false, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from ..auth.models import Role, User
@@ -75,35 +75,55 @@ class Standing:
     open_cents: int
 
 
-STATUS_LABELS = {
-    "open": _l("open"),
-    "overdue": _l("overdue"),
-    "paid": _l("paid"),
-    "cancelled": _l("cancelled"),
-    "cancellation": _l("cancellation invoice"),
-}
-
-
 def standing(db: Session, invoice: Invoice, today: date) -> Standing:
-    """Open is what the invoice's orders still owe, less cancellations."""
-    if invoice.kind == InvoiceKind.CANCELLATION:
-        return Standing("cancellation", 0)
-    cancelled = -sum(
-        db.scalars(
-            select(InvoiceLine.gross_cents)
-            .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
-            .where(Invoice.cancels_id == invoice.id)
-        )
+    return standings(db, [invoice], today)[invoice.id]
+
+
+def standings(db: Session, invoices: list[Invoice], today: date) -> dict[int, Standing]:
+    """Where each invoice stands, in three queries whatever their number.
+    Open is what its orders still owe (an order taken back is no longer
+    pending); cancelled when cancellation invoices cover it."""
+    ids = [invoice.id for invoice in invoices]
+    cancelled: dict[int, int] = {}
+    if ids:
+        for cancels_id, total in db.execute(
+            select(Invoice.cancels_id, func.sum(InvoiceLine.gross_cents))
+            .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
+            .where(Invoice.cancels_id.in_(ids))
+            .group_by(Invoice.cancels_id)
+        ):
+            cancelled[cancels_id] = -int(total or 0)
+    owed = _open_cents_by_order(
+        db, [line.order_id for i in invoices for line in i.lines if line.order_id]
     )
-    if invoice.gross_cents > 0 and cancelled >= invoice.gross_cents:
-        return Standing("cancelled", 0)
-    unpaid = sum(order.open_cents for order in open_orders(db, invoice))
-    open_cents = max(unpaid - cancelled, 0)
-    if open_cents == 0:
-        return Standing("paid", 0)
-    if invoice.due_on is not None and invoice.due_on < today:
-        return Standing("overdue", open_cents)
-    return Standing("open", open_cents)
+    result: dict[int, Standing] = {}
+    for invoice in invoices:
+        if invoice.kind == InvoiceKind.CANCELLATION:
+            result[invoice.id] = Standing("cancellation", 0)
+            continue
+        if 0 < invoice.gross_cents <= cancelled.get(invoice.id, 0):
+            result[invoice.id] = Standing("cancelled", 0)
+            continue
+        open_cents = sum(owed.get(line.order_id, 0) for line in invoice.lines)
+        if open_cents == 0:
+            status = "paid"
+        elif invoice.due_on is not None and invoice.due_on < today:
+            status = "overdue"
+        else:
+            status = "open"
+        result[invoice.id] = Standing(status, open_cents)
+    return result
+
+
+def _open_cents_by_order(db: Session, order_ids: list[int]) -> dict[int, int]:
+    if not order_ids:
+        return {}
+    orders = db.scalars(
+        select(Order)
+        .options(selectinload(Order.offline_payments))
+        .where(Order.id.in_(order_ids), Order.status == OrderStatus.PENDING)
+    )
+    return {order.id: order.open_cents for order in orders}
 
 
 def open_orders(db: Session, invoice: Invoice) -> list[Order]:

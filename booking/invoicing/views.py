@@ -23,7 +23,8 @@ bp = Blueprint("invoicing", __name__)
 
 
 def _rows(db, invoices, today):
-    return [(invoice, queries.standing(db, invoice, today)) for invoice in invoices]
+    found = queries.standings(db, invoices, today)
+    return [(invoice, found[invoice.id]) for invoice in invoices]
 
 
 @bp.get("/account/invoices")

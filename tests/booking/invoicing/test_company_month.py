@@ -155,3 +155,27 @@ def test_an_order_reference_goes_on_the_month_and_the_job_is_registered(
     assert invoice.buyer_reference == "PO-4711" and not invoice.is_public_body
     xml = build_cii(invoice)
     assert b"<ram:IssuerAssignedID>PO-4711</ram:IssuerAssignedID>" in xml
+
+
+def test_an_order_taken_back_leaves_the_rest_of_the_month_open(db, space, create_user):
+    from booking.invoicing.queries import standing
+
+    location, _operator, _plan = space
+    company = _public_employer(db, create_user, location)
+    keep = _company_sale(db, company, location, 30000, NOV, "Firmenbudget 2026-11")
+    drop = _company_sale(db, company, location, 4500, NOV, "Raum 2026-11-12")
+    issuing.issue_due_invoices(db, now=DEC_1)
+    fresh(db)
+    month = db.scalar(select(Invoice))
+    order = db.get(Order, drop.id)
+    order.status = OrderStatus.CANCELLED
+    events.sale_reversed.send(order, db=db, now=DEC_1, amount_cents=4500)
+    db.commit()
+    fresh(db)
+    month = db.get(Invoice, month.id)
+    found = standing(db, month, date(2026, 12, 2))
+    assert (found.status, found.open_cents) == ("open", 30000)
+    storno = db.scalar(select(Invoice).where(Invoice.cancels_id == month.id))
+    assert storno.gross_cents == -4500 and storno.lines[0].order_id == drop.id
+    assert standing(db, month, date(2027, 1, 1)).status == "overdue"
+    assert keep.id

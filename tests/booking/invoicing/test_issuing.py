@@ -265,3 +265,58 @@ def test_concurrent_sales_get_distinct_gapless_numbers(
     assert sorted(i.sequence for i in invoices) == list(range(1, 9))
     assert len({i.number for i in invoices}) == 8
     assert len({i.lines[0].order_id for i in invoices}) == 8
+
+
+def test_a_waiting_sale_takes_the_number_given_back_by_a_rollback(
+    app, db, space, create_user
+):
+    """One unit takes number 1 and holds the counter; a second sale waits for
+    it (row lock / SQLite write lock); the first rolls back; the second gets
+    number 1: no gap, no duplicate."""
+    _location, _operator, plan = space
+    first_id, second_id = create_user().id, create_user().id
+    holding, release = threading.Event(), threading.Event()
+    results: dict[str, object] = {}
+
+    def stalls(order, **kw):
+        if order.user_id == first_id:
+            holding.set()
+            release.wait(10)
+            raise RuntimeError("the first sale fails after its invoice")
+
+    def sell(user_id: int, name: str) -> None:
+        with app.app_context():
+            from booking.auth.models import User
+            from booking.db import get_db
+            from tests.conftest import next_weekday
+
+            session = get_db()
+            try:
+                results[name] = billing.buy_plan(
+                    session,
+                    session.get(User, user_id),
+                    plan.id,
+                    day=next_weekday(1, min_days=3),
+                    payment_method=PaymentMethod.INVOICE,
+                ).id
+            except RuntimeError as error:
+                results[name] = error
+
+    events.sale_made.connect(stalls)
+    try:
+        first = threading.Thread(target=sell, args=(first_id, "first"))
+        first.start()
+        assert holding.wait(10)
+        second = threading.Thread(target=sell, args=(second_id, "second"))
+        second.start()
+        second.join(0.5)
+        assert second.is_alive()  # waiting for the counter
+        release.set()
+        first.join(10)
+        second.join(10)
+    finally:
+        events.sale_made.disconnect(stalls)
+    assert isinstance(results["first"], RuntimeError)
+    (invoice,) = _invoices(db)
+    assert invoice.number == "RE-000001"
+    assert invoice.lines[0].order_id == results["second"]
