@@ -30,7 +30,10 @@ def _rows(db, invoices, today):
 @bp.get("/account/invoices")
 @login_required
 def mine():
-    db = get_db()
+    return _render_mine(get_db())
+
+
+def _render_mine(db, *, company_error=None, company_values=None, status=200):
     today = local_day(utcnow())
     invoices = queries.visible_invoices(db, current_user)
     # An operator's own page shows what is theirs; their locations' invoices
@@ -44,11 +47,16 @@ def mine():
     companies = list(
         db.scalars(select(Company).where(Company.admin_user_id == current_user.id))
     )
-    return render_template(
-        "invoicing/mine.html",
-        rows=_rows(db, invoices, today),
-        today=today,
-        companies=companies,
+    return (
+        render_template(
+            "invoicing/mine.html",
+            rows=_rows(db, invoices, today),
+            today=today,
+            companies=companies,
+            company_error=company_error or {},
+            company_values=company_values or {},
+        ),
+        status,
     )
 
 
@@ -61,8 +69,13 @@ def save_company(company_id: int):
     except DomainError as error:
         if error.status == 404:
             raise
-        flash(str(error.message), "error")
-        return redirect(url_for("invoicing.mine") + "#company", 303)
+        db.rollback()
+        return _render_mine(
+            db,
+            company_error={company_id: (error.field, str(error.message))},
+            company_values={company_id: request.form},
+            status=400,
+        )
     flash(gettext("Invoice details saved."), "success")
     return redirect(url_for("invoicing.mine") + "#company", 303)
 

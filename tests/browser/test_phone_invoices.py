@@ -18,7 +18,7 @@ from sqlalchemy import select
 from booking.billing import services as billing
 from booking.billing.models import Order, OrderStatus, PaymentMethod
 from booking.invoicing.models import Invoice
-from booking.passes.models import Plan, PlanKind
+from booking.passes.models import Company, Plan, PlanKind
 from tests.browser.pages import flash, log_in, log_out
 from tests.conftest import next_weekday
 
@@ -129,3 +129,34 @@ def test_invoices_from_a_phone_in_german(new_phone, db, create_user, create_loca
     assert name == "factur-x.xml" and b"RE-000001" in xml
     db.rollback()
     assert db.scalar(select(Invoice)).number == "RE-000001"
+    log_out(page)
+
+    # A public employer's administrator enters its Leitweg-ID.
+    boss = create_user("amt@example.org", name="Amtsleiterin")
+    company = Company(name="Gemeinde Käbschütztal", admin_user_id=boss.id)
+    db.add(company)
+    db.commit()
+    log_in(page, "amt@example.org")
+    page.goto("/account/invoices")
+    form = page.locator("form[action*='/account/invoices/company/']")
+    form.locator("textarea[name=billing_address]").fill(
+        "Hauptstraße 3\n01665 Käbschütztal"
+    )
+    form.locator("input[name=leitweg_id]").fill("14627090-KT001")
+    form.get_by_role("button", name="Speichern").tap()
+    expect(page.locator("p.field-error")).to_have_text(
+        "Eine Leitweg-ID sieht so aus: 04011000-12345-03."
+    )
+    expect(form.locator("textarea[name=billing_address]")).to_have_value(
+        "Hauptstraße 3\n01665 Käbschütztal"
+    )
+    _fits(page)
+    _shot(page, "company-details-error")
+    form.locator("input[name=leitweg_id]").fill("14627090-KT001-12")
+    form.get_by_role("button", name="Speichern").tap()
+    expect(flash(page, "success")).to_have_text("Rechnungsangaben gespeichert.")
+    _fits(page)
+    _shot(page, "company-details")
+    db.rollback()
+    db.expire_all()
+    assert db.get(Company, company.id).leitweg_id == "14627090-KT001-12"
