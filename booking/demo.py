@@ -10,7 +10,7 @@ from .auth.models import Role, User
 from .auth.services import create_user
 from .db import unit_of_work
 from .passes.services import create_plan
-from .spaces.models import NetworkSettings
+from .spaces.models import Location, NetworkSettings
 from .spaces.services import create_location, create_resource
 
 DEMO_PASSWORD = "landdesk-demo"
@@ -96,8 +96,10 @@ LOCATIONS = [
     },
 ]
 
-# What the demo network sells (desks themselves stay free, so the demo runs
-# without Stripe; buying a plan needs STRIPE_SECRET_KEY, see docs/billing.md).
+# What the demo network sells. Its spaces take bank transfer and payment on
+# site (_offer_payment_methods), so plans of a space are bought without
+# Stripe; network-wide plans and memberships need STRIPE_SECRET_KEY
+# (docs/billing.md).
 PLANS = [
     (
         "operator",
@@ -212,8 +214,35 @@ def create_demo(
         if slug:
             values["location_id"] = locations[slug].id
         create_plan(db, admin if seller == "admin" else operator, values)
+    _offer_payment_methods(db, admin, operator, locations)
     return [
         ("admin", admin.email, password),
         ("operator", operator.email, password),
         *(("member", m.email, password) for m in members),
     ]
+
+
+def _offer_payment_methods(
+    db: Session, admin: User, operator: User, locations: dict[str, Location]
+) -> None:
+    """Ways to pay that need no Stripe key (issue 19): every demo space
+    takes bank transfer on invoice (confirmed at once, due in 14 days) and
+    payment on site, so a newcomer buys a day pass end to end without Stripe;
+    with STRIPE_SECRET_KEY set, card payment is offered as well."""
+    from .billing.services import save_payment_settings
+
+    for location in locations.values():
+        save_payment_settings(
+            db,
+            operator,
+            location.id,
+            {
+                "stripe": "1",
+                "invoice": "1",
+                "on_site": "1",
+                "invoice_due_days": "14",
+                "invoice_confirms": "1",
+                "account_holder": "Coworking Muldenland e. V. (Demo)",
+                "iban": "DE02 1203 0000 0000 2020 51",
+            },
+        )

@@ -14,12 +14,12 @@ from pydantic import Field, create_model
 
 from devices.messages import MAX_OPEN_S
 
+from ..billing.schemas import BankTransfer, PaymentMethodName
 from ..notifications.models import NotificationKind
 from .contract import MAX_ID, Answer, Day, Instant, IsoInstant, Schema
 
 Id = Annotated[int, Field(strict=True, ge=0, le=MAX_ID)]
 DateText = Annotated[str, Field(json_schema_extra={"format": "date"})]
-PaymentMethodName = Literal["stripe", "invoice", "on_site"]
 InstantText = Annotated[
     str,
     Field(
@@ -374,8 +374,10 @@ class Availability(Answer):
 
 
 class Payment(Answer):
-    """A held booking's price; it is confirmed only when Stripe reports the
-    payment, and released when the hold expires."""
+    """What a paid booking costs and how it is paid. Held for a Stripe
+    payment, it is confirmed when Stripe reports the payment and released when
+    the hold expires; invoice and on-site bookings are confirmed at once (or
+    held until the transfer is recorded, as the location decides)."""
 
     order_id: int
     amount_cents: int = Field(description="gross, VAT included")
@@ -386,6 +388,9 @@ class Payment(Answer):
     payment_url: str | None = Field(
         None, description="Stripe Checkout; send the person there"
     )
+    payment_method: PaymentMethodName = "stripe"
+    due_date: Day | None = Field(None, description="invoice and on_site")
+    bank: BankTransfer | None = Field(None, description="invoice: where to pay")
 
 
 class Member(Answer):
@@ -409,8 +414,9 @@ class Booking(Answer):
     cancelled_at: Instant | None
     payment: Payment | None = Field(
         None,
-        description="only in the answer to POST /bookings when the booking is "
-        "held for payment (status pending_payment)",
+        description="only in the answer to POST /bookings when the booking "
+        "is paid: held for payment (pending_payment), or confirmed on an open "
+        "invoice or for paying on site",
     )
     member: Member | None = Field(None, description="in a location's day list")
     checked_in_at: Instant | None = Field(None, description="after check-in")
@@ -424,6 +430,9 @@ class DayPassPayment(Answer):
     currency: str
     checkout: str = Field(description="POST here for the payment_url")
     payment_url: str | None = None
+    payment_method: PaymentMethodName = "stripe"
+    due_date: Day | None = Field(None, description="invoice and on_site")
+    bank: BankTransfer | None = Field(None, description="invoice: where to pay")
 
 
 class DayPass(Answer):

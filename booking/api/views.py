@@ -284,7 +284,7 @@ def create_booking(body: schemas.BookingInput):
     )
     booking = booking_services.create_booking(db, current_user, booking_request)
     answer = serialize.booking_json(booking)
-    if booking.status == "pending_payment":
+    if booking.settled_by == "payment":
         from ..billing.api import payment_json
 
         answer.payment = payment_json(booking)

@@ -22,16 +22,39 @@ from ..errors import BookingConflict, InvalidInput, NotFound
 from ..passes import services as passes_services
 from ..security import public_url_for
 from . import services
+from .models import PaymentMethod
+from .schemas import BankTransfer, PlanPurchase
+from .schemas import Order as OrderAnswer
 
 api_bp = Blueprint("billing_api", __name__, url_prefix="/api/v1")
 
 
+def bank_json(order) -> BankTransfer | None:
+    """Where to transfer an open invoice order's amount."""
+    if order.payment_method != PaymentMethod.INVOICE or order.status != "pending":
+        return None
+    settings = services.payment_settings(get_db(), order.location_id)
+    return BankTransfer(
+        account_holder=settings.account_holder,
+        iban=settings.iban,
+        bic=settings.bic or None,
+        reference=f"{order.id}",
+    )
+
+
 def payment_json(booking: Booking) -> schemas.Payment | None:
-    """What a held booking costs and where to pay it; None if nothing is due."""
-    if booking.status != BookingStatus.PENDING_PAYMENT:
+    """What a booking still costs and how to pay it: a booking held for
+    payment, or one confirmed on an open invoice or for paying on site.
+    None if nothing is due."""
+    if booking.settled_by != "payment" or not booking.is_active:
         return None
     order = services.order_for_booking(get_db(), booking.id)
-    if order is None:
+    if order is None or order.status != "pending":
+        return None
+    if (
+        booking.status != BookingStatus.PENDING_PAYMENT
+        and order.payment_method == PaymentMethod.STRIPE
+    ):
         return None
     return schemas.Payment(
         order_id=order.id,
@@ -40,6 +63,9 @@ def payment_json(booking: Booking) -> schemas.Payment | None:
         currency=order.currency,
         hold_expires_at=booking.hold_expires_at,
         checkout=url_for("billing_api.checkout", booking_id=booking.id),
+        payment_method=order.payment_method,
+        due_date=order.due_on,
+        bank=bank_json(order),
     )
 
 
@@ -73,7 +99,7 @@ def _checkout_url(order_id: int) -> str:
 def checkout(booking_id: int):
     booking = get_booking_for(get_db(), current_user, booking_id)
     payment = payment_json(booking)
-    if payment is None:
+    if payment is None or payment.payment_method != PaymentMethod.STRIPE:
         raise BookingConflict(_l("This booking is not waiting for payment."))
     payment.payment_url = _checkout_url(payment.order_id)
     return payment
@@ -136,6 +162,9 @@ def day_pass_json(pass_) -> schemas.DayPass:
             vat_cents=order.vat_cents,
             currency=order.currency,
             checkout=url_for("billing_api.day_pass_checkout", pass_id=pass_.id),
+            payment_method=order.payment_method,
+            due_date=order.due_on,
+            bank=bank_json(order),
         )
     return schemas.DayPass(
         id=pass_.id,
@@ -157,9 +186,15 @@ def day_pass_json(pass_) -> schemas.DayPass:
     "/day-passes/{pass_id}/checkout, the webhook activates it",
     body=schemas.DayPassRequest,
     answers={
-        201: (schemas.DayPass, "Created, waiting for payment"),
-        400: "Bad date (past, beyond the horizon, closed) or part",
+        201: (
+            schemas.DayPass,
+            "Created: waiting for payment, or active on an open invoice or "
+            "for paying on site",
+        ),
+        400: "Bad date (past, beyond the horizon, closed), part, or a way to "
+        "pay the location does not offer",
         404: "No such day-pass plan on sale",
+        409: "The location offers no way to pay (no_payment_method)",
     },
 )
 def buy_day_pass(body: schemas.DayPassRequest):
@@ -172,7 +207,12 @@ def buy_day_pass(body: schemas.DayPassRequest):
     if not body.date:
         raise InvalidInput(_l("Choose the day for this pass."), field="date")
     order = services.buy_plan(
-        db, current_user, body.plan_id, day=parse_date(body.date), part=body.part
+        db,
+        current_user,
+        body.plan_id,
+        day=parse_date(body.date),
+        part=body.part,
+        payment_method=body.payment_method,
     )
     return day_pass_json(_own_day_pass(db, order.pass_id)), 201
 
@@ -223,7 +263,95 @@ def cancel_day_pass(pass_id: int):
 )
 def day_pass_checkout(pass_id: int):
     payment = day_pass_json(_own_day_pass(get_db(), pass_id)).payment
-    if payment is None or payment.status != "pending":
+    if (
+        payment is None
+        or payment.status != "pending"
+        or payment.payment_method != PaymentMethod.STRIPE
+    ):
         raise BookingConflict(_l("This order is no longer waiting for payment."))
     payment.payment_url = _checkout_url(payment.order_id)
     return payment
+
+
+# --- plans -----
+
+
+def order_json(order) -> OrderAnswer:
+    return OrderAnswer(
+        id=order.id,
+        kind=order.kind,
+        description=order.description,
+        status=order.status,
+        amount_cents=order.amount_cents,
+        vat_cents=order.vat_cents,
+        currency=order.currency,
+        payment_method=order.payment_method,
+        open_cents=order.open_cents,
+        due_date=order.due_on,
+        bank=bank_json(order),
+        pass_id=order.pass_id,
+        checkout=url_for("billing_api.order_checkout", order_id=order.id)
+        if order.payment_method == PaymentMethod.STRIPE
+        and order.status == "pending"
+        else None,
+    )
+
+
+@api_bp.post("/plans/<int:plan_id>/purchase")
+@login_required
+@operation(
+    "Buy a pack, a membership or a company budget (day passes: "
+    "/day-passes). Invoice and on-site orders are answered with how to pay; "
+    "stripe ones are paid through the order's checkout",
+    body=PlanPurchase,
+    body_required=False,
+    answers={
+        201: (OrderAnswer, "The order"),
+        400: "A way to pay the plan's location does not offer",
+        403: "Company budgets: only the company's administrator",
+        404: "No such plan on sale",
+        409: "The location offers no way to pay (no_payment_method)",
+    },
+)
+def buy_plan(plan_id: int, body: PlanPurchase):
+    from ..passes.models import Plan, PlanKind
+
+    db = get_db()
+    plan = db.get(Plan, plan_id)
+    if plan is None or plan.kind == PlanKind.DAY_PASS:
+        raise NotFound(_l("There is no such plan."))
+    order = services.buy_plan(
+        db,
+        current_user,
+        plan_id,
+        company_id=body.company_id,
+        payment_method=body.payment_method,
+    )
+    return order_json(order), 201
+
+
+@api_bp.get("/orders/<int:order_id>")
+@login_required
+@operation("One of your orders", answers={200: OrderAnswer})
+def get_order(order_id: int):
+    return order_json(services.get_order_for(get_db(), current_user, order_id))
+
+
+@api_bp.post("/orders/<int:order_id>/checkout")
+@login_required
+@operation(
+    "The Stripe Checkout address of a pending stripe order (repeating it "
+    "gives the same address)",
+    answers={
+        200: OrderAnswer,
+        409: "Not waiting for an online payment",
+        503: "Stripe cannot be reached: this is temporary; try again or "
+        "choose another way to pay",
+    },
+)
+def order_checkout(order_id: int):
+    order = services.get_order_for(get_db(), current_user, order_id)
+    url = _checkout_url(order.id)
+    answer = order_json(services.get_order_for(get_db(), current_user, order_id))
+    answer.payment_url = url
+    return answer

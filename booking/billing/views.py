@@ -16,16 +16,24 @@ from flask import (
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
-from ..bookings.models import Booking
-from ..db import get_db
+from ..bookings.models import Booking, BookingStatus
+from ..db import get_db, utcnow
 from ..errors import DomainError
 from ..security import operator_required, public_url, public_url_for
-from . import services, stripe_client
-from .models import OrderStatus
+from . import operator_views, services, stripe_client
+from .models import OrderKind, OrderStatus, PaymentMethod
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("billing", __name__)
+# The operator's money pages live in their own module, on this blueprint.
+operator_views.register(bp)
+
+
+@bp.app_template_global()
+def pass_order(pass_id: int):
+    """The order that sold a pass, for pages listing passes."""
+    return services.order_for_pass(get_db(), pass_id)
 
 
 @bp.post("/stripe/webhook")
@@ -46,11 +54,39 @@ def webhook():
     return jsonify(received=True, result=result), 200
 
 
-def _render_order(db, order, error=None):
+def _render_order(db, order, error=None, status=200):
+    """The order page: its state, how to pay it (the choice while it is
+    undecided), the bank details of an invoice, when a hold ends."""
     booking = db.get(Booking, order.booking_id) if order.booking_id else None
-    return render_template(
-        "billing/order.html", order=order, booking=booking, error=error
+    now = utcnow()
+    methods = services.offered_methods(db, order.location_id, OrderKind(order.kind))
+    hold_ends = booking.hold_expires_at if booking else order.hold_until
+    if booking is not None and booking.status != BookingStatus.PENDING_PAYMENT:
+        hold_ends = None
+    stripe_order = order.payment_method == PaymentMethod.STRIPE
+    started = any(p.stripe_checkout_session_id for p in order.payments)
+    held_over = bool(
+        order.status == OrderStatus.PENDING and hold_ends and hold_ends <= now
     )
+    return render_template(
+        "billing/order.html",
+        order=order,
+        booking=booking,
+        error=error,
+        error_status=status,
+        methods=methods,
+        # Still to choose: a Stripe order nobody has started to pay.
+        choosing=order.status == OrderStatus.PENDING
+        and stripe_order
+        and not started
+        and not held_over,
+        started=started,
+        hold_ends=hold_ends,
+        held_over=held_over,
+        settings=services.payment_settings(db, order.location_id),
+        format_iban=services.format_iban,
+        tz=booking.location.timezone if booking else "Europe/Berlin",
+    ), status
 
 
 @bp.get("/billing/orders/<int:order_id>")
@@ -103,8 +139,29 @@ def pay(order_id: int):
         if error.status == 404:
             raise
         order = services.get_order_for(db, current_user, order_id)
-        return _render_order(db, order, error.message), error.status
+        return _render_order(db, order, error.message, error.status)
     return redirect(url, 303)
+
+
+@bp.post("/billing/orders/<int:order_id>/method")
+@login_required
+def choose(order_id: int):
+    """The person pays by bank transfer on invoice or on site."""
+    db = get_db()
+    try:
+        order = services.choose_payment_method(
+            db, current_user, order_id, request.form.get("payment_method", "")
+        )
+    except DomainError as error:
+        if error.status == 404:
+            raise
+        order = services.get_order_for(db, current_user, order_id)
+        return _render_order(db, order, error.message, error.status)
+    if order.payment_method == PaymentMethod.ON_SITE:
+        flash(gettext("Done: you pay at the space."), "success")
+    else:
+        flash(gettext("Done: please transfer the amount as shown below."), "success")
+    return redirect(url_for("billing.order", order_id=order_id), 303)
 
 
 @bp.get("/billing/orders/<int:order_id>/return")
@@ -125,13 +182,6 @@ def returned(order_id: int):
             "info",
         )
     return redirect(url_for("billing.order", order_id=order_id), 303)
-
-
-@bp.get("/billing/payments")
-@operator_required
-def payments():
-    rows = services.payments_list(get_db(), current_user)
-    return render_template("billing/payments.html", payments=rows)
 
 
 @bp.post("/billing/payments/<int:payment_id>/refund")

@@ -20,6 +20,7 @@ class NotificationKind(enum.StrEnum):
     WAITLIST = "waitlist"
     PAYMENT_FAILED = "payment_failed"
     MEMBERSHIP_RENEWING = "membership_renewing"
+    PAYMENT_DUE = "payment_due"  # one reminder after an invoice's due date
 
 
 class NotificationOptOut(Base):

@@ -45,6 +45,7 @@ SUBJECTS = {
     NotificationKind.WAITLIST: _l("A desk is free at %(location)s on %(day)s"),
     NotificationKind.PAYMENT_FAILED: _l("Your payment did not go through"),
     NotificationKind.MEMBERSHIP_RENEWING: _l("Your membership renews on %(day)s"),
+    NotificationKind.PAYMENT_DUE: _l("Reminder: payment due since %(day)s"),
 }
 
 LABELS = {
@@ -54,6 +55,7 @@ LABELS = {
     NotificationKind.WAITLIST: _l("A desk on my waitlist is free"),
     NotificationKind.PAYMENT_FAILED: _l("Failed payments"),
     NotificationKind.MEMBERSHIP_RENEWING: _l("Membership renewals"),
+    NotificationKind.PAYMENT_DUE: _l("Payment reminders"),
 }
 
 

@@ -66,6 +66,12 @@ def _send_reminders(db: Session) -> str:
     return f"reminders={send_reminders(db)} renewals={remind_renewals(db)}"
 
 
+def _remind_payments(db: Session) -> str:
+    from ..notifications.payments import remind_overdue_payments
+
+    return f"reminders={remind_overdue_payments(db)}"
+
+
 def _release_unchecked(db: Session) -> str:
     from ..checkin.services import release_unchecked
 
@@ -112,7 +118,7 @@ JOBS: tuple[Job, ...] = (
         "expire-holds",
         timedelta(minutes=1),
         _expire_holds,
-        "release bookings whose payment hold ran out",
+        "release bookings and close orders whose payment hold ran out",
     ),
     Job(
         "billing-reconcile",
@@ -126,6 +132,13 @@ JOBS: tuple[Job, ...] = (
         timedelta(hours=1),
         _send_reminders,
         "day-before reminders and renewal notices",
+        _needs_mail,
+    ),
+    Job(
+        "payment-reminders",
+        timedelta(hours=1),
+        _remind_payments,
+        "one reminder for invoices and on-site orders unpaid past their due date",
         _needs_mail,
     ),
     Job(

@@ -302,16 +302,9 @@ def assign_fixed_desk(pass_id: int):
 @bp.get("/operator/settlement")
 @operator_required
 def settlement():
-    today = utcnow().date()
-    try:
-        starts_on = date.fromisoformat(request.args.get("from") or "")
-        ends_on = date.fromisoformat(request.args.get("to") or "")
-    except ValueError:
-        starts_on, ends_on = today.replace(day=1), today
-    rows = services.network_settlement(get_db(), starts_on, ends_on)
-    return render_template(
-        "passes/settlement.html", rows=rows, starts_on=starts_on, ends_on=ends_on
-    )
+    """Moved: the settlement with euro amounts is billing's (per month)."""
+    month = (request.args.get("from") or "")[:7]
+    return redirect(url_for("billing.settlement", month=month or None), 301)
 
 
 # --- company accounts -----------------------------------------------------------

@@ -20,6 +20,11 @@ from .checkout import (
     start_checkout,
 )
 from .fulfil import can_fulfil, fulfil_order
+from .location_settings import (
+    format_iban,
+    get_payment_settings,
+    save_payment_settings,
+)
 from .methods import (
     NoWayToPay,
     check_method,
@@ -28,7 +33,15 @@ from .methods import (
     payment_settings,
     stripe_configured,
 )
-from .offline import can_record_payments, record_offline_payment
+from .offline import (
+    can_record_payments,
+    close_open_order,
+    is_overdue,
+    mark_reminded,
+    open_orders,
+    orders_to_remind,
+    record_offline_payment,
+)
 from .orders import (
     CHECKOUT_LIFETIME,
     HOLD,
@@ -42,11 +55,6 @@ from .orders import (
     order_for_pass,
     orders_of,
     payments_list,
-)
-from .payment_settings import (
-    format_iban,
-    get_payment_settings,
-    save_payment_settings,
 )
 from .refunds import (
     cancel_day_pass,
@@ -67,8 +75,13 @@ from .webhooks import (
 __all__ = [
     "NoWayToPay",
     "check_method",
+    "close_open_order",
     "choose_payment_method",
     "format_iban",
+    "is_overdue",
+    "mark_reminded",
+    "open_orders",
+    "orders_to_remind",
     "get_payment_settings",
     "offered_methods",
     "payment_settings",

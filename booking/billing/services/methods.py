@@ -39,7 +39,7 @@ from ..models import (
     PaymentMethod,
     PaymentStatus,
 )
-from .fulfil import expire_session_later, lock_booking
+from .fulfil import expire_session_later, lock_booking, lock_order
 
 # Memberships and company budgets renew monthly through Stripe.
 _RECURRING = (OrderKind.MEMBERSHIP, OrderKind.COMPANY)
@@ -132,15 +132,19 @@ def apply_method(
         return
     settings = payment_settings(db, order.location_id)
     order.payment_method = method
-    for payment in order.payments:
-        if payment.status == PaymentStatus.PENDING:
-            # The Stripe payment row of an order that was still undecided.
-            payment.status = PaymentStatus.CANCELLED
-            payment.note = f"paid by {method.value}"
-            payment.updated_at = now
-            if payment.stripe_checkout_session_id:
-                session_id = payment.stripe_checkout_session_id
-                on_commit(db, expire_session_later(session_id))
+    for payment in list(order.payments):
+        if payment.status != PaymentStatus.PENDING:
+            continue
+        if payment.stripe_checkout_session_id is None:
+            # The Stripe payment row of an order still undecided, never sent
+            # to Stripe: nothing to keep.
+            order.payments.remove(payment)
+            db.delete(payment)
+            continue
+        payment.status = PaymentStatus.CANCELLED
+        payment.note = f"paid by {method.value}"
+        payment.updated_at = now
+        on_commit(db, expire_session_later(payment.stripe_checkout_session_id))
     booking = lock_booking(db, order.booking_id) if order.booking_id else None
     pass_ = db.get(Pass, order.pass_id) if order.pass_id else None
     starts_at = _starts_at(db, booking, pass_)
@@ -201,7 +205,8 @@ def choose_payment_method(
     BookingConflict (no longer open, or its hold has ended)."""
     now = now or utcnow()
     with unit_of_work(db):
-        order = db.get(Order, order_id)
+        # Locked: a double click applies the choice (and makes the sale) once.
+        order = lock_order(db, order_id)
         if order is None or order.user_id != actor.id:
             raise NotFound(_l("There is no such order."))
         if order.status != OrderStatus.PENDING or order.payment_method != (

@@ -6,15 +6,26 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ...auth.models import User
 from ...db import unit_of_work, utcnow
 from ...errors import BookingConflict, InvalidInput, NotFound
-from ...spaces.services import can_manage
-from ..models import OfflinePayment, OfflinePaymentKind, Order, PaymentMethod
+from ...passes.models import Pass, PassStatus
+from ...passes.services import NETWORK_TIMEZONE
+from ...spaces.hours import local_date
+from ...spaces.services import can_manage, managed_location_ids
+from ..models import (
+    OfflinePayment,
+    OfflinePaymentKind,
+    Order,
+    OrderStatus,
+    PaymentMethod,
+    PaymentStatus,
+)
+from .checkout import _close_unpaid
 from .fulfil import fulfil_order, lock_order
 
 # How far a payment's date may lie ahead of today (time zones, a transfer
@@ -114,3 +125,85 @@ def record_offline_payment(
             raise
         return existing
     return payment
+
+
+def open_orders(db: Session, actor: User, limit: int = 300) -> list[Order]:
+    """Invoice and on-site orders still to be paid at the actor's locations
+    (all of them for an admin), the longest due first."""
+    query = (
+        select(Order)
+        .where(
+            Order.status == OrderStatus.PENDING,
+            Order.payment_method.in_((PaymentMethod.INVOICE, PaymentMethod.ON_SITE)),
+        )
+        .order_by(Order.due_on, Order.id)
+        .limit(limit)
+    )
+    if not actor.is_admin:
+        query = query.where(
+            Order.location_id.in_(managed_location_ids(db, actor) or [])
+        )
+    return list(db.scalars(query))
+
+
+def is_overdue(order: Order, today: date) -> bool:
+    return bool(
+        order.status == OrderStatus.PENDING and order.due_on and order.due_on < today
+    )
+
+
+def orders_to_remind(db: Session, now: datetime) -> list[Order]:
+    """Open invoice and on-site orders past their due date (in Berlin) whose
+    one reminder has not gone out yet."""
+    today = local_date(now, NETWORK_TIMEZONE)
+    return list(
+        db.scalars(
+            select(Order)
+            .where(
+                Order.status == OrderStatus.PENDING,
+                Order.payment_method.in_(
+                    (PaymentMethod.INVOICE, PaymentMethod.ON_SITE)
+                ),
+                Order.due_on < today,
+                Order.reminded_at.is_(None),
+            )
+            .order_by(Order.id)
+            .limit(500)
+        )
+    )
+
+
+def mark_reminded(db: Session, order_id: int, now: datetime) -> bool:
+    """Claim an order's one reminder; False if another run claimed it."""
+    with unit_of_work(db):
+        claimed = db.execute(
+            update(Order)
+            .where(Order.id == order_id, Order.reminded_at.is_(None))
+            .values(reminded_at=now)
+        ).rowcount
+    return claimed == 1
+
+
+def close_open_order(
+    db: Session, actor: User, order_id: int, *, now: datetime | None = None
+) -> Order:
+    """The operator gives up on an unpaid invoice or on-site order without a
+    live booking (a pass, or a booking whose day is over): it closes
+    unpaid, a pass it confirmed ends, invoicing cancels the invoice. (A live
+    booking is cancelled through the booking path instead, which closes its
+    order.) Raises NotFound, BookingConflict."""
+    now = now or utcnow()
+    with unit_of_work(db):
+        order = lock_order(db, order_id)
+        if order is None or not can_record_payments(db, actor, order):
+            raise NotFound(_l("There is no such order."))
+        if order.status != OrderStatus.PENDING or (
+            order.payment_method == PaymentMethod.STRIPE
+        ):
+            raise BookingConflict(_l("This order is not open for payment."))
+        _close_unpaid(db, order, now=now, status=PaymentStatus.CANCELLED)
+        pass_ = db.get(Pass, order.pass_id) if order.pass_id else None
+        if pass_ is not None and pass_.status == PassStatus.ACTIVE:
+            pass_.status = PassStatus.CANCELLED
+            pass_.updated_at = now
+    return order
