@@ -215,6 +215,7 @@ def create_demo(
             values["location_id"] = locations[slug].id
         create_plan(db, admin if seller == "admin" else operator, values)
     _offer_payment_methods(db, admin, operator, locations)
+    _set_up_invoicing(db, admin, locations)
     return [
         ("admin", admin.email, password),
         ("operator", operator.email, password),
@@ -246,3 +247,32 @@ def _offer_payment_methods(
                 "iban": "DE02 1203 0000 0000 2020 51",
             },
         )
+
+
+def _set_up_invoicing(db: Session, admin: User, locations: dict[str, Location]) -> None:
+    """One operator's invoice details for every demo space, also issuing the
+    network-wide plans' invoices (docs/invoicing.md): every sale of the demo
+    gets its invoice PDF and XRechnung."""
+    from .invoicing.services import save_issuer, share_issuer
+
+    first, *others = locations.values()
+    save_issuer(
+        db,
+        admin,
+        first.id,
+        {
+            "name": "Coworking Muldenland e. V. (Demo)",
+            "street": "Musterstraße 1",
+            "postcode": "04838",
+            "city": "Eilenburg",
+            "tax_number": "232/140/12345",
+            "iban": "DE02 1203 0000 0000 2020 51",
+            "email": "rechnung@example.org",
+            "phone": "03423 123456",
+            "payment_terms_days": "14",
+            "number_prefix": "DEMO-",
+            "is_network_default": "on",
+        },
+    )
+    for location in others:
+        share_issuer(db, admin, location.id, first.id)

@@ -255,8 +255,7 @@ def _issue(
 def _account(db: Session, issuer: Issuer, location_id: int | None) -> tuple[str, str]:
     """The account transfers go to: the location's own (billing's payment
     settings, the one its booking page names), else the issuer's."""
-    # (the package attribute of that name is the module payment_settings)
-    from ..billing.services.methods import payment_settings
+    from ..billing.services import payment_settings
 
     settings = payment_settings(db, location_id)
     if settings.iban:
