@@ -17,7 +17,6 @@ from ..auth.models import Role, User
 from ..db import unit_of_work, utcnow
 from ..errors import BookingConflict, Forbidden, InvalidInput, NotFound
 from ..spaces.services import can_manage, get_location
-from .issuing import issuer_for_location
 from .models import Invoice, InvoiceCounter, Issuer, IssuerLocation
 from .queries import get_invoice_for, open_orders
 
@@ -235,10 +234,6 @@ def record_payment(
             paid.append(order.id)
             left -= part
         return paid
-
-
-def issuer_of(db: Session, location_id: int | None) -> Issuer | None:
-    return issuer_for_location(db, location_id)
 
 
 # Leitweg-ID: coarse address (2 to 12 digits), optional fine address (up to

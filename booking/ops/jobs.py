@@ -96,7 +96,7 @@ def _anonymise_door_log(db: Session) -> str:
 
 
 def _issue_invoices(db: Session) -> str:
-    from ..invoicing.issuing import issue_due_invoices
+    from ..invoicing.monthly import issue_due_invoices
 
     done = issue_due_invoices(db, now=utcnow())
     return " ".join(f"{k}={v}" for k, v in done.items())

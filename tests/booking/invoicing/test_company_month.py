@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from booking import events
 from booking.billing.models import Order, OrderKind, OrderStatus, PaymentMethod
 from booking.bookings.models import Booking
-from booking.invoicing import issuing
+from booking.invoicing import monthly
 from booking.invoicing.einvoice import build_cii
 from booking.invoicing.models import Invoice, InvoicedOrder, InvoiceKind
 from booking.ops import jobs
@@ -108,11 +108,11 @@ def test_one_monthly_invoice_per_company_with_the_leitweg_id(
         )
     db.commit()
 
-    result = issuing.issue_due_invoices(db, now=DEC_1)
+    result = monthly.issue_due_invoices(db, now=DEC_1)
     assert result["company_invoices"] == 1
     # The job again, and the month once more: still one invoice.
-    assert issuing.issue_due_invoices(db, now=DEC_1)["company_invoices"] == 0
-    assert issuing.issue_company_month(db, company.id, "2026-11", now=DEC_1)
+    assert monthly.issue_due_invoices(db, now=DEC_1)["company_invoices"] == 0
+    assert monthly.issue_company_month(db, company.id, "2026-11", now=DEC_1)
     fresh(db)
     (invoice,) = db.scalars(select(Invoice)).all()
     assert invoice.kind == InvoiceKind.COLLECTIVE and invoice.period == "2026-11"
@@ -149,7 +149,7 @@ def test_an_order_reference_goes_on_the_month_and_the_job_is_registered(
     db.commit()
     _company_sale(db, company, location, 20000, NOV, "Firmenbudget 2026-11")
     assert "issue-invoices" in {job.name for job in jobs.JOBS}
-    issuing.issue_due_invoices(db, now=DEC_1)
+    monthly.issue_due_invoices(db, now=DEC_1)
     fresh(db)
     invoice = db.scalar(select(Invoice))
     assert invoice.buyer_reference == "PO-4711" and not invoice.is_public_body
@@ -164,7 +164,7 @@ def test_an_order_taken_back_leaves_the_rest_of_the_month_open(db, space, create
     company = _public_employer(db, create_user, location)
     keep = _company_sale(db, company, location, 30000, NOV, "Firmenbudget 2026-11")
     drop = _company_sale(db, company, location, 4500, NOV, "Raum 2026-11-12")
-    issuing.issue_due_invoices(db, now=DEC_1)
+    monthly.issue_due_invoices(db, now=DEC_1)
     fresh(db)
     month = db.scalar(select(Invoice))
     order = db.get(Order, drop.id)

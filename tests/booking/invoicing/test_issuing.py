@@ -13,7 +13,7 @@ from booking import events
 from booking.billing import services as billing
 from booking.billing.models import Order, OrderKind, OrderStatus, PaymentMethod
 from booking.db import utcnow
-from booking.invoicing import issuing
+from booking.invoicing import issuing, monthly
 from booking.invoicing import services as invoicing
 from booking.invoicing.models import Invoice, InvoicedOrder, InvoiceKind
 from tests.booking.invoicing.conftest import ISSUER, OFFERS
@@ -218,11 +218,11 @@ def test_no_issuer_yet_defers_the_invoice_to_the_daily_job(
     order = buy(create_user(), plan)
     assert _invoices(db) == []
     invoicing.save_issuer(db, operator, location.id, _issuer())
-    result = issuing.issue_due_invoices(db, now=utcnow())
+    result = monthly.issue_due_invoices(db, now=utcnow())
     assert result["late_invoices"] == 1
     (invoice,) = _invoices(db)
     assert invoice.lines[0].order_id == order.id
-    assert issuing.issue_due_invoices(db, now=utcnow())["late_invoices"] == 0
+    assert monthly.issue_due_invoices(db, now=utcnow())["late_invoices"] == 0
 
 
 def test_concurrent_sales_get_distinct_gapless_numbers(
