@@ -16,6 +16,7 @@ from flask_login import current_user, login_required
 from ..api.contract import operation
 from ..db import get_db, utcnow
 from ..errors import Forbidden, InvalidInput
+from ..spaces.services import managed_location_ids
 from ..validation import parse_id
 from . import export, queries, schemas, services
 from .issuing import local_day
@@ -196,13 +197,14 @@ def record_payment(invoice_id: int, body: schemas.PaymentRecord):
 def tax_export(query: schemas.ExportQuery):
     if not current_user.is_operator:
         raise Forbidden(_l("Only operators export invoices."))
+    db = get_db()
     month = export.Month.parse(query.month)
-    text = export.month_csv(
-        get_db(),
-        current_user,
-        month,
-        location_ids=_location_filter(query.location_id),
-    )
+    # The books of the locations the caller runs (all for administrators),
+    # not the caller's own purchases as a member.
+    location_ids = _location_filter(query.location_id)
+    if location_ids is None:
+        location_ids = managed_location_ids(db, current_user)
+    text = export.month_csv(db, current_user, month, location_ids=location_ids)
     return _file(
         text.encode("utf-8-sig"),
         "text/csv",

@@ -133,7 +133,9 @@ def test_recording_a_payment_through_the_api_is_idempotent(
     assert db.get(Order, order.id).status == OrderStatus.PAID
 
 
-def test_the_tax_advisers_month_export(db, api, space, create_user, buy):
+def test_the_tax_advisers_month_export(
+    db, api, space, create_user, create_location, buy
+):
     _location, operator, plan = space
     member = create_user(name="Anna")
     order = buy(member, plan)
@@ -166,6 +168,13 @@ def test_the_tax_advisers_month_export(db, api, space, create_user, buy):
     assert payment["Brutto"] == "15,00" and payment["Zahlungsart"] == "bar"
     assert payment["Gegenkonto (Hinweis SKR03)"] == "1000 Kasse"
     assert len(lines) == 2
+    # Another location's operator exports their books only, not what they
+    # bought here as a member.
+    other_op = create_user(role="operator")
+    create_location(other_op)
+    buy(other_op, plan)
+    answer = api(other_op).get(f"/api/v1/invoices/export?month={month}")
+    assert answer.data.decode("utf-8-sig").count("\n") == 1  # the header only
     assert api(member).get(f"/api/v1/invoices/export?month={month}").status_code == 403
     assert api(operator).get("/api/v1/invoices/export?month=2026-13").status_code == 400
     del order
