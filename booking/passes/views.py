@@ -107,12 +107,13 @@ def cancel_day_pass(pass_id: int):
         flash(str(error.message), "error")
     else:
         refunded = order is not None and order.status == "refunded"
-        flash(
-            gettext("Day pass cancelled. The payment is refunded in full.")
-            if refunded
-            else gettext("Day pass cancelled."),
-            "success",
-        )
+        if refunded and order.payment_method != "stripe":
+            message = gettext("Day pass cancelled. The space pays the amount back.")
+        elif refunded:
+            message = gettext("Day pass cancelled. The payment is refunded in full.")
+        else:
+            message = gettext("Day pass cancelled.")
+        flash(message, "success")
     return redirect(_back(url_for("passes.plans")), 303)
 
 

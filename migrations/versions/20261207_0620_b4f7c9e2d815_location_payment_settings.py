@@ -22,6 +22,13 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column('hold_until', booking.db.UTCDateTime(timezone=True), nullable=True)
         )
+    # Day passes and packs left waiting for a payment that never came (the
+    # issue-19 bug) close at the next expire-holds run.
+    op.execute(
+        "UPDATE orders SET hold_until = created_at WHERE status = 'pending' "
+        "AND booking_id IS NULL AND payment_method = 'stripe' "
+        "AND kind IN ('day_pass', 'pack')"
+    )
     op.create_table(
         'location_payment_settings',
         sa.Column('location_id', sa.Integer(), nullable=False),

@@ -207,3 +207,24 @@ def close_open_order(
             pass_.status = PassStatus.CANCELLED
             pass_.updated_at = now
     return order
+
+
+def offline_refunds(
+    db: Session, actor: User, *, now: datetime, days: int = 60
+) -> list[Order]:
+    """Orders paid by transfer or on site and taken back (cancelled after
+    payment) in the last ``days``: the operator pays the money back by hand."""
+    query = (
+        select(Order)
+        .where(
+            Order.status == OrderStatus.REFUNDED,
+            Order.payment_method.in_((PaymentMethod.INVOICE, PaymentMethod.ON_SITE)),
+            Order.closed_at >= now - timedelta(days=days),
+        )
+        .order_by(Order.closed_at.desc())
+        .limit(200)
+    )
+    if not actor.is_admin:
+        ids = managed_location_ids(db, actor) or []
+        query = query.where(Order.location_id.in_(ids))
+    return [order for order in db.scalars(query) if order.paid_offline_cents]

@@ -309,3 +309,72 @@ def test_a_double_choice_makes_one_sale(app, db, space, member):
         events.sale_made.disconnect(on_sale)
     assert sorted(outcomes) == ["BookingConflict"] * 3 + ["ok"]
     assert made == [order_id]
+
+
+def test_plan_purchase_api_by_invoice(api, db, space, member, create_user):
+    location, operator, _desk, _plan = space
+    pack = Plan(
+        name="10er-Karte",
+        kind=PlanKind.PACK,
+        price_cents=10000,
+        days=10,
+        valid_days=180,
+        location_id=location.id,
+        is_active=True,
+    )
+    membership = Plan(
+        name="Mitgliedschaft",
+        kind=PlanKind.MEMBERSHIP,
+        price_cents=8900,
+        days=8,
+        location_id=location.id,
+        is_active=True,
+    )
+    db.add_all([pack, membership])
+    db.commit()
+    client = api(member)
+    response = client.post(
+        f"/api/v1/plans/{pack.id}/purchase", json={"payment_method": "invoice"}
+    )
+    assert response.status_code == 201, response.get_json()
+    order = response.get_json()
+    assert order["payment_method"] == "invoice" and order["open_cents"] == 10000
+    assert order["bank"]["reference"] == str(order["id"])
+    assert "checkout" not in order or order["checkout"] is None
+    assert client.get(f"/api/v1/orders/{order['id']}").get_json()["status"] == "pending"
+    response = client.post(f"/api/v1/orders/{order['id']}/checkout")
+    assert response.status_code == 409
+    fresh(db)
+    assert db.get(Pass, order["pass_id"]).status == PassStatus.ACTIVE
+    # A membership renews monthly: online only, and there is no Stripe here.
+    response = client.post(
+        f"/api/v1/plans/{membership.id}/purchase", json={"payment_method": "invoice"}
+    )
+    assert response.status_code == 409
+    assert response.get_json()["error"] == "no_payment_method"
+    # Its location's operator sees it; another member does not.
+    assert api(operator).get(f"/api/v1/orders/{order['id']}").status_code == 200
+    stranger = api(create_user("fremd@example.org"))
+    assert stranger.get(f"/api/v1/orders/{order['id']}").status_code == 404
+
+
+def test_a_paid_transfer_cancelled_is_listed_to_pay_back(client, db, space, member):
+    _location, operator, _desk, plan = space
+    order = billing.buy_plan(
+        db, member, plan.id, day=next_weekday(1, min_days=3), payment_method="invoice"
+    )
+    billing.record_offline_payment(
+        db,
+        operator,
+        order.id,
+        amount_cents=1200,
+        kind="bank_transfer",
+        paid_on=date.today(),
+    )
+    billing.cancel_day_pass(db, member, order.pass_id)
+    fresh(db)
+    assert db.get(Order, order.id).status == OrderStatus.REFUNDED
+    _login(client, operator.email)
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "de"
+    page = client.get("/billing/payments").get_data(as_text=True)
+    assert "Zurückzuzahlen" in page and f"Bestellung {order.id}" in page
