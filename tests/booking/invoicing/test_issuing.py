@@ -320,3 +320,29 @@ def test_a_waiting_sale_takes_the_number_given_back_by_a_rollback(
     (invoice,) = _invoices(db)
     assert invoice.number == "RE-000001"
     assert invoice.lines[0].order_id == results["second"]
+
+
+def test_processes_selling_at_once_get_distinct_gapless_numbers(
+    db, space, create_user, database_url
+):
+    """Four processes, each with its own app and connection pool."""
+    import multiprocessing
+
+    from tests.support.invoicing_worker import sell
+
+    _location, _operator, plan = space
+    user_ids = [create_user().id for _ in range(4)]
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(len(user_ids))
+    workers = [
+        context.Process(target=sell, args=(database_url, uid, plan.id, start))
+        for uid in user_ids
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+    assert [worker.exitcode for worker in workers] == [0, 0, 0, 0]
+    invoices = _invoices(db)
+    assert sorted(i.sequence for i in invoices) == [1, 2, 3, 4]
+    assert {i.user_id for i in invoices} == set(user_ids)
