@@ -105,10 +105,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     # Personal data: each domain adds to the export and the account deletion.
     from .access.privacy import register_privacy as register_access_privacy
     from .billing.privacy import register_privacy as register_billing_privacy
+    from .invoicing.privacy import register_privacy as register_invoicing_privacy
     from .passes.privacy import register_privacy as register_passes_privacy
 
     register_access_privacy()
     register_billing_privacy()
+    register_invoicing_privacy()
     register_passes_privacy()
 
     _connect_receivers()

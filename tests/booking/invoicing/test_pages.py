@@ -140,3 +140,25 @@ def test_a_company_admin_enters_the_leitweg_id(db, client, auth, space, create_u
     token = auth.csrf("/account/invoices")
     assert client.post(url, data={"csrf_token": token}).status_code == 404
     assert other.id
+
+
+def test_the_members_data_export_holds_their_invoices_and_deletion_keeps_them(
+    db, api, space, create_user, buy
+):
+    from booking.privacy.services import delete_account
+
+    _location, _operator, plan = space
+    member = create_user("anna@example.org", name="Anna Muster")
+    order = buy(member, plan)
+    data = api(member).get("/api/v1/me/export").get_json()
+    (exported,) = data["issued_invoices"]
+    assert exported["number"] == "RE-000001" and exported["gross_cents"] == 1500
+    assert exported["recipient"] == "Anna Muster"
+    from booking.billing import services as billing
+
+    billing.cancel_day_pass(db, member, order.pass_id)
+    delete_account(db, member, "password123")
+    fresh(db)
+    # Kept for the retention period, with the name the law asks for.
+    names = [i.recipient_name for i in db.scalars(select(Invoice))]
+    assert names == ["Anna Muster", "Anna Muster"]
