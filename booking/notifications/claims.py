@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from ..bookings.models import Booking
 from ..db import unit_of_work, utcnow
-from .models import SentNotification
+from ..outbox import SentNotification
 
 log = logging.getLogger(__name__)
 

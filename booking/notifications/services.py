@@ -1,11 +1,13 @@
 """E-mail notifications in the member's language, as the member chose them.
 
-Mails are composed and sent after the unit of work that caused them has
-committed, never in the transaction; a failing mail server is logged and
-never undoes a booking. Booking mails are marked on the booking and delivered
-by polling (see ``deliver_booking_mails``). ``send_reminders`` claims each
-reminder in ``sent_notifications`` under a unique key before sending, so
-running it twice sends nothing twice.
+Mails are sent after the unit of work that caused them has committed, never
+in the transaction nor in the request; a failing mail server is logged and
+never undoes a booking. Booking mails are marked on the booking and composed
+when they are delivered (see ``deliver_booking_mails``); every other mail, of
+this module or of any domain, is composed at once and queued under a unique
+key in ``sent_notifications`` (booking.outbox, ``send_once``), so running
+``send_reminders`` twice sends nothing twice. One delivery sends both
+(``deliver_due_mails``), with the same claims and retries (``claims``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from ..calendars import ical
 from ..db import get_db, unit_of_work, utcnow
 from ..i18n import localdate, locale_for
 from ..mail import Attachment, send_mail
+from ..outbox import queue_mail
 from ..passes.models import Pass, PassStatus
 from ..spaces.hours import local_date
 from ..spaces.models import DAY_KINDS, Location
@@ -102,51 +105,56 @@ def set_preferences(db: Session, user: User, enabled: Iterable[str]) -> None:
 # --- composing and sending -------------------------------------------------
 
 
-def deliver(
-    user: User,
-    kind: NotificationKind,
-    context: dict,
-    attachments: list[Attachment] | None = None,
-) -> bool:
-    """Render ``emails/<kind>.txt|.html`` in the user's language and send it.
-
-    Returns False (and logs) when the mail could not be sent.
-    """
-    return _send(user, kind, lambda: (context, attachments)) is None
-
-
 def _send(
     user: User | GuestRecipient,
     kind: NotificationKind,
     compose: Callable[[], tuple[dict, list[Attachment] | None]],
 ) -> str | None:
-    """Compose and send one mail; None when it went out, else why not.
+    """Compose and send one booking mail; None when it went out, else why not."""
+    return _attempt(
+        f"{kind} mail to user {user.id}",
+        lambda: send_mail(user.email, *_compose(user, kind, compose)),
+    )
+
+
+def _compose(
+    user: User | GuestRecipient,
+    kind: NotificationKind,
+    compose: Callable[[], tuple[dict, list[Attachment] | None]],
+) -> tuple[str, str, str, list[Attachment] | None]:
+    """Subject, text, HTML and attachments of ``emails/<kind>.txt|.html`` in
+    the user's language."""
+    with force_locale(locale_for(user)):
+        context, attachments = compose()
+        subject = str(SUBJECTS[kind] % context.get("subject_args", {}))
+        values = {
+            "user": user,
+            "public_url": current_app.config["PUBLIC_URL"],
+            **context,
+        }
+        # Straight from the Jinja environment: render_template would run
+        # every context processor of the web pages (the network settings
+        # query, door helpers) for each part of each mail.
+        env = current_app.jinja_env
+        text = env.get_template(f"emails/{kind}.txt").render(values)
+        html = env.get_template(f"emails/{kind}.html").render(values)
+    return subject, text, html, attachments
+
+
+def _attempt(what: str, send: Callable[[], None]) -> str | None:
+    """Run one send; None when it went out, else why not.
 
     Any failure is caught and logged: one mail that cannot be composed or sent
     (a broken template, a header the mail library refuses, a server that is
     down) never stops the mails after it.
     """
     try:
-        with force_locale(locale_for(user)):
-            context, attachments = compose()
-            subject = str(SUBJECTS[kind] % context.get("subject_args", {}))
-            values = {
-                "user": user,
-                "public_url": current_app.config["PUBLIC_URL"],
-                **context,
-            }
-            # Straight from the Jinja environment: render_template would run
-            # every context processor of the web pages (the network settings
-            # query, door helpers) for each part of each mail.
-            env = current_app.jinja_env
-            text = env.get_template(f"emails/{kind}.txt").render(values)
-            html = env.get_template(f"emails/{kind}.html").render(values)
-        send_mail(user.email, subject, text, html, attachments=attachments)
+        send()
     except (OSError, smtplib.SMTPException) as error:
-        log.warning("could not send %s mail to user %s: %r", kind, user.id, error)
+        log.warning("could not send %s: %r", what, error)
         return f"{type(error).__name__}: {error}"[:200]
     except Exception as error:
-        log.exception("could not compose %s mail to user %s", kind, user.id)
+        log.exception("could not compose or send %s", what)
         return f"{type(error).__name__}: {error}"[:200]
     return None
 
@@ -252,13 +260,76 @@ def _deliver_in_own_context(app) -> None:
             log.exception("booking mail delivery failed")
 
 
+def on_mail_queued(sender: None, *, db: Session) -> None:
+    """After the commit that queued a mail (``events.mail_queued``,
+    booking.outbox): have it delivered as MAIL_DELIVERY says."""
+    start = mail_delivery_start()
+    if start is not None:
+        start()
+
+
 def _deliver_all() -> None:
     """Deliver batches until nothing is due (or a send failed: retry later)."""
     db = get_db()
     while True:
-        handled, failed = deliver_booking_mails(db)
+        handled, failed = deliver_due_mails(db)
         if handled < DELIVERY_BATCH or failed:
             return
+
+
+def deliver_due_mails(
+    db: Session, *, now: datetime | None = None, limit: int = DELIVERY_BATCH
+) -> tuple[int, int]:
+    """One round of the mail delivery: the booking mails that are due, then
+    the queued mails (booking.outbox). Returns (handled, failed) of both:
+    fewer handled than ``limit`` means both are caught up."""
+    bookings = deliver_booking_mails(db, now=now, limit=limit)
+    queued = deliver_queued_mails(db, now=now, limit=limit)
+    return bookings[0] + queued[0], bookings[1] + queued[1]
+
+
+def deliver_queued_mails(
+    db: Session, *, now: datetime | None = None, limit: int = DELIVERY_BATCH
+) -> tuple[int, int]:
+    """Send up to ``limit`` queued mails that are due (never tried, or their
+    pause after a failure is over), oldest first, claimed as the booking
+    mails are, so several processes never send one twice and a failure is
+    retried with the same pauses. Returns (mails tried, sends that failed).
+    """
+    now = now or utcnow()
+    due = list(
+        db.scalars(
+            select(SentNotification)
+            .where(
+                SentNotification.body_text.is_not(None),
+                SentNotification.sent_at.is_(None),
+                SentNotification.failed_at.is_(None),
+                SentNotification.next_attempt_at <= now,
+            )
+            .order_by(SentNotification.next_attempt_at, SentNotification.id)
+            .limit(limit)
+        )
+    )
+    if not due:
+        return 0, 0
+    claimed = claim_many(
+        db, [(row.key, row.user_id, row.booking_id, row.kind) for row in due], now=now
+    )
+    results = [
+        (
+            row.key,
+            _attempt(
+                f"mail {row.key}",
+                partial(
+                    send_mail, row.recipient, row.subject, row.body_text, row.body_html
+                ),
+            ),
+        )
+        for row in due
+        if row.key in claimed
+    ]
+    finish_claims(db, [(key, error, False) for key, error in results], now=now)
+    return len(results), sum(1 for _, error in results if error is not None)
 
 
 def deliver_booking_mails(
@@ -392,25 +463,30 @@ def _retry_later(db: Session, booking: Booking, kind: NotificationKind) -> None:
 
 
 def send_once(
-    db: Session,
-    key: str,
-    user: User,
-    kind: NotificationKind,
-    context: dict,
-    attachments: list[Attachment] | None = None,
+    db: Session, key: str, user: User, kind: NotificationKind, context: dict
 ) -> bool:
-    """Send a mail at most once per ``key``; True if it went out now."""
-    if not wants(db, user, kind) or not claim(db, key, user.id, kind=kind):
+    """Queue a mail at most once per ``key`` (booking.outbox: sent after the
+    commit by the mail delivery, retried when the server fails); True if it
+    was queued now."""
+    if not wants(db, user, kind):
         return False
-    error = _send(user, kind, lambda: (context, attachments))
-    finish_claim(db, key, error)
-    return error is None
+    composed: list = []
+    if _attempt(
+        f"{kind} mail to user {user.id}",
+        lambda: composed.extend(_compose(user, kind, lambda: (context, None))),
+    ):
+        return False
+    subject, text, html, _ = composed
+    with unit_of_work(db):
+        return queue_mail(
+            db, key, user.email, subject, text, html, user_id=user.id, kind=kind
+        )
 
 
 def send_reminders(db: Session, *, now: datetime | None = None) -> int:
     """Remind holders of tomorrow's confirmed bookings (local day of each
     location). Safe to run any number of times: each reminder goes out once.
-    Returns the number of mails sent.
+    Returns the number of mails queued.
     """
     now = now or utcnow()
     candidates = list(
@@ -456,9 +532,13 @@ def notify_waitlist_free(
                 "day": localdate(day, fmt="medium"),
             },
         }
-    if not wants(db, user, NotificationKind.WAITLIST):
-        return False
-    return deliver(user, NotificationKind.WAITLIST, context)
+    return send_once(
+        db,
+        f"waitlist:{location.id}:{day.isoformat()}:{user.id}",
+        user,
+        NotificationKind.WAITLIST,
+        context,
+    )
 
 
 # --- memberships and payments (see docs/reports.md) -----------------------
