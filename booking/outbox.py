@@ -20,11 +20,11 @@ from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy import text as sql_text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from . import events
 from .db import Base, UTCDateTime, utcnow
+from .upsert import conflict_insert
 
 # Rows with a stored mail that still waits to go out (a small partial index).
 _QUEUED = "sent_at IS NULL AND failed_at IS NULL AND body_text IS NOT NULL"
@@ -96,8 +96,7 @@ def queue_mail(
     goes out or fails for good. False if ``key`` was queued before (nothing
     is sent twice)."""
     now = utcnow()
-    dialect = db.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = conflict_insert(db.get_bind().dialect.name)
     table = SentNotification.__table__
     queued = db.scalar(
         insert(table)

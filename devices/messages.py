@@ -46,9 +46,9 @@ from devices.protocol import (  # noqa: F401
     _dumps,
     _is_id,
     _is_int,
-    _load_object,
     _now,
     canonical,
+    load_object,
     new_secret,
     parse_topic,
     secret_key,
@@ -95,7 +95,7 @@ class UnlockCommand:
     @classmethod
     def from_json(cls, data: str | bytes) -> UnlockCommand:
         """Parse and shape-check (no signature or time check: see check_command)."""
-        obj = _load_object(data, CommandRejected)
+        obj = load_object(data, CommandRejected)
         return cls._from_obj(obj)
 
     @classmethod
@@ -181,7 +181,7 @@ def check_command(
     ``seen_ids`` holds ids already executed; the caller must record the id
     (persistently) before actuating.
     """
-    obj = _load_object(cmd_bytes, CommandRejected)
+    obj = load_object(cmd_bytes, CommandRejected)
     cmd = UnlockCommand._from_obj(obj)
     if cmd.action != "unlock":
         raise CommandRejected("unsupported", f"action {cmd.action!r}")
@@ -229,7 +229,7 @@ class Ack:
 
     @classmethod
     def from_json(cls, data: str | bytes) -> Ack:
-        obj = _load_object(data, MessageRejected)
+        obj = load_object(data, MessageRejected)
         return cls._from_obj(obj)
 
     @classmethod
@@ -287,7 +287,7 @@ def parse_ack(
 ) -> Ack:
     """Parse and verify an ack; raises MessageRejected (malformed, bad_signature,
     wrong_door)."""
-    obj = _load_object(payload, MessageRejected)
+    obj = load_object(payload, MessageRejected)
     ack = Ack._from_obj(obj)
     if door_id is not None and ack.door != door_id:
         raise MessageRejected("wrong_door", ack.door)
@@ -335,7 +335,7 @@ class DoorState:
 
     @classmethod
     def from_json(cls, data: str | bytes) -> DoorState:
-        return cls._from_obj(_load_object(data, MessageRejected))
+        return cls._from_obj(load_object(data, MessageRejected))
 
     @classmethod
     def _from_obj(cls, obj: dict[str, Any]) -> DoorState:
@@ -400,7 +400,7 @@ def last_will(door_id: str) -> DoorState:
 def parse_state(payload: str | bytes, secret: str | bytes | None = None) -> DoorState:
     """Parse a state message. With a secret, a full state must be signed; the
     bare offline will cannot be signed and is accepted as is."""
-    obj = _load_object(payload, MessageRejected)
+    obj = load_object(payload, MessageRejected)
     state = DoorState._from_obj(obj)
     if secret is not None and not state.is_will and not verify(obj, secret):
         raise MessageRejected("bad_signature")
@@ -442,7 +442,7 @@ class Event:
 
     @classmethod
     def from_json(cls, data: str | bytes) -> Event:
-        return cls._from_obj(_load_object(data, MessageRejected))
+        return cls._from_obj(load_object(data, MessageRejected))
 
     @classmethod
     def _from_obj(cls, obj: dict[str, Any]) -> Event:
@@ -524,7 +524,7 @@ def parse_event(
     payload: str | bytes, secret: str | bytes, *, door_id: str | None = None
 ) -> Event:
     """Parse and verify an event; raises MessageRejected."""
-    obj = _load_object(payload, MessageRejected)
+    obj = load_object(payload, MessageRejected)
     event = Event._from_obj(obj)
     if door_id is not None and event.door != door_id:
         raise MessageRejected("wrong_door", event.door)

@@ -206,10 +206,18 @@ def _dumps(obj: Mapping[str, Any]) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _load_object(data: str | bytes, error: type[Rejected]) -> dict[str, Any]:
+def load_object(
+    data: str | bytes,
+    error: type[Rejected],
+    *,
+    limit: int = MAX_MESSAGE_BYTES,
+    what: str = "message",
+) -> dict[str, Any]:
+    """The JSON object of a payload of at most ``limit`` bytes; raises
+    ``error("malformed", ...)`` for anything else."""
     raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
-    if len(raw) > MAX_MESSAGE_BYTES:
-        raise error("malformed", "message too large")
+    if len(raw) > limit:
+        raise error("malformed", f"{what} too large")
     try:
         obj = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
