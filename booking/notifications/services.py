@@ -13,9 +13,7 @@ key in ``sent_notifications`` (booking.outbox, ``send_once``), so running
 from __future__ import annotations
 
 import logging
-import smtplib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import partial
 
@@ -28,10 +26,9 @@ from sqlalchemy.orm import Session, selectinload
 from .. import events
 from ..auth.models import User
 from ..bookings.models import Booking, BookingStatus
-from ..calendars import ical
 from ..db import get_db, unit_of_work, utcnow
 from ..i18n import localdate, locale_for
-from ..mail import Attachment, send_mail
+from ..mail import send_mail
 from ..outbox import queue_mail
 from ..passes.models import Pass, PassStatus
 from ..spaces.hours import local_date
@@ -47,18 +44,17 @@ from .claims import (  # noqa: F401 (the names callers know)
     finish_claim,
     finish_claims,
 )
+from .compose import (
+    attempt_send,
+    booking_context,
+    booking_mail,
+    compose_mail,
+    recipient_of,
+    send_composed,
+)
 from .models import NotificationKind, NotificationOptOut, SentNotification
 
 log = logging.getLogger(__name__)
-
-SUBJECTS = {
-    NotificationKind.BOOKING_CONFIRMED: _l("Booked: %(what)s on %(day)s"),
-    NotificationKind.BOOKING_CANCELLED: _l("Cancelled: %(what)s on %(day)s"),
-    NotificationKind.REMINDER: _l("Tomorrow: %(what)s"),
-    NotificationKind.WAITLIST: _l("A desk is free at %(location)s on %(day)s"),
-    NotificationKind.PAYMENT_FAILED: _l("Your payment did not go through"),
-    NotificationKind.MEMBERSHIP_RENEWING: _l("Your membership renews on %(day)s"),
-}
 
 LABELS = {
     NotificationKind.BOOKING_CONFIRMED: _l("Booking confirmations"),
@@ -100,117 +96,6 @@ def set_preferences(db: Session, user: User, enabled: Iterable[str]) -> None:
         for kind in NotificationKind:
             if kind not in enabled:
                 db.add(NotificationOptOut(user_id=user.id, kind=kind))
-
-
-# --- composing and sending -------------------------------------------------
-
-
-def _send(
-    user: User | GuestRecipient,
-    kind: NotificationKind,
-    compose: Callable[[], tuple[dict, list[Attachment] | None]],
-) -> str | None:
-    """Compose and send one booking mail; None when it went out, else why not."""
-    return _attempt(
-        f"{kind} mail to user {user.id}",
-        lambda: send_mail(user.email, *_compose(user, kind, compose)),
-    )
-
-
-def _compose(
-    user: User | GuestRecipient,
-    kind: NotificationKind,
-    compose: Callable[[], tuple[dict, list[Attachment] | None]],
-) -> tuple[str, str, str, list[Attachment] | None]:
-    """Subject, text, HTML and attachments of ``emails/<kind>.txt|.html`` in
-    the user's language."""
-    with force_locale(locale_for(user)):
-        context, attachments = compose()
-        subject = str(SUBJECTS[kind] % context.get("subject_args", {}))
-        values = {
-            "user": user,
-            "public_url": current_app.config["PUBLIC_URL"],
-            **context,
-        }
-        # Straight from the Jinja environment: render_template would run
-        # every context processor of the web pages (the network settings
-        # query, door helpers) for each part of each mail.
-        env = current_app.jinja_env
-        text = env.get_template(f"emails/{kind}.txt").render(values)
-        html = env.get_template(f"emails/{kind}.html").render(values)
-    return subject, text, html, attachments
-
-
-def _attempt(what: str, send: Callable[[], None]) -> str | None:
-    """Run one send; None when it went out, else why not.
-
-    Any failure is caught and logged: one mail that cannot be composed or sent
-    (a broken template, a header the mail library refuses, a server that is
-    down) never stops the mails after it.
-    """
-    try:
-        send()
-    except (OSError, smtplib.SMTPException) as error:
-        log.warning("could not send %s: %r", what, error)
-        return f"{type(error).__name__}: {error}"[:200]
-    except Exception as error:
-        log.exception("could not compose or send %s", what)
-        return f"{type(error).__name__}: {error}"[:200]
-    return None
-
-
-@dataclass(frozen=True)
-class GuestRecipient:
-    """A guest without an account, written to like a user (``_send``): in the
-    language of the member who booked for them, with that member's id in
-    logs and claims."""
-
-    id: int
-    name: str
-    email: str
-    locale: str | None
-    is_active: bool = True
-
-
-def recipient_of(booking: Booking) -> User | GuestRecipient:
-    """Who a booking's mails go to: its holder, or the guest it is for."""
-    if booking.guest_email:
-        return GuestRecipient(
-            booking.user_id,
-            booking.guest_name or "",
-            booking.guest_email,
-            booking.user.locale,
-        )
-    return booking.user
-
-
-def _booking_context(booking: Booking) -> dict:
-    location = booking.location
-    return {
-        "booking": booking,
-        "location": location,
-        "resource": booking.resource,
-        "tz": location.timezone,
-        "subject_args": {
-            "what": f"{booking.resource.name} · {location.name}",
-            "day": localdate(booking.booked_on, fmt="medium"),
-            "location": location.name,
-        },
-    }
-
-
-def _booking_mail(
-    booking: Booking, kind: NotificationKind
-) -> tuple[dict, list[Attachment]]:
-    method, body = ical.invitation(booking, organizer=current_app.config["MAIL_FROM"])
-    attachment = Attachment(
-        filename="booking.ics" if method == "REQUEST" else "cancellation.ics",
-        data=body,
-        mimetype="text/calendar",
-        params={"method": method, "charset": "utf-8"},
-    )
-    # In the holder's language: _send calls this under force_locale.
-    return _booking_context(booking), [attachment]
 
 
 # --- booking mails: marked in the transaction, delivered by polling ----------
@@ -318,7 +203,7 @@ def deliver_queued_mails(
     results = [
         (
             row.key,
-            _attempt(
+            attempt_send(
                 f"mail {row.key}",
                 partial(
                     send_mail, row.recipient, row.subject, row.body_text, row.body_html
@@ -407,9 +292,9 @@ def deliver_booking_mails(
     results = []
     for key, (booking, kind) in owed.items():
         if key in claimed:
-            mail = partial(_booking_mail, booking, kind)
+            mail = partial(booking_mail, booking, kind)
             results.append(
-                (key, booking, kind, _send(recipient_of(booking), kind, mail))
+                (key, booking, kind, send_composed(recipient_of(booking), kind, mail))
             )
     with unit_of_work(db):  # the outcome and the retry marker together
         retries = finish_claims(
@@ -471,9 +356,9 @@ def send_once(
     if not wants(db, user, kind):
         return False
     composed: list = []
-    if _attempt(
+    if attempt_send(
         f"{kind} mail to user {user.id}",
-        lambda: composed.extend(_compose(user, kind, lambda: (context, None))),
+        lambda: composed.extend(compose_mail(user, kind, lambda: (context, None))),
     ):
         return False
     subject, text, html, _ = composed
@@ -508,7 +393,7 @@ def send_reminders(db: Session, *, now: datetime | None = None) -> int:
             continue
         user = recipient_of(booking)
         with force_locale(locale_for(user)):
-            context = _booking_context(booking)
+            context = booking_context(booking)
         if send_once(
             db,
             f"reminder:booking:{booking.id}",
