@@ -4,9 +4,11 @@ delivered once when it is back (booking.outbox)."""
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -117,3 +119,17 @@ def test_no_smtp_inside_the_request(app, client, db, create_user, delivery):
         db.expire_all()
         row = db.scalar(select(SentNotification))
         assert row.attempts == 1 and row.last_error and row.sent_at is None
+
+
+def test_only_the_mail_delivery_talks_to_the_mail_server():
+    """One path: every other module queues (booking.outbox.queue_mail)."""
+    package = Path(__file__).resolve().parents[3] / "booking"
+    senders = sorted(
+        str(path.relative_to(package.parent))
+        for path in package.rglob("*.py")
+        if path.name != "mail.py" and re.search(r"\bsend_mail\b", path.read_text())
+    )
+    assert senders == [
+        "booking/notifications/compose.py",
+        "booking/notifications/services.py",
+    ]
