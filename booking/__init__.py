@@ -174,5 +174,6 @@ def _connect_receivers() -> None:
     events.booking_confirmed.connect(notifications.on_booking_changed)
     events.booking_cancelled.connect(notifications.on_booking_changed)
     events.renewal_failed.connect(notifications.on_renewal_failed)
+    events.mail_queued.connect(notifications.on_mail_queued)
     # After the booking-mail delivery: the waitlist.
     events.desk_freed.connect(checkin.on_desk_freed)

@@ -43,6 +43,10 @@ booking_cancelled = _signals.signal("booking-cancelled")
 # (dedupes the mail).
 renewal_failed = _signals.signal("renewal-failed")
 
+# A mail was queued (outbox.queue_mail) by any domain: have the mail delivery
+# send it. Sender: None.
+mail_queued = _signals.signal("mail-queued")
+
 # --- after the mail delivery ------------------------------------------------
 
 # A desk-day booking's cancellation has been handled by the booking-mail

@@ -28,6 +28,7 @@ from sqlalchemy import Connection, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..db import Database, utcnow
+from ..upsert import conflict_insert
 from .logs import request_id
 from .models import JobState
 
@@ -226,11 +227,7 @@ def _ensure_rows(database: Database) -> None:
     missing = [job.name for job in JOBS if job.name not in present]
     if not missing:
         return
-    dialect = database.engine.dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    insert = conflict_insert(database.engine.dialect.name)
     with _write(database) as conn:
         conn.execute(
             insert(JobState)
