@@ -332,7 +332,9 @@ def unlock_door(
     if not remote:
         channel = Channel.OPERATOR if decision.reason == rules.OPERATOR else Channel.APP
     if not decision.allowed:
-        with unit_of_work(db):
+        # Durable: the refusal stays in the audit log although the request
+        # answers with an error (which rolls back what a request wrote).
+        with unit_of_work(db, durable=True):
             _add_event(
                 db,
                 door,
@@ -351,7 +353,8 @@ def unlock_door(
         "refused": Result.REFUSED,
         "timeout": Result.TIMEOUT,
     }.get(outcome.status, Result.UNAVAILABLE)
-    with unit_of_work(db):
+    # Durable: a door that refused or did not answer stays in the audit log.
+    with unit_of_work(db, durable=True):
         event = _add_event(
             db,
             door,
@@ -396,7 +399,7 @@ def record_rate_limited(db: Session, actor: User | None, door_id: int) -> None:
     door = db.get(Door, door_id)
     if door is None:
         return
-    with unit_of_work(db):
+    with unit_of_work(db, durable=True):  # the request answers 429
         _add_event(
             db,
             door,
