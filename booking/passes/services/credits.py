@@ -8,6 +8,7 @@ company budget, pack) or still owed, which billing holds for payment.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -288,10 +289,20 @@ def member_standing(db: Session, user: User, now: datetime | None = None) -> Sta
     ACTIVE, PAST_DUE_IN_GRACE (a renewal failed, the grace period runs: access
     continues), SUSPENDED (grace over: no new bookings, no door) or NONE.
     """
-    now = now or utcnow()
+    return standing_among(_passes_of(db, user, None), now or utcnow())
+
+
+def usable_passes(db: Session, user: User) -> list[Pass]:
+    """The person's and their employers' usable passes, read once for the
+    door rule (``standing_among``, ``grants_24_7``, day passes, fixed desk)."""
+    return _passes_of(db, user, None)
+
+
+def standing_among(passes: Iterable[Pass], now: datetime) -> Standing:
+    """``member_standing`` over passes already read (``usable_passes``)."""
     standings = {
         p.standing(now)
-        for p in _passes_of(db, user, None)
+        for p in passes
         if p.kind in (PlanKind.MEMBERSHIP, PlanKind.COMPANY)
     }
     for standing in (
@@ -309,10 +320,15 @@ def has_24_7_access(
 ) -> bool:
     """Door access outside opening hours: an active (or in-grace) 24/7 plan
     valid at this location. A suspended member never."""
-    now = now or utcnow()
+    return grants_24_7(_passes_of(db, user, location_id), location_id, now or utcnow())
+
+
+def grants_24_7(passes: Iterable[Pass], location_id: int, now: datetime) -> bool:
+    """``has_24_7_access`` over passes already read (``usable_passes``)."""
     return any(
         p.access_24_7
         and p.kind in (PlanKind.MEMBERSHIP, PlanKind.COMPANY)
+        and (p.location_id is None or p.location_id == location_id)
         and p.standing(now) in (Standing.ACTIVE, Standing.PAST_DUE_IN_GRACE)
-        for p in _passes_of(db, user, location_id)
+        for p in passes
     )
