@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from flask import Flask, current_app, g, has_app_context
+from flask import Flask, current_app, g, has_app_context, has_request_context
 from sqlalchemy import DateTime, MetaData, create_engine, event, make_url
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import (
@@ -288,9 +288,9 @@ class Database:
         self.engine.dispose()
 
 
-# Set in ``g`` while Flask dispatches a request: its units of work then share
-# one transaction, committed when the request answers (see unit_of_work).
-_REQUEST_UNIT = "landdesk_request_unit"
+# Set in ``g`` once the request has answered: what runs after (the callbacks
+# of its commit) writes in units of its own.
+_REQUEST_DONE = "landdesk_request_done"
 # Set in ``g`` when a unit of work of the request failed: nothing is kept.
 _REQUEST_FAILED = "landdesk_request_failed"
 
@@ -299,12 +299,7 @@ def init_app(app: Flask) -> None:
     database = Database(app.config["DATABASE_URL"])
     app.extensions["landdesk_db"] = database
 
-    # First of the before_request hooks and last of the after_request ones
-    # (init_app runs before every other extension's).
-    @app.before_request
-    def _open_request_unit():
-        g.setdefault(_REQUEST_UNIT, True)
-
+    # Registered first, so it runs after every other after_request hook.
     @app.after_request
     def _close_request_unit(response):
         session = database.session.current()
@@ -332,7 +327,7 @@ def finish_request(db: Session, *, ok: bool) -> None:
     _release_writer_queue(db)
     # What the callbacks write (inline mail delivery in tests) is their own
     # units' business, committed as they go.
-    g.pop(_REQUEST_UNIT, None)
+    g.setdefault(_REQUEST_DONE, True)
     _run_committed(db)
 
 
@@ -345,7 +340,9 @@ def get_db() -> Session:
 
 
 def _in_request() -> bool:
-    return has_app_context() and g.get(_REQUEST_UNIT, False)
+    # A request without an answer yet. (A request context that is never
+    # dispatched, ``app.test_request_context()``, ends without a commit.)
+    return has_request_context() and not g.get(_REQUEST_DONE, False)
 
 
 @contextmanager

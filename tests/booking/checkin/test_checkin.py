@@ -52,9 +52,7 @@ def test_door_entry_checks_in(db, space, create_user):
     assert services.record_door_entry(db, member.id, location.id, at=at(day, 9)) is None
 
 
-def test_door_entry_checks_in_the_booking_the_door_opened_for(
-    db, space, create_user
-):
+def test_door_entry_checks_in_the_booking_the_door_opened_for(db, space, create_user):
     location, flex = space
     day = next_weekday(1)
     member = create_user()
