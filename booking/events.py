@@ -21,12 +21,14 @@ session of the unit of work that sent the signal.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from blinker import Namespace, Signal
 from sqlalchemy.orm import Session
 
 from .db import on_commit
+from .errors import DomainError
 
 _signals = Namespace()
 
@@ -42,6 +44,16 @@ booking_cancelled = _signals.signal("booking-cancelled")
 # A membership renewal could not be charged. Sender: the Pass; keyword ``key``
 # (dedupes the mail).
 renewal_failed = _signals.signal("renewal-failed")
+# An unlock attempt was written to the audit log (access): allowed or not,
+# answered by the door or not. Sender: the AccessEvent; keyword ``wait_s``,
+# how long the door took to answer (None when it was not asked).
+unlock_audited = _signals.signal("unlock-audited")
+
+# --- when it is refused -------------------------------------------------------
+
+# A booking request was refused: a DomainError left create_booking (sent by
+# ``announces_refusal``). Sender: the error.
+booking_refused = _signals.signal("booking-refused")
 
 # --- after the mail delivery ------------------------------------------------
 
@@ -73,6 +85,24 @@ sale_reversed = _signals.signal("sale-reversed")
 # An operator lowers a resource's capacity (spaces). Keyword: capacity, the
 # new one. Bookings raises InvalidInput while a seat to be removed is booked.
 seats_removed = _signals.signal("seats-removed")
+
+
+def announces_refusal(signal: Signal):
+    """Decorate a service so that a DomainError it raises is sent as
+    ``signal`` (sender: the error) before it goes on up."""
+
+    def decorator(service):
+        @functools.wraps(service)
+        def announcing(*args, **kwargs):
+            try:
+                return service(*args, **kwargs)
+            except DomainError as error:
+                signal.send(error)
+                raise
+
+        return announcing
+
+    return decorator
 
 
 def send_after_commit(db: Session, signal: Signal, sender: Any, **kwargs: Any) -> None:

@@ -9,6 +9,7 @@ audit log is read through access.audit.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 from devices import messages
 from devices.pins import PIN_SLOT_S, offline_pin
 
-from .. import metrics
+from .. import events
 from ..auth.models import User
 from ..bookings.models import Booking, BookingStatus
 from ..checkin.services import record_door_entry
@@ -327,17 +328,21 @@ _INSERT_EVENT = (
 )
 
 
-def _add_event(db: Session, door: Door, **values: Any) -> AccessEvent:
-    # Every unlock attempt is audited here, so it is counted here too.
-    metrics.UNLOCKS.labels(str(values["result"])).inc()
+def _add_event(
+    db: Session, door: Door, *, wait_s: float | None = None, **values: Any
+) -> AccessEvent:
     row = {key: None for key in _EVENT_COLUMNS}
     row.update(door_id=door.id, location_id=door.location_id, offline=False)
     row.update(values)
-    row.setdefault("occurred_at", utcnow())
     row["recorded_at"] = utcnow()
+    if row["occurred_at"] is None:
+        row["occurred_at"] = row["recorded_at"]
     event_id = db.scalar(_INSERT_EVENT, row)
     # The session's object of the new row, without a query.
-    return persistent(db, AccessEvent(id=event_id, **row))
+    event = persistent(db, AccessEvent(id=event_id, **row))
+    # Every unlock attempt is audited here; metrics count it once committed.
+    events.send_after_commit(db, events.unlock_audited, event, wait_s=wait_s)
+    return event
 
 
 @dataclass(frozen=True)
@@ -385,8 +390,9 @@ def unlock_door(
                 occurred_at=now,
             )
         raise AccessDenied(_denied_message(decision, door), reason=decision.reason)
-    with metrics.UNLOCK_SECONDS.time():
-        outcome = _send_unlock(db, door)
+    asked = time.perf_counter()
+    outcome = _send_unlock(db, door)
+    wait_s = time.perf_counter() - asked
     result = {
         "opened": Result.OPENED,
         "refused": Result.REFUSED,
@@ -404,6 +410,7 @@ def unlock_door(
             reason=outcome.reason,
             command_id=outcome.command_id,
             occurred_at=now,
+            wait_s=wait_s,
         )
         if result == Result.OPENED and channel == Channel.APP:
             record_door_entry(

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Select
 
-from .. import events, metrics
+from .. import events
 from ..auth.models import User
 from ..billing.services import release_expired_holds
 from ..calendars.services import check_not_blocked
@@ -495,7 +495,7 @@ def _new_booking_params(
     }
 
 
-@metrics.count_booking
+@events.announces_refusal(events.booking_refused)
 def create_booking(
     db: Session, actor: User, request: BookingRequest, *, now: datetime | None = None
 ) -> Booking:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from ...auth.models import User
@@ -90,11 +90,19 @@ def settle_booking(
     return price
 
 
-def _holder_filter(user_id: int):
+def _holder_filter(user_id):
     employer = select(CompanyMember.company_id).where(
         CompanyMember.user_id == user_id, CompanyMember.removed_at.is_(None)
     )
     return or_(Pass.user_id == user_id, Pass.company_id.in_(employer))
+
+
+# _passes_of(db, holder, None), built once for the door rule's hot path.
+_USABLE_PASSES = (
+    select(Pass)
+    .where(_holder_filter(bindparam("holder")), Pass.status.in_(_USABLE))
+    .order_by(Pass.id)
+)
 
 
 def _passes_of(
@@ -109,7 +117,10 @@ def _passes_of(
         # Two bookings drawing on one budget (two employees, two tabs) count
         # credits one after the other.
         query = query.with_for_update(of=Pass)
-    passes = list(db.scalars(query.order_by(Pass.id)))
+    return _by_preference(db.scalars(query.order_by(Pass.id)))
+
+
+def _by_preference(passes: Iterable[Pass]) -> list[Pass]:
     return sorted(passes, key=lambda p: _PREFERENCE[PlanKind(p.kind)])
 
 
@@ -295,7 +306,7 @@ def member_standing(db: Session, user: User, now: datetime | None = None) -> Sta
 def usable_passes(db: Session, user: User) -> list[Pass]:
     """The person's and their employers' usable passes, read once for the
     door rule (``standing_among``, ``grants_24_7``, day passes, fixed desk)."""
-    return _passes_of(db, user, None)
+    return _by_preference(db.scalars(_USABLE_PASSES, {"holder": user.id}))
 
 
 def standing_among(passes: Iterable[Pass], now: datetime) -> Standing:
