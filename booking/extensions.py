@@ -2,12 +2,60 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import flask_limiter
 from flask import Flask, request
 from flask_babel import Babel
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
+from limits.storage import MemoryStorage
+
+
+class SweptMemoryStorage(MemoryStorage):
+    """``memory://`` without its timer thread (``landdesk-memory://``).
+
+    limits' in-process storage starts a ``threading.Timer`` on a counter hit
+    whenever the last one has run out, and the timer walks every key: under a
+    steady stream of unlocks, a thread start and a walk of all members'
+    counters every 10 ms in each worker. A counter that ran out is dropped
+    when it is read anyway (``MemoryStorage.get``); here the walk that frees
+    the memory of keys nobody reads again runs inline, at most once a second.
+    Fixed windows only, the strategy this app uses (``RATELIMIT_STRATEGY``).
+    """
+
+    STORAGE_SCHEME = ["landdesk-memory"]
+    SWEEP_S = 1.0
+
+    def __init__(self, uri: str | None = None, **options) -> None:
+        super().__init__(uri, **options)
+        self._next_sweep = 0.0
+        self._sweep_lock = threading.Lock()
+
+    def incr(self, key: str, expiry: float, amount: int = 1) -> int:
+        self.get(key)  # an expired counter starts again
+        self._sweep()
+        with self.locks[key]:
+            self.storage[key] += amount
+            if self.storage[key] == amount:
+                self.expirations[key] = time.time() + expiry
+        return self.storage.get(key, 0)
+
+    def _sweep(self) -> None:
+        now = time.time()
+        if now < self._next_sweep or not self._sweep_lock.acquire(blocking=False):
+            return
+        try:
+            self._next_sweep = now + self.SWEEP_S
+            for key, expires in list(self.expirations.items()):
+                if expires <= now:
+                    self.storage.pop(key, None)
+                    self.expirations.pop(key, None)
+                    self.locks.pop(key, None)
+        finally:
+            self._sweep_lock.release()
 
 
 class _Marked:
@@ -44,6 +92,10 @@ class Limiter(flask_limiter.Limiter):
         return _Marked(super().shared_limit(*args, **kwargs))
 
     def init_app(self, app: Flask) -> None:
+        if app.config.get("RATELIMIT_STORAGE_URI") == "memory://" and app.config.get(
+            "RATELIMIT_STRATEGY", "fixed-window"
+        ) in ("fixed-window", None):
+            app.config["RATELIMIT_STORAGE_URI"] = "landdesk-memory://"
         before = list(app.before_request_funcs.get(None, ()))
         after = list(app.after_request_funcs.get(None, ()))
         teardown = list(app.teardown_request_funcs.get(None, ()))

@@ -136,3 +136,24 @@ def test_the_password_reset_limit_still_holds_with_its_headers(client, auth):
     # A page without a limit carries no rate-limit bookkeeping.
     assert "X-RateLimit-Limit" not in client.get("/healthz").headers
     limiter.reset()
+
+
+def test_in_process_rate_limits_start_no_timer_threads(app):
+    """The in-process counters (login throttle, unlock and reset limits)
+    expire without a timer thread per hit, and still expire."""
+    import threading
+    import time
+
+    from booking.extensions import SweptMemoryStorage, limiter
+
+    storage = limiter.storage
+    assert isinstance(storage, SweptMemoryStorage)
+    threads = threading.active_count()
+    for i in range(50):
+        storage.incr(f"test-key-{i}", 1)
+    assert threading.active_count() == threads
+    assert storage.get("test-key-0") == 1
+    time.sleep(1.1)
+    assert storage.get("test-key-0") == 0
+    storage.incr("test-key-x", 1)  # sweeps what nobody read again
+    assert "test-key-49" not in storage.expirations
