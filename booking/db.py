@@ -233,18 +233,20 @@ class RequestSessions:
 
 
 def _after_commit(session: Session) -> None:
-    # Only the root transaction's commit is an outcome (no SQL may run here).
-    info = session.info
-    info.setdefault("committed", []).extend(info.get("pending", ()))
-    info["pending"] = []
+    # Also sent when a savepoint is released: only the root transaction's end
+    # (below) decides. No SQL may run here.
+    session.info["committing"] = True
 
 
 def _after_transaction_end(session: Session, transaction) -> None:
+    info = session.info
+    committed, info["committing"] = info.get("committing", False), False
     if transaction.parent is not None:
-        return
-    # Committed (the callbacks moved on above) or rolled back (they go).
-    session.info["pending"] = []
-    session.info["wrote"] = False
+        return  # a savepoint: its outcome is not the transaction's
+    if committed:
+        info.setdefault("committed", []).extend(info.get("pending", ()))
+    info["pending"] = []  # run once committed, dropped on a rollback
+    info["wrote"] = False
     _release_writer_queue(session)
 
 

@@ -166,3 +166,20 @@ def test_outside_a_request_each_unit_commits_at_its_end(app, db, create_location
     location = create_location(name="Old name")
     update_location(db, location.operators[0], location.id, {"name": "New name"})
     assert _location_name(app, location.id) == "New name"
+
+
+def test_a_released_savepoint_does_not_count_as_the_commit(db):
+    from booking.db import on_commit
+
+    ran = []
+    try:
+        with unit_of_work(db):
+            on_commit(db, lambda: ran.append("rolled back"))
+            with db.begin_nested():  # released: not the transaction's outcome
+                pass
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    with unit_of_work(db):
+        pass
+    assert ran == []
