@@ -9,29 +9,8 @@ from flask import Flask
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-class Landdesk(Flask):
-    """Flask, with its per-hook coroutine check done once per function."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._sync: dict = {}
-
-    def ensure_sync(self, func):
-        # Flask asks inspect whether each hook and view is a coroutine
-        # function on every call (a dozen per request); the answer never
-        # changes for a function, so it is kept (async views still work).
-        try:
-            return self._sync[func]
-        except KeyError:
-            pass
-        except TypeError:  # unhashable
-            return super().ensure_sync(func)
-        sync = self._sync[func] = super().ensure_sync(func)
-        return sync
-
-
 def create_app(test_config: dict | None = None) -> Flask:
-    app = Landdesk(
+    app = Flask(
         __name__,
         instance_path=os.path.join(ROOT, "instance"),
         instance_relative_config=True,
