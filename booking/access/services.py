@@ -234,17 +234,19 @@ def rotate_secret(db: Session, actor: User, door_id: int) -> tuple[Door, str]:
 # --- the rule ------------------------------------------------------------------
 
 
-_LIVE_BOOKINGS = select(Booking.id, Booking.starts_at, Booking.ends_at).where(
-    Booking.user_id == bindparam("user_id"),
-    Booking.location_id == bindparam("location_id"),
-    Booking.status == BookingStatus.CONFIRMED,
-    Booking.ends_at > bindparam("now"),
-    Booking.starts_at < bindparam("day_ahead"),
+_b = Booking.__table__.c
+# Plain Core on the table (the ORM's statement handling left out), built
+# once: building a statement costs more than running it.
+_LIVE_BOOKINGS = select(_b.id, _b.starts_at, _b.ends_at).where(
+    _b.user_id == bindparam("user_id"),
+    _b.location_id == bindparam("location_id"),
+    _b.status == BookingStatus.CONFIRMED,
+    _b.ends_at > bindparam("now"),
+    _b.starts_at < bindparam("day_ahead"),
 )
-# The same, for a door that serves some resources only (built once: building
-# a statement costs more than running it).
+# The same, for a door that serves some resources only.
 _LIVE_BOOKINGS_SERVED = _LIVE_BOOKINGS.where(
-    Booking.resource_id.in_(bindparam("resource_ids", expanding=True))
+    _b.resource_id.in_(bindparam("resource_ids", expanding=True))
 )
 
 
@@ -324,7 +326,7 @@ _EVENT_COLUMNS = tuple(
 _INSERT_EVENT = (
     insert(AccessEvent.__table__)
     .values({key: bindparam(key) for key in (*_EVENT_COLUMNS, "recorded_at")})
-    .returning(AccessEvent.id)
+    .returning(AccessEvent.__table__.c.id)
 )
 
 

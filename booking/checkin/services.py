@@ -59,35 +59,36 @@ def check_in(
     return booking
 
 
+# Plain Core on the table (no ORM attributes: the ORM's bulk-update path
+# is left out); the session's object of the row, if it has one, is updated
+# below. Built once: building a statement costs more than running it.
+_bookings = Booking.__table__.c
 _DOOR_ENTRY_CAN_CHECK_IN = (
-    Booking.user_id == bindparam("holder"),
-    Booking.location_id == bindparam("location"),
-    Booking.status.in_(ACTIVE_STATUSES),
-    Booking.starts_at <= bindparam("early"),
-    Booking.ends_at > bindparam("now"),
-    Booking.checked_in_at.is_(None),
+    _bookings.user_id == bindparam("holder"),
+    _bookings.location_id == bindparam("location"),
+    _bookings.status.in_(ACTIVE_STATUSES),
+    _bookings.starts_at <= bindparam("early"),
+    _bookings.ends_at > bindparam("now"),
+    _bookings.checked_in_at.is_(None),
 )
-# Built once (building a statement costs more than running it), in Core: the
-# ORM's bulk-update bookkeeping is left out, the session's object of the row,
-# if it has one, is updated below.
 _CHECK_IN_THIS = (
     update(Booking.__table__)
-    .where(Booking.id == bindparam("booking"), *_DOOR_ENTRY_CAN_CHECK_IN)
+    .where(_bookings.id == bindparam("booking"), *_DOOR_ENTRY_CAN_CHECK_IN)
     .values(checked_in_at=bindparam("now"))
-    .returning(Booking.id)
+    .returning(_bookings.id)
 )
 _CHECK_IN_FIRST = (
     update(Booking.__table__)
     .where(
-        Booking.id
-        == select(Booking.id)
+        _bookings.id
+        == select(_bookings.id)
         .where(*_DOOR_ENTRY_CAN_CHECK_IN)
-        .order_by(Booking.starts_at)
+        .order_by(_bookings.starts_at)
         .limit(1)
         .scalar_subquery()
     )
     .values(checked_in_at=bindparam("now"))
-    .returning(Booking.id)
+    .returning(_bookings.id)
 )
 
 
