@@ -147,7 +147,7 @@ def _connect_receivers() -> None:
     """Who listens to which domain event (booking/events.py). blinker keeps
     one connection per receiver, so every app of a test run may connect
     again."""
-    from . import events
+    from . import events, metrics
     from .access import pins
     from .billing import settlement
     from .bookings import closures as booking_closures
@@ -175,5 +175,9 @@ def _connect_receivers() -> None:
     events.booking_cancelled.connect(notifications.on_booking_changed)
     events.renewal_failed.connect(notifications.on_renewal_failed)
     events.mail_queued.connect(notifications.on_mail_queued)
+    # The counters of /metrics.
+    events.booking_placed.connect(metrics.on_booking_placed)
+    events.booking_refused.connect(metrics.on_booking_refused)
+    events.unlock_audited.connect(metrics.on_unlock_audited)
     # After the booking-mail delivery: the waitlist.
     events.desk_freed.connect(checkin.on_desk_freed)

@@ -235,7 +235,9 @@ def _store_event(db: Session, door: Door, event: messages.Event, now: datetime) 
         if event.type == "pin_accepted" and holder is not None:
             # Coming in by PIN counts as checking in, as opening by app does,
             # so the no-show release leaves the booking alone.
-            record_door_entry(db, holder.user_id, door.location_id, at=at)
+            record_door_entry(
+                db, holder.user_id, door.location_id, at=at, booking_id=holder.id
+            )
         door.last_seen_at = max(door.last_seen_at or at, now)
         if event.type in ("opened", "closed"):
             door.is_open = event.type == "opened"
