@@ -2,7 +2,7 @@
 and retried (booking.outbox)
 
 Revision ID: 7d2e4a9c1b36
-Revises: 3c8f1a2b7d10
+Revises: 5b9e3c7d2f14
 Create Date: 2026-12-07 06:50:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 
 revision = '7d2e4a9c1b36'
-down_revision = '3c8f1a2b7d10'
+down_revision = '5b9e3c7d2f14'
 branch_labels = None
 depends_on = None
 
