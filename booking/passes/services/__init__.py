@@ -49,7 +49,6 @@ from .operators import (
     grant_credits,
     ledger,
     list_passes,
-    network_settlement,
 )
 from .plans import (
     can_manage_plan,
@@ -104,7 +103,6 @@ __all__ = [
     "ledger",
     "list_passes",
     "member_standing",
-    "network_settlement",
     "new_pass",
     "parse_cents",
     "plans_for_operator",
