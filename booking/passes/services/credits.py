@@ -9,7 +9,7 @@ company budget, pack) or still owed, which billing holds for payment.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
@@ -266,6 +266,11 @@ class CreditSummary:
     # Paid by transfer or on site: renewed here; the next period's first day.
     renews_here: bool = False
     renews_on: date | None = None
+
+    @property
+    def last_day(self) -> date | None:
+        """The last day of the current period (the day before renewal)."""
+        return self.renews_on - timedelta(days=1) if self.renews_on else None
 
 
 def _fixed_desk_name(db: Session, pass_: Pass) -> str | None:

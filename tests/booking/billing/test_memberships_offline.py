@@ -207,7 +207,7 @@ def test_cancelled_at_period_end_is_not_renewed(client, db, space, member, sales
     fresh(db)
     pass_ = db.get(Pass, pass_id)
     assert pass_.cancel_at_period_end
-    assert "endet am" in client.get("/plans").get_data(as_text=True)
+    assert "läuft bis" in client.get("/plans").get_data(as_text=True)
     after = pass_.current_period_end + timedelta(minutes=5)
     assert billing.renew_memberships(db, now=after) == {"renewed": 0, "ended": 1}
     assert billing.renew_memberships(db, now=after) == {"renewed": 0, "ended": 0}
