@@ -17,6 +17,7 @@ from booking.billing import services as billing
 from booking.billing.models import Order, OrderStatus, PaymentMethod
 from booking.billing.services.periods import add_months, period_end
 from booking.db import utcnow
+from booking.errors import BookingConflict
 from booking.passes.models import Pass, PassStatus, Plan, PlanKind
 from tests.conftest import csrf_token
 from tests.support.billing_helpers import fresh
@@ -315,3 +316,43 @@ def test_network_wide_plans_are_paid_through_stripe_only(api, db, create_user):
     assert response.status_code == 409
     assert response.get_json()["error"] == "no_payment_method"
     assert admin.is_admin
+
+
+def test_a_repeated_purchase_is_one_sale(app, db, space, member, sales):
+    _location, _operator, plan = space
+    member_id, plan_id = member.id, plan.id
+    db.commit()
+    results: list[int] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def buy():
+        from booking.auth.models import User
+        from booking.db import get_db
+
+        with app.app_context():
+            session = get_db()
+            actor = session.get(User, member_id)
+            barrier.wait()
+            try:
+                order = billing.buy_plan(
+                    session, actor, plan_id, payment_method="invoice"
+                )
+                results.append(order.id)
+            except BaseException as error:  # noqa: BLE001
+                errors.append(error)
+
+    threads = [threading.Thread(target=buy) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(results) == 4 and len(set(results)) == 1
+    fresh(db)
+    assert db.scalar(select(func.count()).select_from(Order)) == 1
+    assert [e for e, _, _ in sales] == ["made"]
+    # Later, it is no retry: the membership is already running.
+    later = utcnow() + timedelta(hours=1)
+    with pytest.raises(BookingConflict):
+        billing.buy_plan(db, member, plan_id, payment_method="invoice", now=later)
