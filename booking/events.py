@@ -58,6 +58,11 @@ desk_freed = _signals.signal("desk-freed")
 # location, holder, now, payment_method (the one asked for, or None). A
 # receiver may raise (MembershipSuspended, InvalidInput).
 booking_placed = _signals.signal("booking-placed")
+# An operator closes a location or one resource for whole days (spaces).
+# Sender: the Closure; keywords ``actor`` and ``now``. Bookings cancels the
+# live bookings the closure covers, each through its one cancel path, and
+# returns their ids.
+closure_added = _signals.signal("closure-added")
 # A live booking is being cancelled in this unit: return its credit or refund
 # its payment (billing), withdraw its door PIN (access). Keywords: actor, now.
 booking_released = _signals.signal("booking-released")

@@ -18,6 +18,7 @@ from ..billing.schemas import BankTransfer, PaymentMethodName
 from ..notifications.models import NotificationKind
 from .contract import MAX_ID, Answer, Day, Instant, IsoInstant, Schema
 from .schemas_bookings import GuestAnswer, GuestInput, Refusal
+from .schemas_spaces import COUNT_FIELD, PRICES_MESSAGE, Count, Prices, PricesInput
 
 Id = Annotated[int, Field(strict=True, ge=0, le=MAX_ID)]
 DateText = Annotated[str, Field(json_schema_extra={"format": "date"})]
@@ -117,6 +118,8 @@ class ResourceInput(Schema):
         "description": _TEXT,
         "position": _WHOLE,
         "is_active": _YES_NO,
+        "prices": PRICES_MESSAGE,
+        "count": _l("Between 1 and 100 at once."),
     }
     name: str | None = None
     kind: Kind | None = None
@@ -125,6 +128,8 @@ class ResourceInput(Schema):
     description: str = ""
     position: int = 0
     is_active: bool = True
+    prices: PricesInput | None = None
+    count: Count | None = COUNT_FIELD
 
 
 class ClosureInput(Schema):
@@ -334,6 +339,7 @@ class Resource(Answer):
     tags: list[str]
     description: str | None
     is_active: bool
+    prices: Prices
 
 
 class Closure(Answer):
@@ -371,6 +377,7 @@ class ResourceDay(Answer):
     fixed_desk: bool = Field(
         description="a member's fixed desk: bookable only by that member"
     )
+    prices: Prices
     free: list[Period]
     booked: list[BookedPeriod]
 

@@ -11,7 +11,7 @@ from ..bookings.queries import LocationDay
 from ..calendars.services import personal_feed_url
 from ..db import get_db
 from ..spaces.models import Closure, Location, Resource
-from . import schemas
+from . import schemas, schemas_spaces
 
 
 def instant(value: datetime | None) -> str | None:
@@ -71,6 +71,7 @@ def resource_json(resource: Resource) -> schemas.Resource:
             "tags": resource.tags or [],
             "description": resource.description,
             "is_active": resource.is_active,
+            "prices": resource.prices,
         }
     )
 
@@ -85,6 +86,13 @@ def closure_json(closure: Closure) -> schemas.Closure:
             "ends_on": closure.ends_on,
             "reason": closure.reason,
         }
+    )
+
+
+def closure_created_json(closure: Closure) -> schemas_spaces.ClosureCreated:
+    return schemas_spaces.ClosureCreated(
+        **closure_json(closure).model_dump(),
+        cancelled_bookings=list(closure.cancelled_booking_ids),
     )
 
 
@@ -141,6 +149,7 @@ def availability_json(day: LocationDay) -> schemas.Availability:
                     "seats": entry.seats,
                     "free_seats": entry.parts or None,
                     "fixed_desk": entry.fixed_for is not None,
+                    "prices": entry.resource.prices,
                     "free": [{"start": s, "end": e} for s, e in entry.free],
                     "booked": [
                         {

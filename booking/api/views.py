@@ -17,7 +17,8 @@ from ..db import get_db, utcnow
 from ..errors import BookingConflict, RateLimited, Unauthorized
 from ..security import SESSION_KEY
 from ..spaces import services as space_services
-from . import schemas, serialize
+from ..spaces import setup as space_setup
+from . import schemas, schemas_spaces, serialize
 from .contract import build_openapi, operation
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -156,13 +157,26 @@ def list_resources(location_id: int):
 @bp.post("/locations/<int:location_id>/resources")
 @login_required
 @operation(
-    "Add a resource to a location you run",
+    "Add a resource to a location you run; with count, that many alike",
     body=schemas.ResourceInput,
-    answers={201: (schemas.Resource, "Created"), 403: "Not one of your locations"},
+    answers={
+        201: (
+            schemas.Resource | list[schemas.Resource],
+            "Created: the resource, or with count the list of them",
+        ),
+        403: "Not one of your locations",
+    },
 )
 def create_resource(location_id: int, body: schemas.ResourceInput):
+    values = body.values()
+    if "count" in values:
+        count = values.pop("count")
+        resources = space_setup.create_resources(
+            get_db(), current_user, location_id, values, count
+        )
+        return [serialize.resource_json(r) for r in resources], 201
     resource = space_services.create_resource(
-        get_db(), current_user, location_id, body.values()
+        get_db(), current_user, location_id, values
     )
     return serialize.resource_json(resource), 201
 
@@ -170,7 +184,7 @@ def create_resource(location_id: int, body: schemas.ResourceInput):
 @bp.patch("/resources/<int:resource_id>")
 @login_required
 @operation(
-    "Change a resource (its kind is fixed)",
+    "Change a resource (its kind is fixed) and its prices",
     body=schemas.ResourceInput,
     answers={200: schemas.Resource, 403: "Not one of your locations"},
 )
@@ -200,9 +214,15 @@ def list_closures(location_id: int):
 @bp.post("/locations/<int:location_id>/closures")
 @login_required
 @operation(
-    "Close the location or one resource for whole days",
+    "Close the location or one resource for whole days, cancelling its bookings",
     body=schemas.ClosureInput,
-    answers={201: (schemas.Closure, "Created"), 403: "Not one of your locations"},
+    answers={
+        201: (
+            schemas_spaces.ClosureCreated,
+            "Created; the live bookings it covers are cancelled",
+        ),
+        403: "Not one of your locations",
+    },
 )
 def create_closure(location_id: int, body: schemas.ClosureInput):
     closure = space_services.add_closure(
@@ -214,7 +234,7 @@ def create_closure(location_id: int, body: schemas.ClosureInput):
         resource_id=body.resource_id,
         reason=body.reason,
     )
-    return serialize.closure_json(closure), 201
+    return serialize.closure_created_json(closure), 201
 
 
 @bp.delete("/closures/<int:closure_id>")

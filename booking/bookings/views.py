@@ -79,7 +79,10 @@ def create():
         )
     else:
         flash(gettext("Booked: %(name)s.", name=booking.resource.name), "success")
-    return redirect(url_for("bookings.mine") if holder_id is None else back, 303)
+    # For someone else, or from an operator's page (a guest booked from the
+    # day view): back there; one's own booking: My bookings.
+    to_back = holder_id is not None or back.startswith("/manage/")
+    return redirect(back if to_back else url_for("bookings.mine"), 303)
 
 
 def _create_series(db, form: dict, values: dict, holder_id: int | None):

@@ -101,6 +101,13 @@ def _anonymise_door_log(db: Session) -> str:
     return f"anonymised={anonymise_door_log(db)}"
 
 
+def _issue_invoices(db: Session) -> str:
+    from ..invoicing.monthly import issue_due_invoices
+
+    done = issue_due_invoices(db, now=utcnow())
+    return " ".join(f"{k}={v}" for k, v in done.items())
+
+
 def _needs_stripe(config: Mapping[str, Any]) -> str | None:
     return None if config.get("STRIPE_SECRET_KEY") else "STRIPE_SECRET_KEY is not set"
 
@@ -157,6 +164,12 @@ JOBS: tuple[Job, ...] = (
         timedelta(hours=1),
         _import_calendars,
         "re-read external calendars that block rooms",
+    ),
+    Job(
+        "issue-invoices",
+        timedelta(hours=6),
+        _issue_invoices,
+        "companies' monthly invoices, and invoices that waited for an issuer",
     ),
     Job(
         "anonymise-door-log",

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     false,
     text,
 )
@@ -118,6 +119,13 @@ class Company(Base):
     location_id: Mapped[int | None] = mapped_column(
         ForeignKey("locations.id", ondelete="SET NULL")
     )
+    # Invoicing (booking/invoicing): the address on its invoices, its order
+    # reference (BT-13) and, for a public body, its Leitweg-ID (BT-10).
+    billing_address: Mapped[str] = mapped_column(Text, default="", server_default="")
+    order_reference: Mapped[str] = mapped_column(
+        String(60), default="", server_default=""
+    )
+    leitweg_id: Mapped[str] = mapped_column(String(46), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     admin: Mapped[User] = relationship()

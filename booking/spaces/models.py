@@ -133,7 +133,9 @@ class Resource(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # Gross prices in cents (passes/billing); 0 means free and confirms at once.
+    # Gross prices in cents (passes/billing); 0 means free and confirms at
+    # once, except a half day's 0, which means "as a full day". ``prices``
+    # is what each unit of this kind costs (the API's shape).
     price_day_cents: Mapped[int] = mapped_column(Integer, default=0)
     price_half_day_cents: Mapped[int] = mapped_column(Integer, default=0)
     price_hour_cents: Mapped[int] = mapped_column(Integer, default=0)
@@ -154,6 +156,19 @@ class Resource(Base):
     @property
     def is_day_bookable(self) -> bool:
         return self.kind in DAY_KINDS
+
+    @property
+    def prices(self) -> dict[str, int | None]:
+        """Cents per day, half day and hour; None for a unit this kind is
+        not booked in (desks and flex areas by the day, rooms and booths by
+        the hour); 0 for free."""
+        if self.kind in DAY_KINDS:
+            return {
+                "day": self.price_day_cents,
+                "half_day": self.price_half_day_cents or self.price_day_cents,
+                "hour": None,
+            }
+        return {"day": None, "half_day": None, "hour": self.price_hour_cents}
 
     def __repr__(self) -> str:
         return f"<Resource {self.id} {self.kind} {self.name}>"
@@ -181,3 +196,6 @@ class Closure(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     resource: Mapped[Resource | None] = relationship()
+
+    # Set by spaces.services.add_closure: the bookings it cancelled.
+    cancelled_booking_ids = ()

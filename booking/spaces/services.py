@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
@@ -21,6 +22,7 @@ from .hours import (
     validate_timezone,
 )
 from .models import (
+    DAY_KINDS,
     Closure,
     Location,
     NetworkSettings,
@@ -137,6 +139,9 @@ def _text(value, field: str, *, max_len: int, required: bool = False) -> str:
 def _number(value, field: str, *, low: float, high: float) -> float:
     if isinstance(value, bool):
         raise InvalidInput(_l("This must be a number."), field=field)
+    if isinstance(value, str):
+        # As people write it in German: 51,3646.
+        value = value.strip().replace(",", ".", 1) if value.count(",") == 1 else value
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -233,6 +238,39 @@ def _clean_location_values(values: dict, *, creating: bool) -> dict:
     return clean
 
 
+REQUIRED_LOCATION_FIELDS = ("name", "slug", "address", "lat", "lon")
+
+
+def location_errors(values: dict, *, creating: bool) -> dict[str, list]:
+    """Every field's error at once (a form shows them together), by field,
+    from the same checks ``create_location`` and ``update_location`` make."""
+    errors: dict[str, list] = {}
+    for field, value in values.items():
+        try:
+            if creating and field in REQUIRED_LOCATION_FIELDS and value in ("", None):
+                raise InvalidInput(_l("This field is required."), field=field)
+            _clean_location_values({field: value}, creating=False)
+        except InvalidInput as error:
+            errors.setdefault(error.field or field, []).append(error.message)
+    return errors
+
+
+_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
+
+
+def suggest_slug(db: Session, name: str) -> str:
+    """A free short name from a location's name: "Alte Schule Wörlitz" →
+    "alte-schule-woerlitz", then "-2", "-3", ... when taken."""
+    text = unicodedata.normalize("NFKD", (name or "").lower().translate(_UMLAUTS))
+    text = text.encode("ascii", "ignore").decode()
+    base = re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:60].strip("-") or "standort"
+    slug, number = base, 1
+    while db.scalar(select(Location.id).where(Location.slug == slug)):
+        number += 1
+        slug = f"{base}-{number}"
+    return slug
+
+
 def create_location(db: Session, actor: User, values: dict) -> Location:
     """Create a location run by the acting operator.
 
@@ -320,7 +358,64 @@ RESOURCE_FIELDS = (
     "description",
     "position",
     "is_active",
+    "prices",
 )
+MAX_PRICE_CENTS = 10_000_000
+PRICE_COLUMNS = {
+    "day": "price_day_cents",
+    "half_day": "price_half_day_cents",
+    "hour": "price_hour_cents",
+}
+
+
+def clean_prices(prices, kind: ResourceKind, current: Resource | None = None) -> dict:
+    """``{"day", "half_day", "hour"}`` in cents to the resource's columns.
+
+    A number is a gross price (0: free). None: for a half day "as a full
+    day"; for a unit the kind is not booked in (an hour of a desk, a day of
+    a room) the only value allowed besides 0. Raises InvalidInput.
+    """
+    if not isinstance(prices, dict) or set(prices) - set(PRICE_COLUMNS):
+        raise InvalidInput(
+            _l("Prices are given per day, half_day and hour."), field="prices"
+        )
+    offered = ("day", "half_day") if kind in DAY_KINDS else ("hour",)
+    clean: dict = {}
+    for unit, value in prices.items():
+        if value is None or (value == 0 and unit not in offered):
+            if unit in offered and unit != "half_day":
+                raise InvalidInput(_l("Enter a price, 0 for free."), field="prices")
+            clean[PRICE_COLUMNS[unit]] = 0
+            continue
+        if unit not in offered:
+            raise InvalidInput(
+                _l("Desks and flex areas have prices per day and half day.")
+                if kind in DAY_KINDS
+                else _l("Rooms and booths have a price per hour."),
+                field="prices",
+            )
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidInput(_l("Prices are whole cents."), field="prices")
+        if not 0 <= value <= MAX_PRICE_CENTS:
+            raise InvalidInput(
+                _l("A price is between 0 and 100,000 euros."), field="prices"
+            )
+        clean[PRICE_COLUMNS[unit]] = value
+    if kind in DAY_KINDS:
+        day = clean.get("price_day_cents", current.price_day_cents if current else 0)
+        half = clean.get(
+            "price_half_day_cents", current.price_half_day_cents if current else 0
+        )
+        if prices.get("half_day") == 0 and day:
+            raise InvalidInput(
+                _l("A half day cannot be free while a full day costs."),
+                field="prices",
+            )
+        if half > day:
+            raise InvalidInput(
+                _l("A half day must not cost more than a full day."), field="prices"
+            )
+    return clean
 
 
 def _clean_resource_values(values: dict, *, creating: bool, current_kind=None) -> dict:
@@ -369,6 +464,8 @@ def _clean_resource_values(values: dict, *, creating: bool, current_kind=None) -
         clean["position"] = _integer(values["position"], "position", low=0, high=10000)
     if "is_active" in values:
         clean["is_active"] = bool(values["is_active"])
+    if "prices" in values:
+        clean.update(clean_prices(values["prices"], kind))
     return clean
 
 
@@ -399,8 +496,14 @@ def update_resource(
         resource = get_resource(db, resource_id)
         get_managed_location(db, actor, resource.location_id)
         clean = _clean_resource_values(
-            values, creating=False, current_kind=ResourceKind(resource.kind)
+            {k: v for k, v in values.items() if k != "prices"},
+            creating=False,
+            current_kind=ResourceKind(resource.kind),
         )
+        if "prices" in values:
+            clean.update(
+                clean_prices(values["prices"], ResourceKind(resource.kind), resource)
+            )
         if "capacity" in clean and clean["capacity"] < resource.seat_count:
             # Bookings refuses while a seat to be removed is booked.
             events.seats_removed.send(resource, db=db, capacity=clean["capacity"])
@@ -424,7 +527,10 @@ def add_closure(
 ) -> Closure:
     """Close a location or one resource for whole days (inclusive).
 
-    Existing bookings stay; the operator sees them on the day view and decides.
+    The live bookings it covers are cancelled in the same unit of work
+    (``events.closure_added``: bookings cancels each through its one cancel
+    path, which returns credits, refunds payments and mails the member);
+    their ids are left in ``closure.cancelled_booking_ids``.
     """
     if ends_on < starts_on:
         raise InvalidInput(
@@ -445,6 +551,13 @@ def add_closure(
         )
         db.add(closure)
         db.flush()
+        now = utcnow()
+        cancelled = []
+        for _receiver, ids in events.closure_added.send(
+            closure, db=db, actor=actor, now=now
+        ):
+            cancelled.extend(ids or ())
+        closure.cancelled_booking_ids = tuple(cancelled)
     return closure
 
 

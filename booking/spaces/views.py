@@ -2,24 +2,49 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from babel.numbers import format_decimal
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 from flask_login import current_user
 
+from ..bookings import closures as booking_closures
 from ..bookings import queries as booking_queries
 from ..bookings.rules import parse_date
 from ..db import get_db, utcnow
 from ..errors import DomainError, InvalidInput
+from ..i18n import format_locale
+from ..passes.services.prices import parse_cents
 from ..security import admin_required, operator_required
 from ..validation import parse_id
-from . import services
-from .forms import hours_field, location_values, resource_values
+from . import services, setup
+from .forms import (
+    WEEKDAY_LABELS,
+    hours_field,
+    location_values,
+    resource_groups,
+    resource_values,
+)
 from .hours import default_opening_hours
-from .models import Location, OperatorModel, ResourceKind
+from .models import DAY_KINDS, Location, OperatorModel, ResourceKind
 
 bp = Blueprint("spaces", __name__, url_prefix="/manage")
+
+
+def price_input(cents: int | None) -> str:
+    """Cents as typed into a price field: "12,50" on German pages."""
+    if cents is None:
+        return ""
+    return format_decimal(cents / 100, format="0.00", locale=format_locale())
+
+
+def decimal_input(value: float | None) -> str:
+    """A coordinate as typed into a field: "51,3646" on German pages."""
+    if value is None:
+        return ""
+    return format_decimal(value, format="0.######", locale=format_locale())
 
 
 @bp.app_context_processor
@@ -28,7 +53,34 @@ def _helpers():
         "hours_field": hours_field,
         "operator_models": list(OperatorModel),
         "resource_kinds": list(ResourceKind),
+        "price_input": price_input,
+        "decimal_input": decimal_input,
+        "weekday_labels": WEEKDAY_LABELS,
     }
+
+
+def _euros(form, field: str, errors: dict, *, empty=0) -> int | None:
+    """A price typed in euros ("12,50") to cents; ``empty`` when left blank."""
+    text = (form.get(field) or "").strip().removesuffix("€").strip()
+    if not text:
+        return empty
+    try:
+        return parse_cents(text, field)
+    except InvalidInput as error:
+        errors.setdefault(field, []).append(error.message)
+        return None
+
+
+def _price_values(form, kind: str, errors: dict) -> dict:
+    """The prices of a resource form: per day and half day for desks and
+    flex areas (an empty half day costs as a full day), per hour for rooms
+    and booths. Empty means free."""
+    if ResourceKind(kind) in DAY_KINDS:
+        return {
+            "day": _euros(form, "price_day", errors),
+            "half_day": _euros(form, "price_half_day", errors, empty=None),
+        }
+    return {"hour": _euros(form, "price_hour", errors)}
 
 
 @bp.get("/")
@@ -47,15 +99,40 @@ def console():
 @bp.route("/locations/new", methods=["GET", "POST"])
 @operator_required
 def new_location():
-    if request.method == "POST":
-        try:
-            values = location_values(request.form)
-            location = services.create_location(get_db(), current_user, values)
-        except InvalidInput as error:
-            return _render_location_form(None, error), 400
-        flash(gettext("Location created."), "success")
-        return redirect(url_for("spaces.edit_location", location_id=location.id), 303)
-    return _render_location_form(None)
+    """A location with its hours, desks, rooms and flex areas in one form."""
+    if request.method != "POST":
+        return _render_location_form(None)
+    db = get_db()
+    errors: dict = {}
+    values = location_values(request.form, errors)
+    if not values["slug"].strip() and values["name"].strip():
+        values["slug"] = services.suggest_slug(db, values["name"])
+    found = services.location_errors(values, creating=True)
+    if "name" in found and not values["slug"].strip():
+        del found["slug"]  # made from the name once there is one
+    for field, messages in found.items():
+        errors.setdefault(field, []).extend(messages)
+    groups = resource_groups(request.form, errors)
+    desk_price = _euros(request.form, "desk_price_day", errors)
+    if desk_price:
+        groups[0][0]["prices"] = {"day": desk_price}
+    if errors:
+        return _render_location_form(None, errors=errors, values=values), 400
+    try:
+        location = setup.create_location_with_resources(
+            db, current_user, values, groups
+        )
+    except InvalidInput as error:
+        errors = {error.field or "form": [error.message]}
+        return _render_location_form(None, errors=errors, values=values), 400
+    created = len(location.resources)
+    flash(
+        gettext("Location created with %(n)d desks, rooms and areas.", n=created)
+        if created
+        else gettext("Location created."),
+        "success",
+    )
+    return redirect(url_for("spaces.edit_location", location_id=location.id), 303)
 
 
 @bp.route("/locations/<int:location_id>", methods=["GET", "POST"])
@@ -71,13 +148,15 @@ def edit_location(location_id: int):
                 for e in request.form["operators"].replace(";", ",").split(",")
                 if e.strip()
             ]
+        errors: dict = {}
+        values = location_values(request.form, errors)
+        for field, messages in services.location_errors(values, creating=False).items():
+            errors.setdefault(field, []).extend(messages)
+        if errors:
+            return _render_location_form(location, errors=errors), 400
         try:
             services.update_location(
-                db,
-                current_user,
-                location_id,
-                location_values(request.form),
-                operators=operators,
+                db, current_user, location_id, values, operators=operators
             )
         except InvalidInput as error:
             return _render_location_form(location, error), 400
@@ -86,8 +165,21 @@ def edit_location(location_id: int):
     return _render_location_form(location)
 
 
-def _render_location_form(location: Location | None, error: InvalidInput | None = None):
+def _render_location_form(
+    location: Location | None,
+    error: InvalidInput | None = None,
+    *,
+    errors: dict | None = None,
+    values: dict | None = None,
+):
     form = request.form if request.method == "POST" else None
+    if values and form is not None:
+        # What the person typed, with the suggested short name filled in.
+        form = form.copy()
+        form["slug"] = values.get("slug", "")
+    errors = dict(errors or {})
+    if error is not None:
+        errors.setdefault(error.field or "form", []).append(error.message)
     hours = location.opening_hours if location else default_opening_hours()
     closures = []
     if location is not None:
@@ -100,27 +192,52 @@ def _render_location_form(location: Location | None, error: InvalidInput | None 
         location=location,
         form=form,
         hours=hours,
-        error=error,
+        errors=errors,
         closures=closures,
     )
+
+
+def _back_to_resources(location_id: int):
+    return redirect(
+        url_for("spaces.edit_location", location_id=location_id) + "#resources", 303
+    )
+
+
+def _flash_errors(errors: dict) -> None:
+    for messages in errors.values():
+        for message in messages:
+            flash(str(message), "error")
 
 
 @bp.post("/locations/<int:location_id>/resources")
 @operator_required
 def add_resource(location_id: int):
+    """One resource, or several alike by count ("Desk 1" ... "Desk 5")."""
+    db = get_db()
+    services.get_managed_location(db, current_user, location_id)
+    values = resource_values(request.form, creating=True)
+    errors: dict = {}
+    if values["kind"] in {k.value for k in ResourceKind}:
+        values["prices"] = _price_values(request.form, values["kind"], errors)
+    count_text = (request.form.get("count") or "1").strip()
+    if errors:
+        _flash_errors(errors)
+        return _back_to_resources(location_id)
     try:
-        services.create_resource(
-            get_db(),
-            current_user,
-            location_id,
-            resource_values(request.form, creating=True),
-        )
-        flash(gettext("Added."), "success")
+        if count_text != "1":
+            count = (
+                int(count_text) if count_text.isascii() and count_text.isdigit() else 0
+            )
+            created = setup.create_resources(
+                db, current_user, location_id, values, count
+            )
+            flash(gettext("%(n)d added.", n=len(created)), "success")
+        else:
+            services.create_resource(db, current_user, location_id, values)
+            flash(gettext("Added."), "success")
     except InvalidInput as error:
         flash(str(error.message), "error")
-    return redirect(
-        url_for("spaces.edit_location", location_id=location_id) + "#resources", 303
-    )
+    return _back_to_resources(location_id)
 
 
 @bp.post("/resources/<int:resource_id>")
@@ -128,43 +245,100 @@ def add_resource(location_id: int):
 def edit_resource(resource_id: int):
     db = get_db()
     resource = services.get_resource(db, resource_id)
+    services.get_managed_location(db, current_user, resource.location_id)
+    values = resource_values(request.form, creating=False)
+    errors: dict = {}
+    if any(f in request.form for f in ("price_day", "price_half_day", "price_hour")):
+        values["prices"] = _price_values(request.form, resource.kind, errors)
+    if errors:
+        _flash_errors(errors)
+        return _back_to_resources(resource.location_id)
     try:
-        services.update_resource(
-            db, current_user, resource_id, resource_values(request.form, creating=False)
-        )
+        services.update_resource(db, current_user, resource_id, values)
         flash(gettext("Saved."), "success")
     except InvalidInput as error:
         flash(str(error.message), "error")
-    return redirect(
-        url_for("spaces.edit_location", location_id=resource.location_id)
-        + "#resources",
-        303,
-    )
+    return _back_to_resources(resource.location_id)
+
+
+@bp.post("/locations/<int:location_id>/desk-prices")
+@operator_required
+def desk_prices(location_id: int):
+    """One price for every desk and flex area of the location."""
+    db = get_db()
+    services.get_managed_location(db, current_user, location_id)
+    errors: dict = {}
+    prices = _price_values(request.form, ResourceKind.DESK, errors)
+    if errors:
+        _flash_errors(errors)
+        return _back_to_resources(location_id)
+    try:
+        changed = setup.set_prices_of_kind(
+            db, current_user, location_id, ResourceKind.DESK, prices
+        )
+        flash(gettext("Prices of %(n)d desks saved.", n=len(changed)), "success")
+    except InvalidInput as error:
+        flash(str(error.message), "error")
+    return _back_to_resources(location_id)
 
 
 @bp.post("/locations/<int:location_id>/closures")
 @operator_required
 def add_closure(location_id: int):
+    """Close days; when members booked them, show those bookings first and
+    cancel them only once the operator confirms."""
+    db = get_db()
+    location = services.get_managed_location(db, current_user, location_id)
     try:
         starts_on = parse_date(request.form.get("starts_on"))
         ends_on = parse_date(
             request.form.get("ends_on") or request.form.get("starts_on")
         )
         resource_id = request.form.get("resource_id")
-        services.add_closure(
-            get_db(),
+        resource_id = parse_id(resource_id, "resource_id") if resource_id else None
+        reason = request.form.get("reason", "")
+        if "confirm" not in request.form and ends_on >= starts_on:
+            covered = booking_closures.covered_bookings(
+                db, location.id, starts_on, ends_on, resource_id, now=utcnow()
+            )
+            if covered:
+                return render_template(
+                    "operator/closure_confirm.html",
+                    location=location,
+                    resource=services.get_resource(db, resource_id)
+                    if resource_id
+                    else None,
+                    starts_on=starts_on,
+                    ends_on=ends_on,
+                    reason=reason,
+                    bookings=covered,
+                )
+        closure = services.add_closure(
+            db,
             current_user,
             location_id,
             starts_on=starts_on,
             ends_on=ends_on,
-            resource_id=parse_id(resource_id, "resource_id") if resource_id else None,
-            reason=request.form.get("reason", ""),
+            resource_id=resource_id,
+            reason=reason,
         )
-        flash(gettext("Closure added."), "success")
     except InvalidInput as error:
         flash(str(error.message), "error")
-        location = services.get_managed_location(get_db(), current_user, location_id)
         return _render_location_form(location), 400
+    cancelled = len(closure.cancelled_booking_ids)
+    if cancelled:
+        flash(
+            ngettext(
+                "Closed. %(num)d booking was cancelled; the member has been told "
+                "by e-mail.",
+                "Closed. %(num)d bookings were cancelled; the members have been "
+                "told by e-mail.",
+                cancelled,
+            ),
+            "success",
+        )
+    else:
+        flash(gettext("Closure added."), "success")
     return redirect(
         url_for("spaces.edit_location", location_id=location_id) + "#closures", 303
     )
@@ -188,6 +362,8 @@ def delete_closure(closure_id: int):
 @bp.get("/locations/<int:location_id>/day")
 @operator_required
 def day(location_id: int):
+    """The day's bookings: who checked in, the day before and after, and a
+    free desk offered when booking for someone."""
     db = get_db()
     location = services.get_managed_location(db, current_user, location_id)
     today = utcnow().astimezone(ZoneInfo(location.timezone)).date()
@@ -195,12 +371,26 @@ def day(location_id: int):
         day = parse_date(request.args["date"]) if request.args.get("date") else today
     except InvalidInput:
         day = today
+    availability = booking_queries.location_day(db, location, day)
+    desks = [
+        entry for entry in availability.resources if entry.resource.kind in DAY_KINDS
+    ]
+    free_desks = [
+        entry for entry in desks if not entry.closed and any(entry.parts.values())
+    ]
     return render_template(
         "operator/day.html",
         location=location,
         day=day,
+        today=today,
+        previous_day=day - timedelta(days=1),
+        next_day=day + timedelta(days=1),
         bookings=booking_queries.day_bookings(db, location, day),
-        availability=booking_queries.location_day(db, location, day),
+        availability=availability,
+        is_closed=not availability.plan.is_open
+        or availability.closed_reason is not None,
+        desks=desks,
+        free_desks=free_desks,
     )
 
 

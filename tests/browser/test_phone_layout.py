@@ -103,7 +103,11 @@ def test_tap_targets_are_at_least_44_px_high(new_phone, demo):
             "header nav a",
             "header nav button",
         ],
-        f"/manage/locations/{location.id}/day?date={day}": ["table.list button"],
+        f"/manage/locations/{location.id}/day?date={day}": [
+            "li.booking a.button",
+            "nav.day-nav a",
+            "main form button",
+        ],
     }
     member = new_phone(width=SMALL_PHONE, locale="de-DE").new_page()
     log_in(member, "jana@example.org")

@@ -35,7 +35,7 @@ def test_operator_sets_up_a_location_and_cancels_a_members_booking(
     form.locator("input[name=lat]").fill("51.2776")
     form.locator("input[name=lon]").fill("12.5886")
     expect(form.locator("input[name=hours_mon]")).to_have_value("08:00-18:00")
-    form.get_by_role("button", name="Save").tap()
+    form.get_by_role("button", name="Create location").tap()
 
     expect(flash(page, "success")).to_have_text("Location created.")
     expect(page).to_have_url(re.compile(r"/manage/locations/\d+$"))
@@ -43,6 +43,7 @@ def test_operator_sets_up_a_location_and_cancels_a_members_booking(
     assert location is not None and location.name == "Alte Schule Naunhof"
 
     add = page.locator("form[action$='/resources']")
+    expect(add.locator("input[name=count]")).to_have_value("1")
     add.locator("input[name=name]").fill("Platz am Fenster")
     add.locator("select[name=kind]").select_option("desk")
     add.get_by_role("button", name="Add").tap()
@@ -63,17 +64,19 @@ def test_operator_sets_up_a_location_and_cancels_a_members_booking(
     page.locator("main").get_by_role("button", name="Show").tap()
     day_url = f"/manage/locations/{location.id}/day?date={day.isoformat()}"
     expect(page).to_have_url(url_path(day_url))
-    row = page.locator("table.list tbody tr")
+    row = page.locator("ul.day-bookings li.booking")
     expect(row).to_have_count(1)
     expect(row).to_contain_text("Platz am Fenster")
     expect(row).to_contain_text("Jana Richter")
     expect(row).to_contain_text("confirmed")
 
-    row.get_by_role("button", name="Cancel").tap()
+    # Asks once before cancelling.
+    row.get_by_role("link", name="Cancel …").tap()
+    page.get_by_role("button", name="Yes, cancel it").tap()
     expect(page).to_have_url(url_path(day_url))
     expect(flash(page, "success")).to_have_text("The booking is cancelled.")
     expect(row).to_have_class(re.compile(r"\bcancelled\b"))
-    expect(row.get_by_role("button", name="Cancel")).to_have_count(0)
+    expect(row.get_by_role("link", name="Cancel …")).to_have_count(0)
     db.rollback()  # end the read snapshot
     db.expire_all()  # and forget what this session loaded before
     assert db.get(Booking, booking.id).status == "cancelled"

@@ -10,10 +10,9 @@ from sqlalchemy.orm import Session
 from ...auth.models import User
 from ...bookings.models import Booking, DayPart
 from ...bookings.rules import BookableResource
-from ...db import unit_of_work
-from ...errors import Forbidden, InvalidInput, NotFound
+from ...errors import InvalidInput
 from ...spaces.models import Resource
-from ...spaces.services import can_manage
+from ...spaces.services import update_resource
 from ...validation import is_digits
 
 
@@ -30,18 +29,21 @@ def booking_price_cents(resource: BookableResource, booking: Booking) -> int:
 def set_resource_prices(
     db: Session, actor: User, resource_id: int, values: dict[str, Any]
 ) -> Resource:
-    """Set a resource's gross prices in cents. Raises NotFound, Forbidden,
-    InvalidInput."""
-    with unit_of_work(db):
-        resource = db.get(Resource, resource_id)
-        if resource is None:
-            raise NotFound(_l("There is no such desk or room."))
-        if not can_manage(db, actor, resource.location_id):
-            raise Forbidden()
-        for field in ("price_day_cents", "price_half_day_cents", "price_hour_cents"):
-            if field in values:
-                setattr(resource, field, parse_cents(values[field], field))
-    return resource
+    """Set a resource's gross prices from euros as typed ("12,50"), through
+    spaces.services.update_resource, whose clean_prices holds the price
+    rules. Raises NotFound, Forbidden, InvalidInput."""
+    prices = {
+        unit: parse_cents(values[field], field)
+        for field, unit in (
+            ("price_day_cents", "day"),
+            ("price_half_day_cents", "half_day"),
+            ("price_hour_cents", "hour"),
+        )
+        if field in values
+    }
+    if prices.get("half_day") == 0:
+        prices["half_day"] = None  # this form's 0: as much as a full day
+    return update_resource(db, actor, resource_id, {"prices": prices})
 
 
 def parse_cents(value: Any, field: str) -> int:

@@ -136,7 +136,7 @@ def test_suspension_revokes_the_pin_through_the_sweep(
     assert db.query(DoorPin).one().revoked_reason == "suspended"
 
 
-def test_closure_revokes_the_pin_through_the_sweep(
+def test_closure_cancels_the_booking_and_revokes_its_pin(
     app, api, db, member, operator, location, door, booking_now, make_controller, link
 ):
     from booking.spaces.services import add_closure
@@ -145,11 +145,14 @@ def test_closure_revokes_the_pin_through_the_sweep(
     controller = make_controller(door_row, secret)
     pin = pin_of(api, member, booking_now)
     day = booking_now.booked_on
-    add_closure(db, operator, location.id, starts_on=day, ends_on=day)
+    closure = add_closure(db, operator, location.id, starts_on=day, ends_on=day)
+    # Closing the day cancels its bookings; the cancellation withdraws the PIN.
+    assert list(closure.cancelled_booking_ids) == [booking_now.id]
     RevocationSweeper(app).run_once(db)
     assert wait_until(lambda: refused_as_revoked(controller, pin), 5)
     fresh(db)
-    assert db.query(DoorPin).one().revoked_reason == "closed"
-    # No new PIN for a closed day.
-    (item,) = api(member).get(f"/api/v1/bookings/{booking_now.id}/doors").get_json()
-    assert item["pin"] is None
+    assert db.query(DoorPin).one().revoked_reason == "cancelled"
+    assert (
+        api(member).get(f"/api/v1/bookings/{booking_now.id}").get_json()["status"]
+        == "cancelled"
+    )

@@ -1,0 +1,152 @@
+"""Closing a day that members booked cancels their bookings through the one
+cancel path: credits come back, payments are refunded, members get a mail."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from booking.billing import services as billing
+from booking.billing.models import Payment, PaymentStatus
+from booking.bookings.models import Booking, BookingStatus
+from booking.bookings.services import BookingRequest, create_booking
+from booking.passes import services as passes
+from tests.conftest import next_weekday
+from tests.support.billing_helpers import buy_and_pay, fresh
+
+
+@pytest.fixture
+def operator(create_user):
+    return create_user("op@example.org", role="operator")
+
+
+@pytest.fixture
+def location(create_location, operator):
+    return create_location(operator, horizon_days=60)
+
+
+@pytest.fixture
+def desks(location, create_resource, db):
+    paid = create_resource(location, "desk", "Fenster")
+    paid.price_day_cents = 1500
+    free = create_resource(location, "desk", "Tür")
+    other = create_resource(location, "desk", "Ecke")
+    db.commit()
+    return paid, free, other
+
+
+def _pack(db, location):
+    return passes.create_plan(
+        db,
+        location.operators[0],
+        {
+            "kind": "pack",
+            "name": "10er-Karte",
+            "price": "120,00",
+            "days": "10",
+            "valid_days": "90",
+            "location_id": location.id,
+        },
+    )
+
+
+def test_closing_cancels_refunds_returns_credits_and_mails(
+    db, api, create_user, operator, location, desks, mailbox, stripe_emulator, webhooks
+):
+    paid_desk, free_desk, other_desk = desks
+    day = next_weekday(2, min_days=3)
+    anna = create_user("anna@example.org", locale="de")
+    ben = create_user("ben@example.org", locale="de")
+    carla = create_user("carla@example.org", locale="de")
+    # Anna pays for her day by card.
+    paid = create_booking(db, anna, BookingRequest(paid_desk.id, on=day))
+    order = billing.order_for_booking(db, paid.id)
+    billing.start_checkout(
+        db, anna, order.id, success_url="http://x/ok", cancel_url="http://x/no"
+    )
+    payment_id = db.get(type(order), order.id).payments[-1].id
+    stripe_emulator.pay(db.get(Payment, payment_id).stripe_checkout_session_id)
+    webhooks.deliver()
+    fresh(db)
+    # Ben books from his pack of ten.
+    pack = buy_and_pay(db, ben, _pack(db, location).id, stripe_emulator, webhooks)
+    thursday, friday = day + timedelta(days=1), day + timedelta(days=2)
+    from_pack = create_booking(db, ben, BookingRequest(paid_desk.id, on=thursday))
+    carlas = create_booking(db, carla, BookingRequest(free_desk.id, on=day))
+    elsewhere = create_booking(db, carla, BookingRequest(other_desk.id, on=friday))
+    fresh(db)
+    assert passes.remaining(db, pack, from_pack.booked_on) == 9
+    mailbox.clear()
+
+    answer = api(operator).post(
+        f"/api/v1/locations/{location.id}/closures",
+        json={
+            "starts_on": day.isoformat(),
+            "ends_on": from_pack.booked_on.isoformat(),
+            "reason": "Wasserschaden",
+        },
+    )
+    assert answer.status_code == 201, answer.get_json()
+    body = answer.get_json()
+    assert sorted(body["cancelled_bookings"]) == sorted(
+        [paid.id, from_pack.id, carlas.id]
+    )
+    fresh(db)
+    for booking_id in body["cancelled_bookings"]:
+        assert db.get(Booking, booking_id).status == BookingStatus.CANCELLED
+        on = db.get(Booking, booking_id).booked_on.isoformat()
+        listed = api(operator).get(
+            f"/api/v1/locations/{location.id}/bookings?date={on}"
+        )
+        statuses = {b["id"]: b["status"] for b in listed.get_json()}
+        assert statuses[booking_id] == "cancelled"
+    assert db.get(Booking, elsewhere.id).status == BookingStatus.CONFIRMED
+    # The card payment is refunded, the pack's day comes back.
+    assert db.get(Payment, payment_id).status == PaymentStatus.REFUNDED
+    assert passes.remaining(db, pack, from_pack.booked_on) == 10
+    # Each member is told.
+    mailbox.wait(3)
+    for address in ("anna@example.org", "ben@example.org", "carla@example.org"):
+        assert mailbox.to(address), address
+    assert not [m for m in mailbox.to("carla@example.org") if "Ecke" in m["Subject"]]
+
+
+def test_a_closure_of_one_desk_cancels_only_its_bookings(
+    db, api, create_user, operator, location, desks
+):
+    paid_desk, free_desk, _ = desks
+    day = next_weekday(1, min_days=3)
+    member = create_user()
+    kept = create_booking(db, create_user(), BookingRequest(paid_desk.id, on=day))
+    gone = create_booking(db, member, BookingRequest(free_desk.id, on=day))
+    body = (
+        api(operator)
+        .post(
+            f"/api/v1/locations/{location.id}/closures",
+            json={"starts_on": day.isoformat(), "resource_id": free_desk.id},
+        )
+        .get_json()
+    )
+    assert body["cancelled_bookings"] == [gone.id]
+    fresh(db)
+    assert db.get(Booking, kept.id).status == BookingStatus.PENDING_PAYMENT
+    assert db.get(Booking, gone.id).status == BookingStatus.CANCELLED
+
+
+def test_nothing_booked_nothing_cancelled_and_others_may_not_close(
+    api, create_user, location, desks
+):
+    day = next_weekday(1, min_days=3)
+    stranger = create_user(role="operator")
+    refused = api(stranger).post(
+        f"/api/v1/locations/{location.id}/closures",
+        json={"starts_on": day.isoformat()},
+    )
+    assert refused.status_code == 403
+    answer = api(location.operators[0]).post(
+        f"/api/v1/locations/{location.id}/closures",
+        json={"starts_on": day.isoformat()},
+    )
+    assert answer.status_code == 201
+    assert answer.get_json()["cancelled_bookings"] == []
