@@ -184,9 +184,7 @@ def buy_plan(
             description = f"{plan.name} {day.isoformat()}"
             if day_part:
                 description += f" {day_part}"
-        repeated = _same_purchase(
-            db, actor, plan, company_id, starts_on, day_part, method, now
-        )
+        repeated = _same_purchase(db, actor, plan, company_id, method, now)
         if repeated is not None:
             return repeated
         pass_ = new_pass(
@@ -222,17 +220,15 @@ def _same_purchase(
     actor: User,
     plan: Plan,
     company_id: int | None,
-    starts_on: date,
-    day_part: str | None,
     method: PaymentMethod | None,
     now: datetime,
 ) -> Order | None:
-    """Inside buy_plan's unit: a membership or budget (or a day pass for the
-    same day) the holder already has. Bought by this person in the last
-    ``HOLD`` the same way, it is a retried or doubled request: its order is
-    the answer (no second sale, no second invoice). Otherwise the purchase
-    is refused (BookingConflict). Packs may be bought twice."""
-    if plan.kind == PlanKind.PACK:
+    """Inside buy_plan's unit: a membership or budget of this plan the holder
+    already has. Bought by this person in the last ``HOLD`` the same way, it
+    is a retried or doubled request: its order is the answer (no second
+    sale, no second invoice). Otherwise the purchase is refused
+    (BookingConflict). Packs and day passes may be bought more than once."""
+    if not plan.is_recurring:
         return None
     if db.get_bind().dialect.name == "postgresql":
         # Two requests of one person buy one after the other (SQLite's
@@ -246,12 +242,6 @@ def _same_purchase(
         query = query.where(Pass.company_id == company_id)
     else:
         query = query.where(Pass.user_id == actor.id)
-    if plan.kind == PlanKind.DAY_PASS:
-        query = query.where(Pass.valid_from == starts_on)
-        # Another half of the same day is another pass.
-        query = query.where(
-            Pass.day_part.is_(None) if day_part is None else Pass.day_part == day_part
-        )
     live = db.scalar(query.order_by(Pass.id.desc()))
     if live is None:
         return None
@@ -270,11 +260,7 @@ def _same_purchase(
         and (method is None or order.payment_method == method)
     ):
         return order
-    raise BookingConflict(
-        _l("You have this already.")
-        if plan.kind == PlanKind.DAY_PASS
-        else _l("This membership is already running.")
-    )
+    raise BookingConflict(_l("This membership is already running."))
 
 
 def order_for_pass(db: Session, pass_id: int) -> Order | None:

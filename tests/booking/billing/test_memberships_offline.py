@@ -356,3 +356,22 @@ def test_a_repeated_purchase_is_one_sale(app, db, space, member, sales):
     later = utcnow() + timedelta(hours=1)
     with pytest.raises(BookingConflict):
         billing.buy_plan(db, member, plan_id, payment_method="invoice", now=later)
+
+
+def test_each_period_gets_its_invoice(db, space, member):
+    from booking.invoicing import services as invoicing
+    from booking.invoicing.models import Invoice
+    from tests.booking.invoicing.conftest import ISSUER
+
+    location, operator, plan = space
+    invoicing.save_issuer(db, operator, location.id, ISSUER)
+    order = billing.buy_plan(db, member, plan.id, payment_method="invoice")
+    fresh(db)
+    pass_ = db.get(Pass, db.get(Order, order.id).pass_id)
+    due = pass_.current_period_end + timedelta(hours=1)
+    billing.renew_memberships(db, now=due)
+    billing.renew_memberships(db, now=due)
+    fresh(db)
+    invoices = list(db.scalars(select(Invoice).order_by(Invoice.id)))
+    assert [i.gross_cents for i in invoices] == [8900, 8900]
+    assert [i.number for i in invoices] == ["RE-000001", "RE-000002"]
