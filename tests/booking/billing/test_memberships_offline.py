@@ -375,3 +375,19 @@ def test_each_period_gets_its_invoice(db, space, member):
     invoices = list(db.scalars(select(Invoice).order_by(Invoice.id)))
     assert [i.gross_cents for i in invoices] == [8900, 8900]
     assert [i.number for i in invoices] == ["RE-000001", "RE-000002"]
+
+
+def test_account_deletion_waits_for_a_renewing_transfer_membership(
+    db, space, member
+):
+    from booking.billing.privacy import erase_billing
+
+    _location, _operator, plan = space
+    order = billing.buy_plan(db, member, plan.id, payment_method="invoice")
+    fresh(db)
+    with pytest.raises(BookingConflict):
+        erase_billing(db, member)
+    db.rollback()
+    billing.cancel_at_period_end(db, member, db.get(Order, order.id).pass_id)
+    fresh(db)
+    erase_billing(db, member)  # it ends with its period: nothing renews
