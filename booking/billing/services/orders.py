@@ -170,6 +170,14 @@ def buy_plan(
             raise InvalidInput(_l("This plan is for one person."))
         if not offered_methods(db, plan.location_id, OrderKind(plan.kind)):
             # Nothing is reserved yet: say so before anything is written.
+            if plan.location_id is None:
+                raise NoWayToPay(
+                    _l(
+                        "Network-wide plans are paid by card, which this network "
+                        "does not offer yet. Plans of a single space can be paid "
+                        "by bank transfer or on site."
+                    )
+                )
             raise NoWayToPay()
         method = check_method(
             db, plan.location_id, OrderKind(plan.kind), payment_method

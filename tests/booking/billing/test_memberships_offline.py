@@ -315,6 +315,7 @@ def test_network_wide_plans_are_paid_through_stripe_only(api, db, create_user):
     )
     assert response.status_code == 409
     assert response.get_json()["error"] == "no_payment_method"
+    assert "by card" in response.get_json()["message"]
     assert admin.is_admin
 
 
