@@ -149,9 +149,9 @@ PRICES = {
     ("naunhof", "Lehrerzimmer"): {"price_hour_cents": 1000},
 }
 
-# What the demo network sells Its spaces take bank transfer and payment on
-# site (_offer_payment_methods), so plans of a space are bought without
-# Stripe; network-wide plans and memberships need STRIPE_SECRET_KEY
+# What the demo network sells. Its spaces take bank transfer and payment on
+# site (_offer_payment_methods), so plans of a space, memberships included,
+# are bought without Stripe; network-wide plans need STRIPE_SECRET_KEY
 # (docs/billing.md).
 PLANS = [
     (

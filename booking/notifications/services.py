@@ -30,7 +30,7 @@ from ..db import get_db, unit_of_work, utcnow
 from ..i18n import localdate, locale_for
 from ..mail import send_mail
 from ..outbox import queue_mail
-from ..passes.models import Pass, PassStatus
+from ..passes.models import NETWORK_TIMEZONE, Pass, PassStatus
 from ..spaces.hours import local_date
 from ..spaces.models import DAY_KINDS, Location
 from ..tasks import background_job
@@ -498,12 +498,14 @@ def remind_renewals(db: Session, *, now: datetime | None = None) -> int:
     sent = 0
     for pass_ in due:
         person = pass_.user or pass_.company.admin
+        # The day in Berlin: a period paid by transfer ends at local midnight.
+        renews_on = local_date(pass_.current_period_end, NETWORK_TIMEZONE)
         if notify_membership_renewing(
             db,
             person,
             key=f"{pass_.id}:{pass_.current_period_end.date().isoformat()}",
             plan=pass_.plan.name,
-            renews_on=pass_.current_period_end.date(),
+            renews_on=renews_on,
             amount_cents=pass_.plan.price_cents,
             currency=pass_.plan.currency,
         ):

@@ -67,6 +67,12 @@ def _send_reminders(db: Session) -> str:
     return f"reminders={send_reminders(db)} renewals={remind_renewals(db)}"
 
 
+def _renew_memberships(db: Session) -> str:
+    from ..billing.services import renew_memberships
+
+    return " ".join(f"{k}={v}" for k, v in renew_memberships(db).items())
+
+
 def _remind_payments(db: Session) -> str:
     from ..notifications.payments import remind_overdue_payments
 
@@ -134,6 +140,12 @@ JOBS: tuple[Job, ...] = (
         _send_reminders,
         "day-before reminders and renewal notices",
         _needs_mail,
+    ),
+    Job(
+        "renew-memberships",
+        timedelta(hours=1),
+        _renew_memberships,
+        "open the next month's order of memberships paid by transfer or on site",
     ),
     Job(
         "payment-reminders",

@@ -21,6 +21,9 @@ from ..auth.models import User
 from ..db import Base, UTCDateTime, utcnow
 from ..spaces.models import Location
 
+# The network's time zone: network-wide passes, settlement months, due dates.
+NETWORK_TIMEZONE = "Europe/Berlin"
+
 
 class PlanKind(enum.StrEnum):
     PACK = "pack"  # N desk-days, valid for some days, paid once
@@ -206,6 +209,17 @@ class Pass(Base):
                 return Standing.PAST_DUE_IN_GRACE
             return Standing.SUSPENDED
         return Standing.NONE
+
+    @property
+    def renews_here(self) -> bool:
+        """A membership or budget paid by transfer or on site: its monthly
+        periods are opened here (billing/services/renewals.py), not by a
+        Stripe subscription."""
+        return (
+            self.kind in (PlanKind.MEMBERSHIP, PlanKind.COMPANY)
+            and self.stripe_subscription_id is None
+            and self.current_period_end is not None
+        )
 
     def period_of(self, day: date) -> str:
         """Ledger period a day counts against: its month, or the whole pack."""

@@ -53,7 +53,6 @@ from .operators import (
     grant_credits,
     ledger,
     list_passes,
-    network_settlement,
 )
 from .plans import (
     can_manage_plan,
@@ -112,7 +111,6 @@ __all__ = [
     "member_standing",
     "standing_among",
     "usable_passes",
-    "network_settlement",
     "new_pass",
     "parse_cents",
     "plans_for_operator",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, func, or_, select
@@ -21,8 +21,10 @@ from ...bookings.models import Booking
 from ...bookings.rules import BookableLocation, BookableResource
 from ...db import utcnow
 from ...errors import DomainError
+from ...spaces.hours import local_date
 from ..models import (
     DATED_KINDS,
+    NETWORK_TIMEZONE,
     CompanyMember,
     CreditEntry,
     Pass,
@@ -273,6 +275,14 @@ class CreditSummary:
     grace_until: datetime | None = None
     # Fixed-desk memberships: the desk's name, "" while none is assigned.
     fixed_desk: str | None = None
+    # Paid by transfer or on site: renewed here; the next period's first day.
+    renews_here: bool = False
+    renews_on: date | None = None
+
+    @property
+    def last_day(self) -> date | None:
+        """The last day of the current period (the day before renewal)."""
+        return self.renews_on - timedelta(days=1) if self.renews_on else None
 
 
 def _fixed_desk_name(db: Session, pass_: Pass) -> str | None:
@@ -303,6 +313,12 @@ def credit_summary(
             cancel_at_period_end=p.cancel_at_period_end,
             grace_until=p.grace_until,
             fixed_desk=_fixed_desk_name(db, p),
+            renews_here=p.renews_here,
+            renews_on=(
+                local_date(p.current_period_end, NETWORK_TIMEZONE)
+                if p.renews_here
+                else None
+            ),
         )
         for p in passes_of(db, user, location_id)
         if p.kind not in DATED_KINDS or _is_valid_on(p, day)

@@ -17,6 +17,7 @@ from ...errors import InvalidInput
 from ...spaces.hours import local_date
 from ...spaces.models import Location
 from ..models import (
+    NETWORK_TIMEZONE,
     Pass,
     PassStatus,
     Plan,
@@ -27,7 +28,6 @@ from .credits import _used
 # How far ahead a network-wide day pass can be bought (a location's own
 # passes follow its booking horizon).
 NETWORK_DAY_PASS_HORIZON_DAYS = 90
-NETWORK_TIMEZONE = "Europe/Berlin"
 DAY_PARTS = (DayPart.AM.value, DayPart.PM.value)
 
 
