@@ -88,6 +88,9 @@ def test_the_space_page_offers_only_day_passes_that_can_be_paid_there(
     assert "Halbtagespass Eilenburg für 7,00" in page
     # Network-wide plans are paid through Stripe only: not without a key.
     assert "Netzwerk-Tagespass" not in page
+    plans_page = client.get("/plans", headers=GERMAN).get_data(as_text=True)
+    assert "Halbtagespass Eilenburg" in plans_page
+    assert "Netzwerk-Tagespass" not in plans_page
 
 
 def test_a_half_day_pass_order_reads_as_a_german_date_and_leads_to_the_invoice(
