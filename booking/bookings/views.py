@@ -15,6 +15,7 @@ from ..spaces.hours import local_date
 from ..spaces.services import can_manage, get_resource, list_locations
 from ..validation import parse_int
 from . import queries, series, services
+from .models import DayPart
 from .rules import parse_date, parse_instant
 
 bp = Blueprint("bookings", __name__)
@@ -149,8 +150,25 @@ def confirm():
     entry = next(
         (e for e in availability.resources if e.resource.id == resource.id), None
     )
+    # Taken by this person already (a second tap, a link opened twice): say
+    # so, rather than "no longer free".
+    already = None
+    if not starts_at:
+        already = next(
+            (
+                b
+                for b in services.bookings_of(db, current_user, upcoming=True)
+                if b.is_active
+                and not b.is_for_guest
+                and b.resource_id == resource.id
+                and b.booked_on == day
+                and (b.part == DayPart.FULL or part in ("full", b.part))
+            ),
+            None,
+        )
     return render_template(
         "bookings/confirm.html",
+        already=already,
         resource=resource,
         location=resource.location,
         day=day,

@@ -83,3 +83,39 @@ def test_every_page_offers_registration_to_visitors(client, desk):
     for path in ("/", "/l/alte-schule", "/privacy", "/login"):
         page = client.get(path).get_data(as_text=True)
         assert 'href="/register' in page, path
+
+
+def test_the_confirm_step_says_when_the_person_already_holds_that_desk(
+    client, desk, db, create_user
+):
+    """Found walking the demo: a second tap on a desk one has just booked
+    said "This is no longer free"; it says the person has it."""
+    from booking.bookings.models import DayPart
+    from booking.bookings.services import BookingRequest, create_booking
+
+    jana = create_user("m@example.org")
+    day = next_weekday(1)
+    create_booking(
+        db, jana, BookingRequest(resource_id=desk.id, on=day, part=DayPart.AM)
+    )
+    response = client.post(
+        "/login",
+        data={
+            "email": "m@example.org",
+            "password": "password123",
+            "csrf_token": csrf_token(client, "/login"),
+        },
+    )
+    assert response.status_code in (302, 303)
+    step = f"/bookings/new?resource_id={desk.id}&date={day.isoformat()}"
+    for part in ("am", "full"):
+        page = client.get(
+            f"{step}&part={part}", headers={"Accept-Language": "de"}
+        ).get_data(as_text=True)
+        assert "Diesen Platz haben Sie an diesem Tag schon gebucht." in page
+        assert "nicht mehr frei" not in page
+        assert 'action="/bookings"' not in page
+    # The afternoon is still free for them: the usual confirm step.
+    page = client.get(f"{step}&part=pm").get_data(as_text=True)
+    assert "already booked" not in page
+    assert 'action="/bookings"' in page
