@@ -10,10 +10,23 @@ import pytest
 
 from booking.billing import services as billing
 from booking.billing.models import Order
+from booking.invoicing import queries as invoice_queries
+from booking.invoicing import services as invoicing
 from booking.passes.models import Plan, PlanKind
 from tests.conftest import csrf_token, next_weekday
 
 IBAN = "DE89 3704 0044 0532 0130 00"
+ISSUER = {
+    "name": "Dorfbüro Eilenburg e. V.",
+    "street": "Markt 1",
+    "postcode": "04838",
+    "city": "Eilenburg",
+    "tax_number": "232/140/12345",
+    "iban": "DE89370400440532013000",
+    "email": "rechnung@dorfbuero.example",
+    "phone": "03423 123456",
+    "payment_terms_days": "14",
+}
 GERMAN = {"Accept-Language": "de"}
 
 
@@ -98,23 +111,32 @@ def test_a_half_day_pass_order_reads_as_a_german_date_and_leads_to_the_invoice(
 ):
     location, operator, plans = space
     _settings(db, operator, location)
+    invoicing.save_issuer(db, operator, location.id, ISSUER)
     lena = create_user("lena@example.org", name="Lena", locale="de")
     day = next_weekday(2)
     order = billing.buy_plan(
-        db, lena, plans[0].id, day=day, part="am", payment_method="on_site"
+        db, lena, plans[0].id, day=day, part="am", payment_method="invoice"
     )
-    assert order.description == f"Halbtagespass Eilenburg {day:%d.%m.%Y}, vormittags"
+    line = f"Halbtagespass Eilenburg {day:%d.%m.%Y}, vormittags"
+    assert order.description == line
     assert not re.search(r"\d{4}-\d\d-\d\d| am$", order.description)
+    invoice = next(
+        i for i in invoice_queries.visible_invoices(db, lena) if i.kind == "invoice"
+    )
+    assert [item.description for item in invoice.lines] == [line]
     _login(client, "lena@example.org")
-    page = client.get(f"/billing/orders/{order.id}", headers=GERMAN)
-    text = page.get_data(as_text=True)
-    assert f"Halbtagespass Eilenburg {day:%d.%m.%Y}, vormittags" in text
-    assert 'href="/account/invoices"' in text
-    assert "die Rechnung zu diesem Kauf als PDF" in text
+    text = client.get(f"/billing/orders/{order.id}", headers=GERMAN).get_data(
+        as_text=True
+    )
+    assert line in text
+    # The transfer names the invoice's number, as the invoice PDF asks.
+    assert f"Rechnung {invoice.number}, Bestellung {order.id}" in text
+    assert f'href="/api/v1/invoices/{invoice.id}/pdf"' in text
+    assert f"Rechnung {invoice.number} (PDF)" in text
     afternoon = billing.buy_plan(db, lena, plans[0].id, day=day, part="pm")
     assert db.get(Order, afternoon.id).description.endswith(", nachmittags")
-    # Not yet told how to pay: no invoice exists, so no link to one.
+    # Not yet told how to pay: no sale, no invoice, no link to one.
     text = client.get(f"/billing/orders/{afternoon.id}", headers=GERMAN).get_data(
         as_text=True
     )
-    assert 'href="/account/invoices"' not in text
+    assert "/pdf" not in text
