@@ -119,3 +119,27 @@ def test_the_confirm_step_says_when_the_person_already_holds_that_desk(
     page = client.get(f"{step}&part=pm").get_data(as_text=True)
     assert "already booked" not in page
     assert 'action="/bookings"' in page
+
+
+def test_login_and_register_name_the_kept_choice(client, desk):
+    day = next_weekday(1)
+    step = f"/bookings/new?resource_id={desk.id}&date={day.isoformat()}&part=am"
+    for page in ("/login", "/register"):
+        response = client.get(
+            page, query_string={"next": step}, headers={"Accept-Language": "de"}
+        )
+        text = response.get_data(as_text=True)
+        assert response.status_code == 200
+        assert "Ihre Auswahl bleibt erhalten" in text
+        assert "<strong>Fensterplatz</strong> · Alte Schule" in text
+        assert f"{day:%d.%m.%Y}" in text and "Vormittag" in text
+    # A next naming nothing bookable still says the choice is kept, no error.
+    for forged in (
+        "/bookings/new?resource_id=99999999999999&date=2026-12-08",
+        f"/bookings/new?resource_id={desk.id}&date=kaputt",
+        "/bookings/new?resource_id=abc",
+    ):
+        response = client.get("/login", query_string={"next": forged})
+        text = response.get_data(as_text=True)
+        assert response.status_code == 200
+        assert "Your choice is kept" in text and "Fensterplatz" not in text
