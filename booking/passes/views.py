@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 
 from ..auth.models import User
 from ..billing import services as billing_services
+from ..billing.offers import payable_plans
 from ..bookings.rules import parse_date
 from ..bookings.services import holder_for_email
 from ..db import get_db, utcnow
@@ -56,7 +57,8 @@ def plans():
         if current_user.is_authenticated
         else []
     )
-    on_sale = services.plans_for_sale(db)
+    # Only what can be paid: without Stripe, no network-wide plan.
+    on_sale = payable_plans(db, services.plans_for_sale(db))
     return render_template(
         "passes/plans.html",
         plans=on_sale,

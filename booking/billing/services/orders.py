@@ -189,9 +189,10 @@ def buy_plan(
                 raise InvalidInput(_l("Choose the day for this pass."), field="date")
             day_part = check_day_pass_request(db, plan, day, part, now)
             starts_on = day
-            description = f"{plan.name} {day.isoformat()}"
+            # Read by people and printed on the invoice: a German date and part.
+            description = f"{plan.name} {day:%d.%m.%Y}"
             if day_part:
-                description += f" {day_part}"
+                description += {"am": ", vormittags", "pm": ", nachmittags"}[day_part]
         repeated = _same_purchase(db, actor, plan, company_id, method, now)
         if repeated is not None:
             return repeated
