@@ -278,6 +278,10 @@ class DoorLink:
             client.loop_stop()
             self._stopping.wait(pause)
             pause = min(pause * 2, 5.0)
+        # Let go of the last client here, so that it is freed (and paho closes
+        # its wake-up sockets) now, not by the garbage collector's pass over
+        # the link <-> callbacks cycle, which finalises the sockets unclosed.
+        self._client = None
 
     def _on_connect(
         self,
