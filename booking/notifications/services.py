@@ -20,7 +20,7 @@ from functools import partial
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import delete, exists, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from .. import events
@@ -32,7 +32,7 @@ from ..i18n import localdate, locale_for
 from ..mail import Attachment, send_mail
 from ..passes.models import Pass, PassStatus
 from ..spaces.hours import local_date
-from ..spaces.models import DAY_KINDS, Location
+from ..spaces.models import DAY_KINDS, Closure, Location
 from ..tasks import background_job
 from .claims import (  # noqa: F401 (the names callers know)
     CLAIM_LEASE,
@@ -184,6 +184,7 @@ def _booking_context(booking: Booking) -> dict:
         "booking": booking,
         "location": location,
         "resource": booking.resource,
+        "closure": closure_that_cancelled(booking),
         "tz": location.timezone,
         "subject_args": {
             "what": f"{booking.resource.name} · {location.name}",
@@ -191,6 +192,30 @@ def _booking_context(booking: Booking) -> dict:
             "location": location.name,
         },
     }
+
+
+def closure_that_cancelled(booking: Booking) -> Closure | None:
+    """The closure of its day (of the location, or of its desk or room) that
+    cancelled this booking, for the cancellation mail to say so and why. A
+    closure cancels the live bookings it covers at its creation
+    (bookings.closures), so the booking's cancellation is not before it."""
+    if booking.status != BookingStatus.CANCELLED or booking.cancelled_at is None:
+        return None
+    return get_db().scalar(
+        select(Closure)
+        .where(
+            Closure.location_id == booking.location_id,
+            or_(
+                Closure.resource_id.is_(None),
+                Closure.resource_id == booking.resource_id,
+            ),
+            Closure.starts_on <= booking.booked_on,
+            Closure.ends_on >= booking.booked_on,
+            Closure.created_at <= booking.cancelled_at,
+        )
+        .order_by(Closure.created_at.desc(), Closure.id.desc())
+        .limit(1)
+    )
 
 
 def _booking_mail(

@@ -110,16 +110,26 @@ def test_closing_cancels_refunds_returns_credits_and_mails(
     for address in ("anna@example.org", "ben@example.org", "carla@example.org"):
         assert mailbox.to(address), address
     assert not [m for m in mailbox.to("carla@example.org") if "Ecke" in m["Subject"]]
+    # ... that the day is closed, and why (the closure's reason).
+    for address in ("anna@example.org", "carla@example.org"):
+        (mail,) = mailbox.to(address)
+        text = mail.get_body(("plain",)).get_content()
+        assert f"{location.name} ist an diesem Tag geschlossen." in text, text
+        assert "Grund: Wasserschaden" in text, text
+        html = mail.get_body(("html",)).get_content()
+        assert "Grund: Wasserschaden" in html
 
 
 def test_a_closure_of_one_desk_cancels_only_its_bookings(
-    db, api, create_user, operator, location, desks
+    db, api, create_user, operator, location, desks, mailbox
 ):
-    paid_desk, free_desk, _ = desks
+    paid_desk, free_desk, other_desk = desks
     day = next_weekday(1, min_days=3)
-    member = create_user()
+    member = create_user(locale="de")
     kept = create_booking(db, create_user(), BookingRequest(paid_desk.id, on=day))
     gone = create_booking(db, member, BookingRequest(free_desk.id, on=day))
+    mailbox.wait(1)  # the confirmation of the free desk
+    mailbox.clear()
     body = (
         api(operator)
         .post(
@@ -132,6 +142,24 @@ def test_a_closure_of_one_desk_cancels_only_its_bookings(
     fresh(db)
     assert db.get(Booking, kept.id).status == BookingStatus.PENDING_PAYMENT
     assert db.get(Booking, gone.id).status == BookingStatus.CANCELLED
+    (text,) = _cancellations(mailbox, 1)
+    assert "Tür ist an diesem Tag geschlossen." in text, text
+    assert "Grund" not in text  # no reason given
+    # A booking its holder cancels the next day says nothing of closures.
+    mailbox.clear()
+    own = create_booking(
+        db, member, BookingRequest(other_desk.id, on=day + timedelta(days=1))
+    )
+    cancelled = api(member).delete(f"/api/v1/bookings/{own.id}")
+    assert cancelled.status_code in (200, 204), cancelled.get_json()
+    (text,) = _cancellations(mailbox, 2)
+    assert "geschlossen" not in text, text
+
+
+def _cancellations(mailbox, count: int) -> list[str]:
+    """The plain texts of the cancellation mails among ``count`` mails."""
+    texts = [m.get_body(("plain",)).get_content() for m in mailbox.wait(count)]
+    return [t for t in texts if "diese Buchung ist storniert" in t]
 
 
 def test_nothing_booked_nothing_cancelled_and_others_may_not_close(
