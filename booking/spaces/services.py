@@ -372,8 +372,9 @@ def clean_prices(prices, kind: ResourceKind, current: Resource | None = None) ->
     """``{"day", "half_day", "hour"}`` in cents to the resource's columns.
 
     A number is a gross price (0: free). None: for a half day "as a full
-    day", stored as 0 (what 0 means there is models.half_day_price_cents); for a unit the kind is not booked in (an hour of a desk, a day of
-    a room) the only value allowed besides 0. Raises InvalidInput.
+    day", stored as 0 (read by models.half_day_price_cents); for a unit the
+    kind is not booked in (an hour of a desk, a day of a room) the only value
+    allowed besides 0. Raises InvalidInput.
     """
     if not isinstance(prices, dict) or set(prices) - set(PRICE_COLUMNS):
         raise InvalidInput(
