@@ -3,6 +3,7 @@ their own locations."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -76,6 +77,9 @@ def test_operators_see_only_their_plans_members_and_payments(client, auth, two):
     assert "member-a@example.org" in members
     assert "member-b@example.org" not in members
     assert ">active<" in members
+    # Each pass is opened by its plan's name, not by a bare number.
+    assert f'/operator/passes/{two["a"]["pass"]}">Flex A</a>' in members
+    assert not re.search(r">\s*\d+\s*</a>", members)
     payments = client.get("/billing/payments").get_data(as_text=True)
     assert "guest-a@example.org" in payments
     assert "guest-b@example.org" not in payments
