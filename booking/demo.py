@@ -403,6 +403,11 @@ def _history(
         seats = [(r, n) for r in desks for n in range(r.seat_count)]
         sites.append((location, seats, rooms))
     with unit_of_work(db):
+        # The spaces opened before their history: the charts count a day
+        # only from a location's opening (insight.services.dashboard).
+        opened = now - timedelta(days=HISTORY_WEEKS * 7 + 1)
+        for location in locations:
+            location.created_at = min(location.created_at, opened)
         for back in range(HISTORY_WEEKS * 7, 0, -1):
             day = today - timedelta(days=back)
             # One person, one workplace: nobody is at two spaces on a day.
