@@ -114,8 +114,9 @@ def test_closing_cancels_refunds_returns_credits_and_mails(
     for address in ("anna@example.org", "carla@example.org"):
         (mail,) = mailbox.to(address)
         text = mail.get_body(("plain",)).get_content()
-        assert f"{location.name} ist an diesem Tag geschlossen." in text, text
-        assert "Grund: Wasserschaden" in text, text
+        # A paragraph of its own, between the booking and the calendar note.
+        closed = f"{location.name} ist an diesem Tag geschlossen. Grund: Wasserschaden"
+        assert f"\n\n{closed}\n\n" in text, text
         html = mail.get_body(("html",)).get_content()
         assert "Grund: Wasserschaden" in html
 
