@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from booking.bookings.models import Booking
+from booking.bookings.rules import plan_for
 from booking.db import utcnow
 from booking.demo import HISTORY_WEEKS, create_demo
 from booking.insight.services import dashboard, usage_csv
@@ -53,6 +54,20 @@ def test_demo_has_german_names_prices_and_eight_weeks_of_history(db, client, aut
     assert (
         db.scalar(select(func.count()).where(Booking.guest_name == "Gisela Gast")) == 1
     )
+
+    # Today's day view is not empty where a space is open today.
+    open_today = [
+        loc for loc in db.scalars(select(Location)) if plan_for(loc, today).is_open
+    ]
+    booked_today = db.scalar(
+        select(func.count()).where(
+            Booking.booked_on == today, Booking.status == "confirmed"
+        )
+    )
+    assert booked_today >= 2 * len(open_today)
+    assert not db.scalar(
+        select(func.count()).where(Booking.checked_in_at > utcnow())
+    )  # nobody checked in ahead of time
 
     # The operator's charts show those weeks (the spaces opened before them).
     board = dashboard(db, list(db.scalars(select(Location))))
