@@ -196,8 +196,10 @@ def _render_location_form(
     *,
     errors: dict | None = None,
     values: dict | None = None,
+    typed: bool = True,
 ):
-    form = request.form if request.method == "POST" else None
+    """The location form; ``typed``: filled with what this request sent."""
+    form = request.form if request.method == "POST" and typed else None
     if values and form is not None:
         # What the person typed, with the suggested short name filled in.
         form = form.copy()
@@ -357,7 +359,8 @@ def add_closure(location_id: int):
         )
     except InvalidInput as error:
         flash(str(error.message), "error")
-        return _render_location_form(location), 400
+        # The location's own values: this request's form is the closure's.
+        return _render_location_form(location, typed=False), 400
     cancelled = len(closure.cancelled_booking_ids)
     if cancelled:
         flash(
