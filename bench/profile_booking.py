@@ -49,6 +49,13 @@ def main() -> None:
         " busy machine follows CPU; waits for the database are left out)",
     )
     parser.add_argument("--sort", default="cumulative", help="pstats sort key")
+    parser.add_argument(
+        "--form",
+        action="store_true",
+        help="web-form bookings (POST /bookings with the session cookie and"
+        " CSRF token of members logged in through the login page) instead of"
+        " token API bookings",
+    )
     args = parser.parse_args()
     url = database_url(args.db)
     seed = seed_bench_location(url, mail=False)
@@ -69,6 +76,40 @@ def main() -> None:
             headers={"Authorization": f"Bearer {tokens[i]}"},
         )
         assert response.status_code == 201, response.get_json()
+
+    if args.form:
+        import re
+
+        from http_load import FORM_PASSWORD
+
+        browsers, csrf = [], []
+        desks = desks[:100]
+        for email in seed["form_emails"][: len(desks)]:
+            browser = app.test_client()
+            page = browser.get("/login").get_data(as_text=True)
+            token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)[1]
+            answer = browser.post(
+                "/login",
+                data={"email": email, "password": FORM_PASSWORD, "csrf_token": token},
+            )
+            assert answer.status_code == 302, answer.status_code
+            page = browser.get("/bookings").get_data(as_text=True)
+            csrf.append(re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)[1])
+            browsers.append(browser)
+
+        def call(n: int) -> None:  # noqa: F811
+            i = n % len(desks)
+            response = browsers[i].post(
+                "/bookings",
+                data={
+                    "resource_id": desks[i],
+                    "date": days[n // len(desks)],
+                    "back": "/",
+                    "csrf_token": csrf[i],
+                },
+            )
+            assert response.status_code == 303, response.status_code
+            assert response.headers["Location"].endswith("/bookings"), response.headers
 
     for n in range(50):  # warm-up
         call(n)

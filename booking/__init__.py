@@ -91,6 +91,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf_exempt_endpoint("billing.webhook")  # proven by its Stripe signature
     register_billing_cli(app)
 
+    from .invoicing.api import api_bp as invoicing_api_bp
+    from .invoicing.views import bp as invoicing_bp
+
+    app.register_blueprint(invoicing_bp)
+    app.register_blueprint(invoicing_api_bp)
+
     from .access.api import api_bp as access_api_bp
     from .access.cli import register_cli as register_access_cli
     from .access.views import bp as access_bp
@@ -105,10 +111,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     # Personal data: each domain adds to the export and the account deletion.
     from .access.privacy import register_privacy as register_access_privacy
     from .billing.privacy import register_privacy as register_billing_privacy
+    from .invoicing.privacy import register_privacy as register_invoicing_privacy
     from .passes.privacy import register_privacy as register_passes_privacy
 
     register_access_privacy()
     register_billing_privacy()
+    register_invoicing_privacy()
     register_passes_privacy()
 
     _connect_receivers()
@@ -139,12 +147,13 @@ def _connect_receivers() -> None:
     """Who listens to which domain event (booking/events.py). blinker keeps
     one connection per receiver, so every app of a test run may connect
     again."""
-    from . import events
+    from . import events, metrics
     from .access import pins
     from .billing import settlement
     from .bookings import closures as booking_closures
     from .bookings import guards
     from .checkin import services as checkin
+    from .invoicing import issuing as invoicing
     from .notifications import services as notifications
     from .passes import queries as passes_queries
 
@@ -158,9 +167,17 @@ def _connect_receivers() -> None:
     # Questions bookings asks the domains above it.
     events.fixed_desks_asked.connect(passes_queries.on_fixed_desks_asked)
     events.expired_holds_asked.connect(settlement.on_expired_holds_asked)
+    # Invoicing issues the sale's invoice, or its cancellation invoice.
+    events.sale_made.connect(invoicing.on_sale_made)
+    events.sale_reversed.connect(invoicing.on_sale_reversed)
     # After the commit.
     events.booking_confirmed.connect(notifications.on_booking_changed)
     events.booking_cancelled.connect(notifications.on_booking_changed)
     events.renewal_failed.connect(notifications.on_renewal_failed)
+    events.mail_queued.connect(notifications.on_mail_queued)
+    # The counters of /metrics.
+    events.booking_placed.connect(metrics.on_booking_placed)
+    events.booking_refused.connect(metrics.on_booking_refused)
+    events.unlock_audited.connect(metrics.on_unlock_audited)
     # After the booking-mail delivery: the waitlist.
     events.desk_freed.connect(checkin.on_desk_freed)

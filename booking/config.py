@@ -44,8 +44,9 @@ class DefaultConfig:
     # "console" prints mails to the log (demo); "smtp://user:pass@host:port" sends them.
     MAIL_URL = "console"
     MAIL_FROM = "Landdesk <noreply@landdesk.invalid>"
-    # Who sends booking mails (confirmations, cancellations), always after the
-    # commit: "thread" (a background thread of each web process; the demo),
+    # Who sends mails (booking confirmations and cancellations, and every mail
+    # queued in booking.outbox), always after the commit, with retries:
+    # "thread" (a background thread of each web process; the demo),
     # "worker" (only `flask notifications deliver --loop`, a process of its
     # own; production), "inline" (right after the commit, in the caller; tests).
     MAIL_DELIVERY = "thread"

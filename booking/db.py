@@ -7,11 +7,11 @@ import fcntl
 import os
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from flask import Flask, current_app, g, has_app_context
+from flask import Flask, current_app, g, has_app_context, has_request_context
 from sqlalchemy import DateTime, MetaData, create_engine, event, make_url
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import (
@@ -116,17 +116,30 @@ class WriterQueue:
         self._fd: int | None = None
         self._pid: int | None = None
 
-    @contextmanager
-    def hold(self) -> Iterator[None]:
-        with self._mutex:
+    def acquire(self) -> None:
+        self._mutex.acquire()
+        try:
             if self._pid != os.getpid():  # a forked worker opens its own
                 self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
                 self._pid = os.getpid()
             fcntl.flock(self._fd, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        except BaseException:
+            self._mutex.release()
+            raise
+
+    def release(self) -> None:
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._mutex.release()
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        self.acquire()
+        try:
+            yield
+        finally:
+            self.release()
 
 
 def persistent(db: Session, instance: T) -> T:
@@ -196,11 +209,60 @@ class RequestSessions:
             setattr(g, self._KEY, session)
         return session
 
+    def current(self) -> Session | None:
+        """The context's session if it has one (without making one)."""
+        return g.get(self._KEY)
+
     def remove(self) -> None:
         if has_app_context():
             session = g.pop(self._KEY, None)
             if session is not None:
                 session.close()
+                _release_writer_queue(session)
+
+
+# --- transactions -------------------------------------------------------------
+#
+# A session's ``info`` carries the state of its current (root) transaction:
+#   "pending"    callbacks to run once it commits (``on_commit``)
+#   "committed"  callbacks whose transaction has committed, still to run
+#   "wrote"      a unit of work finished in it and its commit is deferred to
+#                the end of the request
+#   "queue_held" it holds SQLite's writer queue
+# and "in_unit_of_work" while a unit's body runs.
+
+
+def _after_commit(session: Session) -> None:
+    # Also sent when a savepoint is released: only the root transaction's end
+    # (below) decides. No SQL may run here.
+    session.info["committing"] = True
+
+
+def _after_transaction_end(session: Session, transaction) -> None:
+    info = session.info
+    committed, info["committing"] = info.get("committing", False), False
+    if transaction.parent is not None:
+        return  # a savepoint: its outcome is not the transaction's
+    if committed:
+        info.setdefault("committed", []).extend(info.get("pending", ()))
+    info["pending"] = []  # run once committed, dropped on a rollback
+    info["wrote"] = False
+    _release_writer_queue(session)
+
+
+def _release_writer_queue(session: Session) -> None:
+    if session.info.get("queue_held"):
+        session.info["queue_held"] = False
+        session.info["writer_queue"].release()
+
+
+def _run_committed(session: Session) -> None:
+    callbacks = session.info.get("committed")
+    if not callbacks:
+        return
+    session.info["committed"] = []
+    for callback in callbacks:
+        callback()
 
 
 class Database:
@@ -217,6 +279,10 @@ class Database:
             info={"writer_queue": writer_queue},
         )
         event.listen(self.session_factory, "do_orm_execute", _refresh_in_unit_of_work)
+        event.listen(self.session_factory, "after_commit", _after_commit)
+        event.listen(
+            self.session_factory, "after_transaction_end", _after_transaction_end
+        )
         self.session = RequestSessions(self.session_factory)
 
     def dispose(self) -> None:
@@ -224,13 +290,47 @@ class Database:
         self.engine.dispose()
 
 
+# Set in ``g`` once the request has answered: what runs after (the callbacks
+# of its commit) writes in units of its own.
+_REQUEST_DONE = "landdesk_request_done"
+# Set in ``g`` when a unit of work of the request failed: nothing is kept.
+_REQUEST_FAILED = "landdesk_request_failed"
+
+
 def init_app(app: Flask) -> None:
     database = Database(app.config["DATABASE_URL"])
     app.extensions["landdesk_db"] = database
 
+    # Registered first, so it runs after every other after_request hook.
+    @app.after_request
+    def _close_request_unit(response):
+        session = database.session.current()
+        if session is not None:
+            finish_request(
+                session, ok=response.status_code < 400 and not g.get(_REQUEST_FAILED)
+            )
+        return response
+
     @app.teardown_appcontext
     def _remove_session(_exc):
         database.session.remove()
+
+
+def finish_request(db: Session, *, ok: bool) -> None:
+    """End the request's transaction: commit what its units wrote if the
+    request succeeded, else roll it all back; then run the callbacks of
+    whatever committed. A read-only request costs nothing here: its read
+    transaction ends when the session closes, as before."""
+    if db.info.get("wrote"):
+        if ok:
+            db.commit()
+        else:
+            db.rollback()
+    _release_writer_queue(db)
+    # What the callbacks write (inline mail delivery in tests) is their own
+    # units' business, committed as they go.
+    g.setdefault(_REQUEST_DONE, True)
+    _run_committed(db)
 
 
 def get_database() -> Database:
@@ -241,44 +341,80 @@ def get_db() -> Session:
     return get_database().session()
 
 
+def _in_request() -> bool:
+    # A request without an answer yet. (A request context that is never
+    # dispatched, ``app.test_request_context()``, ends without a commit.)
+    return has_request_context() and not g.get(_REQUEST_DONE, False)
+
+
 @contextmanager
-def unit_of_work(db: Session) -> Iterator[Session]:
-    """One atomic business operation: commit on success, roll back on error.
+def unit_of_work(db: Session, *, durable: bool = False) -> Iterator[Session]:
+    """One atomic business operation.
+
+    In a request, the request is the transaction: a unit writes (and flushes,
+    so constraint errors surface here) into the request's transaction, which
+    commits when the request answers with a success (below 400). A unit that
+    fails rolls back everything the request wrote and marks the request
+    failed, so nothing of it is kept whatever the view then answers (an error
+    page, a redirect with a message). No savepoints are needed for that: a
+    failed unit leaves nothing to keep around it.
+
+    Outside a request (CLI, jobs, the mail thread) each unit is its own
+    transaction: commit on success, roll back on error.
+
+    ``durable``: commit at the end of this unit even inside a request, for
+    what must stay when the request then answers with an error (the audit
+    row of a refused door). It commits whatever the request wrote before it
+    too, so only use it before or without other units.
 
     Nested calls join the outer unit. Callbacks registered with ``on_commit``
-    run only after the outermost commit succeeded.
+    run only after the transaction that holds them committed.
     """
-    if db.info.get("in_unit_of_work"):
+    info = db.info
+    if info.get("in_unit_of_work"):
         yield db
         return
-    writer_queue = db.info.get("writer_queue")
-    if db.get_bind().dialect.name == "sqlite" and db.in_transaction():
-        # End the read transaction of this request so that the write
-        # transaction takes SQLite's write lock up front (BEGIN IMMEDIATE).
-        # PostgreSQL (READ COMMITTED) simply goes on in the same transaction.
-        db.commit()
+    deferred = not durable and _in_request()
     token = _write_intent.set(True)
-    db.info["in_unit_of_work"] = True
-    db.info["after_commit"] = []
+    if not info.get("wrote"):
+        # The transaction's first write.
+        if db.get_bind().dialect.name == "sqlite" and db.in_transaction():
+            # End the read transaction so that the write transaction takes
+            # SQLite's write lock up front (BEGIN IMMEDIATE). PostgreSQL
+            # (READ COMMITTED) simply goes on in the same transaction.
+            db.commit()
+        queue = info.get("writer_queue")
+        if queue is not None and not info.get("queue_held"):
+            queue.acquire()
+            info["queue_held"] = True  # released when the transaction ends
+    info["in_unit_of_work"] = True
+    info.setdefault("pending", [])
     try:
-        with writer_queue.hold() if writer_queue else nullcontext():
-            try:
-                yield db
+        try:
+            yield db
+            if deferred:
+                db.flush()
+                info["wrote"] = True
+            else:
                 db.commit()
-            except BaseException:
-                db.rollback()
-                db.info["after_commit"] = []
-                raise
+        except BaseException:
+            db.rollback()
+            info["pending"], info["wrote"] = [], False  # also if nothing began
+            if _in_request():
+                g.setdefault(_REQUEST_FAILED, True)
+            raise
     finally:
-        db.info["in_unit_of_work"] = False
+        info["in_unit_of_work"] = False
         _write_intent.reset(token)
-    callbacks, db.info["after_commit"] = db.info["after_commit"], []
-    for callback in callbacks:
-        callback()
+        if not info.get("wrote"):
+            _release_writer_queue(db)  # a unit that ran no SQL began nothing
+    if not deferred:
+        _run_committed(db)
 
 
 def on_commit(db: Session, callback: Callable[[], None]) -> None:
-    """Run ``callback`` after the current unit of work commits (never on rollback)."""
+    """Run ``callback`` after the transaction of the current unit of work
+    commits (never on rollback): at the end of the request in a request."""
     if not db.info.get("in_unit_of_work"):
         raise RuntimeError("on_commit needs a unit of work")
-    db.info["after_commit"].append(callback)
+    db.info["pending"].append(callback)

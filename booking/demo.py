@@ -19,6 +19,7 @@ from .bookings.services import create_booking
 from .db import unit_of_work, utcnow
 from .errors import DomainError
 from .insight.models import MemberProfile
+from .invoicing.services import save_issuer, share_issuer
 from .passes.models import PassStatus, Plan
 from .passes.services import create_plan, new_pass
 from .passes.services.prices import set_resource_prices
@@ -148,9 +149,9 @@ PRICES = {
     ("naunhof", "Lehrerzimmer"): {"price_hour_cents": 1000},
 }
 
-# What the demo network sells Its spaces take bank transfer and payment on
-# site (_offer_payment_methods), so plans of a space are bought without
-# Stripe; network-wide plans and memberships need STRIPE_SECRET_KEY
+# What the demo network sells. Its spaces take bank transfer and payment on
+# site (_offer_payment_methods), so plans of a space, memberships included,
+# are bought without Stripe; network-wide plans need STRIPE_SECRET_KEY
 # (docs/billing.md).
 PLANS = [
     (
@@ -318,6 +319,7 @@ def create_demo(
             )
         )
     _offer_payment_methods(db, admin, operator, locations)
+    _set_up_invoicing(db, admin, locations)
     _upcoming(db, list(locations.values()), members, people, now=utcnow())
     return [
         ("admin", admin.email, password),
@@ -348,6 +350,33 @@ def _offer_payment_methods(
                 "iban": "DE02 1203 0000 0000 2020 51",
             },
         )
+
+
+def _set_up_invoicing(db: Session, admin: User, locations: dict[str, Location]) -> None:
+    """One operator's invoice details for every demo space, also issuing the
+    network-wide plans' invoices (docs/invoicing.md): every sale of the demo
+    gets its invoice PDF and XRechnung."""
+    first, *others = locations.values()
+    save_issuer(
+        db,
+        admin,
+        first.id,
+        {
+            "name": "Coworking Muldenland e. V. (Demo)",
+            "street": "Musterstraße 1",
+            "postcode": "04838",
+            "city": "Eilenburg",
+            "tax_number": "232/140/12345",
+            "iban": "DE02 1203 0000 0000 2020 51",
+            "email": "rechnung@example.org",
+            "phone": "03423 123456",
+            "payment_terms_days": "14",
+            "number_prefix": "DEMO-",
+            "is_network_default": "on",
+        },
+    )
+    for location in others:
+        share_issuer(db, admin, location.id, first.id)
 
 
 def _history_members(db: Session, like: User) -> list[User]:

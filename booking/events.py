@@ -21,12 +21,14 @@ session of the unit of work that sent the signal.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from blinker import Namespace, Signal
 from sqlalchemy.orm import Session
 
 from .db import on_commit
+from .errors import DomainError
 
 _signals = Namespace()
 
@@ -42,6 +44,20 @@ booking_cancelled = _signals.signal("booking-cancelled")
 # A membership renewal could not be charged. Sender: the Pass; keyword ``key``
 # (dedupes the mail).
 renewal_failed = _signals.signal("renewal-failed")
+# An unlock attempt was written to the audit log (access): allowed or not,
+# answered by the door or not. Sender: the AccessEvent; keyword ``wait_s``,
+# how long the door took to answer (None when it was not asked).
+unlock_audited = _signals.signal("unlock-audited")
+
+# --- when it is refused -------------------------------------------------------
+
+# A booking request was refused: a DomainError left create_booking (sent by
+# ``announces_refusal``). Sender: the error.
+booking_refused = _signals.signal("booking-refused")
+
+# A mail was queued (outbox.queue_mail) by any domain: have the mail delivery
+# send it. Sender: None.
+mail_queued = _signals.signal("mail-queued")
 
 # --- after the mail delivery ------------------------------------------------
 
@@ -100,6 +116,22 @@ expired_holds_asked = _signals.signal("expired-holds-asked")
 def ask(signal: Signal, **kwargs: Any) -> list[Any]:
     """The answers of ``signal``'s receivers (empty when none listens)."""
     return [answer for _, answer in signal.send(None, **kwargs)]
+def announces_refusal(signal: Signal):
+    """Decorate a service so that a DomainError it raises is sent as
+    ``signal`` (sender: the error) before it goes on up."""
+
+    def decorator(service):
+        @functools.wraps(service)
+        def announcing(*args, **kwargs):
+            try:
+                return service(*args, **kwargs)
+            except DomainError as error:
+                signal.send(error)
+                raise
+
+        return announcing
+
+    return decorator
 
 
 def send_after_commit(db: Session, signal: Signal, sender: Any, **kwargs: Any) -> None:

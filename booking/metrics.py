@@ -1,7 +1,9 @@
 """The service's Prometheus counters and histograms (served at /metrics).
 
-A leaf module: the domains that count something import it, and it imports
-no domain. Under gunicorn each worker counts in its own process; with
+A leaf module: it imports no domain. Bookings and unlocks are counted by
+its receivers of the domain events (the end of this file, connected in
+``create_app``), not by the services. Under gunicorn each worker counts in
+its own process; with
 ``PROMETHEUS_MULTIPROC_DIR`` set (deploy/gunicorn.conf.py sets it before the
 app is imported) the values live in files there and a scrape of any worker
 adds up all of them. Gauges that the database knows (doors online, mails
@@ -10,13 +12,9 @@ waiting, jobs) are read at scrape time instead (``ops.metrics``).
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import TypeVar
-
 from prometheus_client import Counter, Histogram
 
-T = TypeVar("T")
+from .db import on_commit
 
 REQUEST_SECONDS = Histogram(
     "landdesk_http_request_duration_seconds",
@@ -45,19 +43,22 @@ MAILS_FAILED = Counter(
 )
 
 
-def count_booking(create: Callable[..., T]) -> Callable[..., T]:
-    """Count the outcome of the booking service it decorates: every booking
-    goes through that one function, so they are counted in one place."""
-    from .errors import DomainError
+# --- counted by receivers of the domain events (connected in create_app) ----
 
-    @functools.wraps(create)
-    def counted(*args, **kwargs) -> T:
-        try:
-            booking = create(*args, **kwargs)
-        except DomainError:
-            BOOKINGS.labels("refused").inc()
-            raise
-        BOOKINGS.labels("created").inc()
-        return booking
 
-    return counted
+def on_booking_placed(booking, *, db, **_kw) -> None:
+    """events.booking_placed, inside the unit: counted once it commits."""
+    on_commit(db, BOOKINGS.labels("created").inc)
+
+
+def on_booking_refused(_error, **_kw) -> None:
+    """events.booking_refused."""
+    BOOKINGS.labels("refused").inc()
+
+
+def on_unlock_audited(event, *, wait_s: float | None = None, **_kw) -> None:
+    """events.unlock_audited, after the commit: every attempt by outcome,
+    and the wait for the door where it was asked."""
+    UNLOCKS.labels(str(event.result)).inc()
+    if wait_s is not None:
+        UNLOCK_SECONDS.observe(wait_s)

@@ -12,6 +12,14 @@ from .bookings.models import Booking, BookingSlot, BookingStatus, DayPart  # noq
 from .calendars.models import CalendarFeed, CalendarImport, RoomBlock  # noqa: F401
 from .checkin.models import CheckinPolicy, WaitlistEntry  # noqa: F401
 from .insight.models import MemberProfile  # noqa: F401
+from .invoicing.models import (  # noqa: F401
+    Invoice,
+    InvoiceCounter,
+    InvoicedOrder,
+    InvoiceLine,
+    Issuer,
+    IssuerLocation,
+)
 from .notifications.models import NotificationOptOut, SentNotification  # noqa: F401
 from .ops.models import JobState  # noqa: F401
 from .passes.models import (  # noqa: F401

@@ -145,20 +145,27 @@ def _read_at_most(stream, size: int) -> bytes:
     return b"".join(parts)
 
 
-def _refuse_oversized_body() -> None:
+def _check_request() -> None:
+    """The one before_request hook of this module: a chunked body over the
+    limit, then CSRF (``_protect_forms``)."""
     if request.environ.get("landdesk.body_too_large"):
         raise RequestEntityTooLarge()
+    _protect_forms()
 
 
 def init_app(app: Flask) -> None:
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    hooks = list(app.before_request_funcs.get(None, ()))
     csrf.init_app(app)
+    # With WTF_CSRF_CHECK_DEFAULT off, Flask-WTF's own before_request hook
+    # returns at once on every request; _protect_forms calls csrf.protect()
+    # wherever a form needs it. Its hook is taken out again.
+    app.before_request_funcs[None] = hooks
     login_manager.init_app(app)
     login_manager.session_protection = None  # logins are server-side rows
     login_manager.request_loader(_load_user_from_request)
     login_manager.unauthorized_handler(_unauthorized)
-    app.before_request(_refuse_oversized_body)
-    app.before_request(_protect_forms)
+    app.before_request(_check_request)
 
 
 def public_url(path: str) -> str:

@@ -29,6 +29,7 @@ from devices.messages import (
     validate_door_id,
     verify,
 )
+from devices.protocol import load_object
 
 PIN_SLOT_S = 1800
 PIN_SLOT_MODULUS = 1000
@@ -201,14 +202,10 @@ def parse_revocations(
     payload: str | bytes, secret: str | bytes, *, door_id: str
 ) -> Revocations:
     """Parse and verify a revocation list for this door; raises MessageRejected."""
-    raw = payload.encode("utf-8") if isinstance(payload, str) else bytes(payload)
-    if len(raw) > MAX_REVOCATION_BYTES:
-        raise MessageRejected("malformed", "revocation list too large")
-    try:
-        obj = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise MessageRejected("malformed", "not JSON") from None
-    if not isinstance(obj, dict) or set(obj) != _REVOCATION_KEYS:
+    obj = load_object(
+        payload, MessageRejected, limit=MAX_REVOCATION_BYTES, what="revocation list"
+    )
+    if set(obj) != _REVOCATION_KEYS:
         raise MessageRejected("malformed", "unexpected or missing fields")
     if obj["v"] != PROTOCOL_VERSION:
         raise MessageRejected("unsupported", f"version {obj['v']!r}")

@@ -8,7 +8,6 @@ paho's network thread.
 from __future__ import annotations
 
 import logging
-import smtplib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,9 +25,9 @@ from devices.pins import PIN_SLOT_S
 from ..auth.models import Role, User
 from ..bookings.models import Booking
 from ..checkin.services import record_door_entry
-from ..db import get_db, on_commit, unit_of_work, utcnow
+from ..db import unit_of_work, utcnow
 from ..errors import NotFound
-from ..mail import send_mail
+from ..outbox import queue_mail
 from ..spaces.models import Location
 from ..spaces.services import managed_location_ids
 from ..validation import MAX_ID, is_digits
@@ -236,7 +235,9 @@ def _store_event(db: Session, door: Door, event: messages.Event, now: datetime) 
         if event.type == "pin_accepted" and holder is not None:
             # Coming in by PIN counts as checking in, as opening by app does,
             # so the no-show release leaves the booking alone.
-            record_door_entry(db, holder.user_id, door.location_id, at=at)
+            record_door_entry(
+                db, holder.user_id, door.location_id, at=at, booking_id=holder.id
+            )
         door.last_seen_at = max(door.last_seen_at or at, now)
         if event.type in ("opened", "closed"):
             door.is_open = event.type == "opened"
@@ -331,9 +332,7 @@ def _raise_alert(
     alert = DoorAlert(door_id=door.id, kind=kind, message=detail[:300], raised_at=now)
     db.add(alert)
     db.flush()
-    alert_id, door_id = alert.id, door.id
-    app = current_app._get_current_object()
-    on_commit(db, lambda: _mail_alert(app, alert_id, door_id))
+    _mail_alert(db, alert)
 
 
 def _resolve_alert(db: Session, door: Door, kind: AlertKind, now: datetime) -> None:
@@ -355,25 +354,27 @@ def _alert_recipients(db: Session, location: Location) -> list[User]:
     return list(db.scalars(select(User).where(User.role == Role.ADMIN)))
 
 
-def _mail_alert(app: Any, alert_id: int, door_id: int) -> None:
-    db = get_db()
-    alert = db.get(DoorAlert, alert_id)
-    if alert is None:
-        return
+def _mail_alert(db: Session, alert: DoorAlert) -> None:
+    """Queue the alert's mail to each operator, in their language, in the unit
+    that raised it: durable and retried, sent after the commit (booking.outbox)."""
     for user in _alert_recipients(db, alert.door.location):
-        locale = user.locale or app.config["BABEL_DEFAULT_LOCALE"]
+        locale = user.locale or current_app.config["BABEL_DEFAULT_LOCALE"]
         with force_locale(locale):
             text = alert_text(alert)
             body = render_template(
                 "access/alert_email.txt",
                 alert=alert,
                 text=text,
-                public_url=app.config["PUBLIC_URL"],
+                public_url=current_app.config["PUBLIC_URL"],
             )
-        try:
-            send_mail(user.email, text, body)
-        except (OSError, smtplib.SMTPException):
-            log.exception("door alert %s: mail to user %s failed", alert_id, user.id)
+        queue_mail(
+            db,
+            f"door_alert:{alert.id}:{user.id}",
+            user.email,
+            text,
+            body,
+            user_id=user.id,
+        )
 
 
 def open_alerts(db: Session, actor: User, location_id: int | None = None) -> list:

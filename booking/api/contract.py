@@ -251,6 +251,8 @@ def _shape_schema(shape: Any, models: set) -> dict:
         return {"type": "object"}
     if isinstance(shape, types.UnionType):
         return {"anyOf": [_shape_schema(option, models) for option in shape.__args__]}
+    if shape is bytes:  # a file: a PDF, an XML document, a CSV export
+        return {"type": "string", "format": "binary"}
     raise TypeError(f"no schema for {shape!r}")
 
 

@@ -3,6 +3,10 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
+# Said as the hint under the field says it, not WTForms' "between 8 and 1024
+# characters".
+_PASSWORD_LENGTH = _l("At least 8 characters, please.")
+
 
 class LoginForm(FlaskForm):
     email = EmailField(_l("E-mail"), validators=[DataRequired()])
@@ -22,7 +26,12 @@ class RegisterForm(FlaskForm):
         ],
     )
     password = PasswordField(
-        _l("Password"), validators=[DataRequired(), Length(min=8, max=1024)]
+        _l("Password"),
+        validators=[
+            DataRequired(),
+            Length(min=8, message=_PASSWORD_LENGTH),
+            Length(max=1024),
+        ],
     )
 
 
@@ -32,7 +41,12 @@ class ForgotForm(FlaskForm):
 
 class ResetForm(FlaskForm):
     password = PasswordField(
-        _l("New password"), validators=[DataRequired(), Length(min=8, max=1024)]
+        _l("New password"),
+        validators=[
+            DataRequired(),
+            Length(min=8, message=_PASSWORD_LENGTH),
+            Length(max=1024),
+        ],
     )
     confirm = PasswordField(
         _l("Repeat the new password"),

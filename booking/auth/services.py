@@ -18,9 +18,9 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..db import on_commit, persistent, unit_of_work, utcnow
+from ..db import persistent, unit_of_work, utcnow
 from ..errors import InvalidInput
-from ..mail import send_mail
+from ..outbox import queue_mail
 from ..spaces.services import get_network
 from .models import Role, SessionKind, User, UserSession
 
@@ -291,9 +291,21 @@ def create_invited_user(
                 url=url,
                 days=INVITATION_MAX_AGE_S // 86400,
             )
-        to = user.email
-        on_commit(db, lambda: send_mail(to, subject, text))
+        # Durable and retried, sent after the commit (booking.outbox).
+        queue_mail(
+            db,
+            f"account_invitation:{user.id}:{_token_key(url)}",
+            user.email,
+            subject,
+            text,
+            user_id=user.id,
+        )
     return user
+
+
+def _token_key(token: str) -> str:
+    # Names a mailed link in its outbox key without storing the link twice.
+    return hashlib.sha256(token.encode()).hexdigest()[:32]
 
 
 def _password_stamp(user: User) -> str:
@@ -320,7 +332,15 @@ def request_password_reset(
         subject = gettext("Reset your password for %(network)s", network=network)
         text = render_template("emails/password_reset.txt", user=user, url=url)
     with unit_of_work(db):
-        on_commit(db, lambda: send_mail(user.email, subject, text))
+        # Durable and retried, sent after the commit (booking.outbox).
+        queue_mail(
+            db,
+            f"password_reset:{user.id}:{_token_key(token)}",
+            user.email,
+            subject,
+            text,
+            user_id=user.id,
+        )
 
 
 def reset_password(

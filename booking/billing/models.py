@@ -78,6 +78,8 @@ class Order(Base):
         Index(None, "user_id", "created_at"),
         Index(None, "booking_id"),
         Index(None, "status"),
+        # A membership paid by transfer or on site: one order per period.
+        UniqueConstraint("pass_id", "period_starts_on"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -111,6 +113,12 @@ class Order(Base):
     # when this passes (a booking's own hold_expires_at rules a booking).
     hold_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Memberships and company budgets paid by transfer or on site: the first
+    # day of the month-long period this order pays (billing/services/renewals).
+    period_starts_on: Mapped[date | None] = mapped_column(Date)
+    # How much of the sale invoicing has been told is taken back
+    # (events.sale_reversed): never more than the order's amount, never twice.
+    reversed_cents: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     user: Mapped[User] = relationship()
     payments: Mapped[list[Payment]] = relationship(
@@ -119,6 +127,7 @@ class Order(Base):
     offline_payments: Mapped[list[OfflinePayment]] = relationship(
         back_populates="order", order_by="OfflinePayment.id"
     )
+    payback: Mapped[OfflinePayback | None] = relationship(back_populates="order")
 
     @property
     def paid_offline_cents(self) -> int:
@@ -198,6 +207,29 @@ class OfflinePayment(Base):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     order: Mapped[Order] = relationship(back_populates="offline_payments")
+
+
+class OfflinePayback(Base):
+    """Money of a cancelled transfer or on-site order that the operator paid
+    back by hand. One per order: recording it again returns the first."""
+
+    __tablename__ = "offline_paybacks"
+    __table_args__ = (
+        CheckConstraint("amount_cents > 0", name="amount_positive"),
+        UniqueConstraint("order_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    kind: Mapped[OfflinePaymentKind] = mapped_column(String(16))
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    paid_on: Mapped[date] = mapped_column(Date)
+    recorded_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    order: Mapped[Order] = relationship(back_populates="payback")
 
 
 class LocationPaymentSettings(Base):

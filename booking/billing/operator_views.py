@@ -44,7 +44,7 @@ def payments():
         "billing/payments.html",
         payments=services.payments_list(db, current_user),
         open_orders=services.open_orders(db, current_user),
-        refunds=services.offline_refunds(db, current_user, now=utcnow()),
+        refunds=services.offline_refunds(db, current_user),
         is_overdue=lambda order: services.is_overdue(order, today),
         today=today,
         kinds=list(OfflinePaymentKind),
@@ -77,6 +77,31 @@ def record_payment(order_id: int):
         flash(str(error.message), "error")
         return redirect(url_for("billing.payments") + f"#order-{order_id}", 303)
     flash(gettext("Payment recorded."), "success")
+    return redirect(url_for("billing.payments"), 303)
+
+
+@operator_required
+def record_payback(order_id: int):
+    """Record that the money of a cancelled order went back to the customer."""
+    from ..bookings.rules import parse_date
+
+    db = get_db()
+    form = request.form
+    try:
+        services.record_payback(
+            db,
+            current_user,
+            order_id,
+            amount_cents=parse_cents(form.get("amount"), "amount_cents"),
+            kind=form.get("kind", ""),
+            paid_on=parse_date(form.get("paid_on", "")),
+        )
+    except DomainError as error:
+        if error.status == 404:
+            raise
+        flash(str(error.message), "error")
+        return redirect(url_for("billing.payments") + f"#payback-{order_id}", 303)
+    flash(gettext("Recorded as paid back."), "success")
     return redirect(url_for("billing.payments"), 303)
 
 
@@ -171,6 +196,11 @@ def register(bp: Blueprint) -> None:
     )
     bp.add_url_rule(
         "/billing/orders/<int:order_id>/close", view_func=close_order, methods=["POST"]
+    )
+    bp.add_url_rule(
+        "/billing/orders/<int:order_id>/payback",
+        view_func=record_payback,
+        methods=["POST"],
     )
     bp.add_url_rule(
         "/billing/locations/<int:location_id>/payment",

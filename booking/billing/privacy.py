@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from ..auth.models import User
@@ -124,7 +124,11 @@ def erase_billing(db: Session, user: User) -> None:
     renewing = db.scalar(
         select(Pass.id).where(
             Pass.user_id == user.id,
-            Pass.stripe_subscription_id.is_not(None),
+            # Through Stripe, or by transfer / on site (renewed here).
+            or_(
+                Pass.stripe_subscription_id.is_not(None),
+                Pass.current_period_end.is_not(None),
+            ),
             Pass.status.in_([PassStatus.ACTIVE, PassStatus.PAST_DUE]),
             Pass.cancel_at_period_end.is_(False),
         )

@@ -54,6 +54,19 @@ def webhook():
     return jsonify(received=True, result=result), 200
 
 
+def _invoice_of(db, order):
+    """The order's own invoice once issued (None for a company's collective
+    one): the transfer names its number, the page links its PDF. Invoicing
+    sits above billing; a page may compose both."""
+    from ..invoicing.models import Invoice, InvoicedOrder
+
+    link = db.get(InvoicedOrder, order.id)
+    invoice = db.get(Invoice, link.invoice_id) if link else None
+    if invoice is None or invoice.user_id != order.user_id:
+        return None
+    return invoice
+
+
 def _render_order(db, order, error=None, status=200):
     """The order page: its state, how to pay it (the choice while it is
     undecided), the bank details of an invoice, when a hold ends."""
@@ -71,6 +84,7 @@ def _render_order(db, order, error=None, status=200):
     return render_template(
         "billing/order.html",
         order=order,
+        invoice=_invoice_of(db, order),
         booking=booking,
         error=error,
         error_status=status,

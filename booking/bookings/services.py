@@ -13,7 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .. import events, metrics
+from .. import events
 from ..auth.models import User
 from ..calendars.services import check_not_blocked
 from ..db import persistent, unit_of_work, utcnow
@@ -249,7 +249,7 @@ def _new_booking_params(
     }
 
 
-@metrics.count_booking
+@events.announces_refusal(events.booking_refused)
 def create_booking(
     db: Session, actor: User, request: BookingRequest, *, now: datetime | None = None
 ) -> Booking:

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import parse_qsl, urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from werkzeug.datastructures import MultiDict
 
 from ..db import get_db, utcnow
 from ..errors import DomainError
 from ..spaces.hours import local_date
 from ..spaces.services import can_manage, get_resource, list_locations
-from ..validation import parse_int
+from ..validation import MAX_ID, parse_int
 from . import queries, series, services
+from .models import DayPart
 from .rules import parse_date, parse_instant
 
 bp = Blueprint("bookings", __name__)
@@ -29,6 +32,56 @@ def _quotes() -> dict:
         return Quoter(get_db(), current_user, location.id)
 
     return {"quoter_for": quoter_for}
+
+
+def _choice(db, args):
+    """The desk or room, day, part and room hours a confirm-step URL names:
+    (resource, day, part, starts_at, ends_at). Raises NotFound, InvalidInput."""
+    resource_id = args.get("resource_id", type=int) or 0
+    # Out of the id range (a URL typed or forged): not found, not a DB error.
+    resource = get_resource(db, resource_id if 0 < resource_id <= MAX_ID else 0)
+    start = args.get("start", "")
+    duration = args.get("duration", "")
+    starts_at = ends_at = None
+    if start and duration.isdigit():  # a room: its day is the start's local day
+        starts_at = parse_instant(start, "start")
+        ends_at = starts_at + timedelta(minutes=int(duration))
+        day = local_date(starts_at, resource.location.timezone)
+    else:
+        day = parse_date(args.get("date", ""))
+    part = args.get("part") or "full"
+    return (
+        resource,
+        day,
+        part if part in ("full", "am", "pm") else "full",
+        starts_at,
+        ends_at,
+    )
+
+
+@bp.app_context_processor
+def _kept_choice() -> dict:
+    def kept_choice(next_url: str | None):
+        """What a visitor chose before logging in or registering (the confirm
+        step in ``next``), for those pages to name it; None if nothing is."""
+        step = url_for("bookings.confirm")
+        if not next_url or not next_url.startswith(step + "?"):
+            return None
+        args = MultiDict(parse_qsl(urlsplit(next_url).query))
+        try:
+            resource, day, part, starts_at, ends_at = _choice(get_db(), args)
+        except DomainError:
+            return None
+        return {
+            "resource": resource,
+            "location": resource.location,
+            "day": day,
+            "part": part,
+            "starts_at": starts_at,
+            "ends_at": ends_at,
+        }
+
+    return {"kept_choice": kept_choice}
 
 
 @bp.post("/bookings")
@@ -134,27 +187,36 @@ def confirm():
     redirect in ``next``), so the desk, day and part they chose are kept.
     """
     db = get_db()
-    resource = get_resource(db, request.args.get("resource_id", type=int) or 0)
+    resource, day, part, starts_at, ends_at = _choice(db, request.args)
     start = request.args.get("start", "")
     duration = request.args.get("duration", "")
-    starts_at = ends_at = None
-    if start and duration.isdigit():  # a room: its day is the start's local day
-        starts_at = parse_instant(start, "start")
-        ends_at = starts_at + timedelta(minutes=int(duration))
-        day = local_date(starts_at, resource.location.timezone)
-    else:
-        day = parse_date(request.args.get("date", ""))
-    part = request.args.get("part") or "full"
     availability = queries.location_day(db, resource.location, day, now=utcnow())
     entry = next(
         (e for e in availability.resources if e.resource.id == resource.id), None
     )
+    # Taken by this person already (a second tap, a link opened twice): say
+    # so, rather than "no longer free".
+    already = None
+    if not starts_at:
+        already = next(
+            (
+                b
+                for b in services.bookings_of(db, current_user, upcoming=True)
+                if b.is_active
+                and not b.is_for_guest
+                and b.resource_id == resource.id
+                and b.booked_on == day
+                and (b.part == DayPart.FULL or part in ("full", b.part))
+            ),
+            None,
+        )
     return render_template(
         "bookings/confirm.html",
+        already=already,
         resource=resource,
         location=resource.location,
         day=day,
-        part=part if part in ("full", "am", "pm") else "full",
+        part=part,
         plan=availability.plan,
         entry=entry,
         start=start,

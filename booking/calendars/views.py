@@ -57,9 +57,9 @@ def booking_ics(booking_id: int):
     booking = get_booking_for(get_db(), current_user, booking_id)
     body = ical.member_feed([booking], name=booking.location.name)
     response = Response(body, mimetype="text/calendar")
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="booking-{booking.id}.ics"'
-    )
+    # In the reader's language: "Buchung-12.ics" on German pages.
+    name = f"{gettext('booking')}-{booking.id}.ics"
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     response.headers["Cache-Control"] = "private, no-store"
     return response
 

@@ -6,8 +6,10 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from ..auth.models import User
 from ..bookings import notices
@@ -57,31 +59,74 @@ def check_in(
     return booking
 
 
-def record_door_entry(
-    db: Session, user_id: int, location_id: int, *, at: datetime | None = None
-) -> Booking | None:
-    """For the door side: an opened door checks in the holder's current booking.
+# Plain Core on the table (no ORM attributes: the ORM's bulk-update path
+# is left out); the session's object of the row, if it has one, is updated
+# below. Built once: building a statement costs more than running it.
+_bookings = Booking.__table__.c
+_DOOR_ENTRY_CAN_CHECK_IN = (
+    _bookings.user_id == bindparam("holder"),
+    _bookings.location_id == bindparam("location"),
+    _bookings.status.in_(ACTIVE_STATUSES),
+    _bookings.starts_at <= bindparam("early"),
+    _bookings.ends_at > bindparam("now"),
+    _bookings.checked_in_at.is_(None),
+)
+_CHECK_IN_THIS = (
+    update(Booking.__table__)
+    .where(_bookings.id == bindparam("booking"), *_DOOR_ENTRY_CAN_CHECK_IN)
+    .values(checked_in_at=bindparam("now"))
+    .returning(_bookings.id)
+)
+_CHECK_IN_FIRST = (
+    update(Booking.__table__)
+    .where(
+        _bookings.id
+        == select(_bookings.id)
+        .where(*_DOOR_ENTRY_CAN_CHECK_IN)
+        .order_by(_bookings.starts_at)
+        .limit(1)
+        .scalar_subquery()
+    )
+    .values(checked_in_at=bindparam("now"))
+    .returning(_bookings.id)
+)
 
-    Joins the caller's unit of work when there is one.
+
+def record_door_entry(
+    db: Session,
+    user_id: int,
+    location_id: int,
+    *,
+    at: datetime | None = None,
+    booking_id: int | None = None,
+) -> int | None:
+    """For the door side: an opened door checks in the holder's current
+    booking (the first one that can be checked in now); returns its id, or
+    None when there is none.
+
+    ``booking_id``: the booking the access rule opened the door for, already
+    found: it is checked in if it can be, without searching again. Joins the
+    caller's unit of work when there is one.
     """
     at = at or utcnow()
+    params = {
+        "holder": user_id,
+        "location": location_id,
+        "now": at,
+        "early": at + EARLY_CHECKIN,
+        "booking": booking_id,
+    }
     with unit_of_work(db):
-        booking = db.scalar(
-            select(Booking)
-            .where(
-                Booking.user_id == user_id,
-                Booking.location_id == location_id,
-                Booking.status.in_(ACTIVE_STATUSES),
-                Booking.starts_at <= at + EARLY_CHECKIN,
-                Booking.ends_at > at,
-                Booking.checked_in_at.is_(None),
-            )
-            .order_by(Booking.starts_at)
-            .limit(1)
-        )
-        if booking is not None:
-            booking.checked_in_at = at
-    return booking
+        checked = None
+        if booking_id is not None:
+            checked = db.scalar(_CHECK_IN_THIS, params)
+        if checked is None:
+            checked = db.scalar(_CHECK_IN_FIRST, params)
+        if checked is not None:
+            loaded = db.identity_map.get(identity_key(Booking, checked))
+            if loaded is not None:
+                set_committed_value(loaded, "checked_in_at", at)
+    return checked
 
 
 # --- release ---------------------------------------------------------------

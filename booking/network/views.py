@@ -86,13 +86,18 @@ def location(slug: str):
     from ..checkin import services as checkin_services
 
     waitlist = checkin_services.waitlist_offer(db, current_user, availability)
+    from ..billing.offers import payable_plans
     from ..passes import services as passes_services
 
-    day_pass_plans = [
-        plan
-        for plan in passes_services.plans_for_sale(db, location.id)
-        if plan.kind == "day_pass"
-    ]
+    # Only passes that can be paid here: without Stripe, not the network's.
+    day_pass_plans = payable_plans(
+        db,
+        (
+            plan
+            for plan in passes_services.plans_for_sale(db, location.id)
+            if plan.kind == "day_pass"
+        ),
+    )
     return render_template(
         "network/location.html",
         location=location,

@@ -8,12 +8,12 @@ import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ..bookings.models import Booking
 from ..db import unit_of_work, utcnow
-from .models import SentNotification
+from ..outbox import SentNotification
+from ..upsert import conflict_insert
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +54,7 @@ def claim_many(
     if not items:
         return set()
     now = now or utcnow()
-    dialect = db.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = conflict_insert(db.get_bind().dialect.name)
     table = SentNotification.__table__
     with unit_of_work(db):
         return set(

@@ -1,4 +1,4 @@
-"""flask --app booking notifications deliver [--loop]: the booking mail worker."""
+"""flask --app booking notifications deliver [--loop]: the mail worker."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ def register_cli(app: Flask) -> None:
     )
     @click.option("--batch", default=100, show_default=True)
     def deliver_command(loop: bool, interval: float, batch: int):
-        """Send the confirmation and cancellation mails that are due.
+        """Send the mails that are due: booking confirmations and cancellations,
+        and every queued mail (resets, invitations, alerts, reminders), with retries.
 
         With MAIL_DELIVERY=worker this is the only sender: run it with --loop
         as a service of its own. Several may run at once; each mail goes once.
@@ -45,17 +46,17 @@ def register_cli(app: Flask) -> None:
             total = _run(db, loop, interval, batch, lambda: stopping)
         finally:
             signal.signal(signal.SIGTERM, previous)
-        click.echo(f"Handled {total} booking(s) with mail due.")
+        click.echo(f"Handled {total} booking(s) and queued mail(s) with mail due.")
 
 
 def _run(
     db: Session, loop: bool, interval: float, batch: int, stopping: Callable[[], bool]
 ) -> int:
-    from .services import deliver_booking_mails
+    from .services import deliver_due_mails
 
     total = 0
     while True:
-        handled, failed = deliver_booking_mails(db, limit=batch)
+        handled, failed = deliver_due_mails(db, limit=batch)
         total += handled
         db.close()  # no read transaction (or snapshot) held while idle
         caught_up = handled < batch or failed

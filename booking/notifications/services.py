@@ -1,38 +1,38 @@
 """E-mail notifications in the member's language, as the member chose them.
 
-Mails are composed and sent after the unit of work that caused them has
-committed, never in the transaction; a failing mail server is logged and
-never undoes a booking. Booking mails are marked on the booking and delivered
-by polling (see ``deliver_booking_mails``). ``send_reminders`` claims each
-reminder in ``sent_notifications`` under a unique key before sending, so
-running it twice sends nothing twice.
+Mails are sent after the unit of work that caused them has committed, never
+in the transaction nor in the request; a failing mail server is logged and
+never undoes a booking. Booking mails are marked on the booking and composed
+when they are delivered (see ``deliver_booking_mails``); every other mail, of
+this module or of any domain, is composed at once and queued under a unique
+key in ``sent_notifications`` (booking.outbox, ``send_once``), so running
+``send_reminders`` twice sends nothing twice. One delivery sends both
+(``deliver_due_mails``), with the same claims and retries (``claims``).
 """
 
 from __future__ import annotations
 
 import logging
-import smtplib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import partial
 
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, exists, or_, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from .. import events
 from ..auth.models import User
 from ..bookings.models import Booking, BookingStatus
-from ..calendars import ical
 from ..db import get_db, unit_of_work, utcnow
 from ..i18n import localdate, locale_for
-from ..mail import Attachment, send_mail
-from ..passes.models import Pass, PassStatus
+from ..mail import send_mail
+from ..outbox import queue_mail
+from ..passes.models import NETWORK_TIMEZONE, Pass, PassStatus
 from ..spaces.hours import local_date
-from ..spaces.models import DAY_KINDS, Closure, Location
+from ..spaces.models import DAY_KINDS, Location
 from ..tasks import background_job
 from .claims import (  # noqa: F401 (the names callers know)
     CLAIM_LEASE,
@@ -44,19 +44,17 @@ from .claims import (  # noqa: F401 (the names callers know)
     finish_claim,
     finish_claims,
 )
+from .compose import (
+    attempt_send,
+    booking_context,
+    booking_mail,
+    compose_mail,
+    recipient_of,
+    send_composed,
+)
 from .models import NotificationKind, NotificationOptOut, SentNotification
 
 log = logging.getLogger(__name__)
-
-SUBJECTS = {
-    NotificationKind.BOOKING_CONFIRMED: _l("Booked: %(what)s on %(day)s"),
-    NotificationKind.BOOKING_CANCELLED: _l("Cancelled: %(what)s on %(day)s"),
-    NotificationKind.REMINDER: _l("Tomorrow: %(what)s"),
-    NotificationKind.WAITLIST: _l("A desk is free at %(location)s on %(day)s"),
-    NotificationKind.PAYMENT_FAILED: _l("Your payment did not go through"),
-    NotificationKind.MEMBERSHIP_RENEWING: _l("Your membership renews on %(day)s"),
-    NotificationKind.PAYMENT_DUE: _l("Reminder: payment due since %(day)s"),
-}
 
 LABELS = {
     NotificationKind.BOOKING_CONFIRMED: _l("Booking confirmations"),
@@ -99,137 +97,6 @@ def set_preferences(db: Session, user: User, enabled: Iterable[str]) -> None:
         for kind in NotificationKind:
             if kind not in enabled:
                 db.add(NotificationOptOut(user_id=user.id, kind=kind))
-
-
-# --- composing and sending -------------------------------------------------
-
-
-def deliver(
-    user: User,
-    kind: NotificationKind,
-    context: dict,
-    attachments: list[Attachment] | None = None,
-) -> bool:
-    """Render ``emails/<kind>.txt|.html`` in the user's language and send it.
-
-    Returns False (and logs) when the mail could not be sent.
-    """
-    return _send(user, kind, lambda: (context, attachments)) is None
-
-
-def _send(
-    user: User | GuestRecipient,
-    kind: NotificationKind,
-    compose: Callable[[], tuple[dict, list[Attachment] | None]],
-) -> str | None:
-    """Compose and send one mail; None when it went out, else why not.
-
-    Any failure is caught and logged: one mail that cannot be composed or sent
-    (a broken template, a header the mail library refuses, a server that is
-    down) never stops the mails after it.
-    """
-    try:
-        with force_locale(locale_for(user)):
-            context, attachments = compose()
-            subject = str(SUBJECTS[kind] % context.get("subject_args", {}))
-            values = {
-                "user": user,
-                "public_url": current_app.config["PUBLIC_URL"],
-                **context,
-            }
-            # Straight from the Jinja environment: render_template would run
-            # every context processor of the web pages (the network settings
-            # query, door helpers) for each part of each mail.
-            env = current_app.jinja_env
-            text = env.get_template(f"emails/{kind}.txt").render(values)
-            html = env.get_template(f"emails/{kind}.html").render(values)
-        send_mail(user.email, subject, text, html, attachments=attachments)
-    except (OSError, smtplib.SMTPException) as error:
-        log.warning("could not send %s mail to user %s: %r", kind, user.id, error)
-        return f"{type(error).__name__}: {error}"[:200]
-    except Exception as error:
-        log.exception("could not compose %s mail to user %s", kind, user.id)
-        return f"{type(error).__name__}: {error}"[:200]
-    return None
-
-
-@dataclass(frozen=True)
-class GuestRecipient:
-    """A guest without an account, written to like a user (``_send``): in the
-    language of the member who booked for them, with that member's id in
-    logs and claims."""
-
-    id: int
-    name: str
-    email: str
-    locale: str | None
-    is_active: bool = True
-
-
-def recipient_of(booking: Booking) -> User | GuestRecipient:
-    """Who a booking's mails go to: its holder, or the guest it is for."""
-    if booking.guest_email:
-        return GuestRecipient(
-            booking.user_id,
-            booking.guest_name or "",
-            booking.guest_email,
-            booking.user.locale,
-        )
-    return booking.user
-
-
-def _booking_context(booking: Booking) -> dict:
-    location = booking.location
-    return {
-        "booking": booking,
-        "location": location,
-        "resource": booking.resource,
-        "closure": closure_that_cancelled(booking),
-        "tz": location.timezone,
-        "subject_args": {
-            "what": f"{booking.resource.name} · {location.name}",
-            "day": localdate(booking.booked_on, fmt="medium"),
-            "location": location.name,
-        },
-    }
-
-
-def closure_that_cancelled(booking: Booking) -> Closure | None:
-    """The closure of its day (of the location, or of its desk or room) that
-    cancelled this booking, for the cancellation mail to say so and why. A
-    closure cancels the live bookings it covers at its creation
-    (bookings.closures), so the booking's cancellation is not before it."""
-    if booking.status != BookingStatus.CANCELLED or booking.cancelled_at is None:
-        return None
-    return get_db().scalar(
-        select(Closure)
-        .where(
-            Closure.location_id == booking.location_id,
-            or_(
-                Closure.resource_id.is_(None),
-                Closure.resource_id == booking.resource_id,
-            ),
-            Closure.starts_on <= booking.booked_on,
-            Closure.ends_on >= booking.booked_on,
-            Closure.created_at <= booking.cancelled_at,
-        )
-        .order_by(Closure.created_at.desc(), Closure.id.desc())
-        .limit(1)
-    )
-
-
-def _booking_mail(
-    booking: Booking, kind: NotificationKind
-) -> tuple[dict, list[Attachment]]:
-    method, body = ical.invitation(booking, organizer=current_app.config["MAIL_FROM"])
-    attachment = Attachment(
-        filename="booking.ics" if method == "REQUEST" else "cancellation.ics",
-        data=body,
-        mimetype="text/calendar",
-        params={"method": method, "charset": "utf-8"},
-    )
-    # In the holder's language: _send calls this under force_locale.
-    return _booking_context(booking), [attachment]
 
 
 # --- booking mails: marked in the transaction, delivered by polling ----------
@@ -279,13 +146,76 @@ def _deliver_in_own_context(app) -> None:
             log.exception("booking mail delivery failed")
 
 
+def on_mail_queued(sender: None, *, db: Session) -> None:
+    """After the commit that queued a mail (``events.mail_queued``,
+    booking.outbox): have it delivered as MAIL_DELIVERY says."""
+    start = mail_delivery_start()
+    if start is not None:
+        start()
+
+
 def _deliver_all() -> None:
     """Deliver batches until nothing is due (or a send failed: retry later)."""
     db = get_db()
     while True:
-        handled, failed = deliver_booking_mails(db)
+        handled, failed = deliver_due_mails(db)
         if handled < DELIVERY_BATCH or failed:
             return
+
+
+def deliver_due_mails(
+    db: Session, *, now: datetime | None = None, limit: int = DELIVERY_BATCH
+) -> tuple[int, int]:
+    """One round of the mail delivery: the booking mails that are due, then
+    the queued mails (booking.outbox). Returns (handled, failed) of both:
+    fewer handled than ``limit`` means both are caught up."""
+    bookings = deliver_booking_mails(db, now=now, limit=limit)
+    queued = deliver_queued_mails(db, now=now, limit=limit)
+    return bookings[0] + queued[0], bookings[1] + queued[1]
+
+
+def deliver_queued_mails(
+    db: Session, *, now: datetime | None = None, limit: int = DELIVERY_BATCH
+) -> tuple[int, int]:
+    """Send up to ``limit`` queued mails that are due (never tried, or their
+    pause after a failure is over), oldest first, claimed as the booking
+    mails are, so several processes never send one twice and a failure is
+    retried with the same pauses. Returns (mails tried, sends that failed).
+    """
+    now = now or utcnow()
+    due = list(
+        db.scalars(
+            select(SentNotification)
+            .where(
+                SentNotification.body_text.is_not(None),
+                SentNotification.sent_at.is_(None),
+                SentNotification.failed_at.is_(None),
+                SentNotification.next_attempt_at <= now,
+            )
+            .order_by(SentNotification.next_attempt_at, SentNotification.id)
+            .limit(limit)
+        )
+    )
+    if not due:
+        return 0, 0
+    claimed = claim_many(
+        db, [(row.key, row.user_id, row.booking_id, row.kind) for row in due], now=now
+    )
+    results = [
+        (
+            row.key,
+            attempt_send(
+                f"mail {row.key}",
+                partial(
+                    send_mail, row.recipient, row.subject, row.body_text, row.body_html
+                ),
+            ),
+        )
+        for row in due
+        if row.key in claimed
+    ]
+    finish_claims(db, [(key, error, False) for key, error in results], now=now)
+    return len(results), sum(1 for _, error in results if error is not None)
 
 
 def deliver_booking_mails(
@@ -363,9 +293,9 @@ def deliver_booking_mails(
     results = []
     for key, (booking, kind) in owed.items():
         if key in claimed:
-            mail = partial(_booking_mail, booking, kind)
+            mail = partial(booking_mail, booking, kind)
             results.append(
-                (key, booking, kind, _send(recipient_of(booking), kind, mail))
+                (key, booking, kind, send_composed(recipient_of(booking), kind, mail))
             )
     with unit_of_work(db):  # the outcome and the retry marker together
         retries = finish_claims(
@@ -419,25 +349,30 @@ def _retry_later(db: Session, booking: Booking, kind: NotificationKind) -> None:
 
 
 def send_once(
-    db: Session,
-    key: str,
-    user: User,
-    kind: NotificationKind,
-    context: dict,
-    attachments: list[Attachment] | None = None,
+    db: Session, key: str, user: User, kind: NotificationKind, context: dict
 ) -> bool:
-    """Send a mail at most once per ``key``; True if it went out now."""
-    if not wants(db, user, kind) or not claim(db, key, user.id, kind=kind):
+    """Queue a mail at most once per ``key`` (booking.outbox: sent after the
+    commit by the mail delivery, retried when the server fails); True if it
+    was queued now."""
+    if not wants(db, user, kind):
         return False
-    error = _send(user, kind, lambda: (context, attachments))
-    finish_claim(db, key, error)
-    return error is None
+    composed: list = []
+    if attempt_send(
+        f"{kind} mail to user {user.id}",
+        lambda: composed.extend(compose_mail(user, kind, lambda: (context, None))),
+    ):
+        return False
+    subject, text, html, _ = composed
+    with unit_of_work(db):
+        return queue_mail(
+            db, key, user.email, subject, text, html, user_id=user.id, kind=kind
+        )
 
 
 def send_reminders(db: Session, *, now: datetime | None = None) -> int:
     """Remind holders of tomorrow's confirmed bookings (local day of each
     location). Safe to run any number of times: each reminder goes out once.
-    Returns the number of mails sent.
+    Returns the number of mails queued.
     """
     now = now or utcnow()
     candidates = list(
@@ -459,7 +394,7 @@ def send_reminders(db: Session, *, now: datetime | None = None) -> int:
             continue
         user = recipient_of(booking)
         with force_locale(locale_for(user)):
-            context = _booking_context(booking)
+            context = booking_context(booking)
         if send_once(
             db,
             f"reminder:booking:{booking.id}",
@@ -483,9 +418,13 @@ def notify_waitlist_free(
                 "day": localdate(day, fmt="medium"),
             },
         }
-    if not wants(db, user, NotificationKind.WAITLIST):
-        return False
-    return deliver(user, NotificationKind.WAITLIST, context)
+    return send_once(
+        db,
+        f"waitlist:{location.id}:{day.isoformat()}:{user.id}",
+        user,
+        NotificationKind.WAITLIST,
+        context,
+    )
 
 
 # --- memberships and payments (see docs/reports.md) -----------------------
@@ -559,12 +498,14 @@ def remind_renewals(db: Session, *, now: datetime | None = None) -> int:
     sent = 0
     for pass_ in due:
         person = pass_.user or pass_.company.admin
+        # The day in Berlin: a period paid by transfer ends at local midnight.
+        renews_on = local_date(pass_.current_period_end, NETWORK_TIMEZONE)
         if notify_membership_renewing(
             db,
             person,
             key=f"{pass_.id}:{pass_.current_period_end.date().isoformat()}",
             plan=pass_.plan.name,
-            renews_on=pass_.current_period_end.date(),
+            renews_on=renews_on,
             amount_cents=pass_.plan.price_cents,
             currency=pass_.plan.currency,
         ):

@@ -28,6 +28,7 @@ from sqlalchemy import Connection, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..db import Database, utcnow
+from ..upsert import conflict_insert
 from .logs import request_id
 from .models import JobState
 
@@ -66,6 +67,12 @@ def _send_reminders(db: Session) -> str:
     return f"reminders={send_reminders(db)} renewals={remind_renewals(db)}"
 
 
+def _renew_memberships(db: Session) -> str:
+    from ..billing.services import renew_memberships
+
+    return " ".join(f"{k}={v}" for k, v in renew_memberships(db).items())
+
+
 def _remind_payments(db: Session) -> str:
     from ..notifications.payments import remind_overdue_payments
 
@@ -93,6 +100,13 @@ def _anonymise_door_log(db: Session) -> str:
     from ..privacy.services import anonymise_door_log
 
     return f"anonymised={anonymise_door_log(db)}"
+
+
+def _issue_invoices(db: Session) -> str:
+    from ..invoicing.monthly import issue_due_invoices
+
+    done = issue_due_invoices(db, now=utcnow())
+    return " ".join(f"{k}={v}" for k, v in done.items())
 
 
 def _needs_stripe(config: Mapping[str, Any]) -> str | None:
@@ -128,6 +142,12 @@ JOBS: tuple[Job, ...] = (
         _needs_mail,
     ),
     Job(
+        "renew-memberships",
+        timedelta(hours=1),
+        _renew_memberships,
+        "open the next month's order of memberships paid by transfer or on site",
+    ),
+    Job(
         "payment-reminders",
         timedelta(hours=1),
         _remind_payments,
@@ -145,6 +165,12 @@ JOBS: tuple[Job, ...] = (
         timedelta(hours=1),
         _import_calendars,
         "re-read external calendars that block rooms",
+    ),
+    Job(
+        "issue-invoices",
+        timedelta(hours=6),
+        _issue_invoices,
+        "companies' monthly invoices, and invoices that waited for an issuer",
     ),
     Job(
         "anonymise-door-log",
@@ -213,11 +239,7 @@ def _ensure_rows(database: Database) -> None:
     missing = [job.name for job in JOBS if job.name not in present]
     if not missing:
         return
-    dialect = database.engine.dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    insert = conflict_insert(database.engine.dialect.name)
     with _write(database) as conn:
         conn.execute(
             insert(JobState)

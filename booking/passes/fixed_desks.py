@@ -10,6 +10,7 @@ membership ends (``free_desk_of``) or the operator releases it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
@@ -127,11 +128,20 @@ def assign_fixed_desk(
 
 
 def fixed_desk_windows(
-    db: Session, user: User, location: Location, now: datetime
+    db: Session,
+    user: User,
+    location: Location,
+    now: datetime,
+    *,
+    among: Iterable[Pass] | None = None,
 ) -> list[tuple[int, datetime, datetime]]:
     """(pass id, from, until): the opening hours of today and tomorrow at
     ``location`` during which the person's fixed desk opens its doors.
-    A suspended member is refused by the access rule before these count."""
+    A suspended member is refused by the access rule before these count.
+    ``among``: the person's usable passes if already read; when none of them
+    is their own, nobody holds a fixed desk for them and nothing is queried."""
+    if among is not None and not any(p.user_id == user.id for p in among):
+        return []
     pass_ids = list(
         db.scalars(
             select(Pass.id)

@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 
 from ..auth.models import User
 from ..auth.services import normalise_email
-from ..db import on_commit, unit_of_work, utcnow
+from ..db import unit_of_work, utcnow
 from ..errors import DomainError, NotFound
 from ..i18n import locale_for
-from ..mail import send_mail
+from ..outbox import queue_mail
 from .models import Company, CompanyInvitation
 from .services.companies import _check_company_admin, add_employee, can_see_company
 
@@ -73,7 +73,8 @@ def invite_employee(
         db.add(invitation)
         db.flush()
         mail = _invitation_mail(db, company, actor, email, token, invitation.expires_at)
-        on_commit(db, lambda: send_mail(email, *mail))
+        # Durable and retried, sent after the commit (booking.outbox).
+        queue_mail(db, f"company_invitation:{invitation.id}", email, *mail)
     return invitation, token
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     false,
     text,
 )
@@ -19,6 +20,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..auth.models import User
 from ..db import Base, UTCDateTime, utcnow
 from ..spaces.models import Location
+
+# The network's time zone: network-wide passes, settlement months, due dates.
+NETWORK_TIMEZONE = "Europe/Berlin"
 
 
 class PlanKind(enum.StrEnum):
@@ -115,6 +119,13 @@ class Company(Base):
     location_id: Mapped[int | None] = mapped_column(
         ForeignKey("locations.id", ondelete="SET NULL")
     )
+    # Invoicing (booking/invoicing): the address on its invoices, its order
+    # reference (BT-13) and, for a public body, its Leitweg-ID (BT-10).
+    billing_address: Mapped[str] = mapped_column(Text, default="", server_default="")
+    order_reference: Mapped[str] = mapped_column(
+        String(60), default="", server_default=""
+    )
+    leitweg_id: Mapped[str] = mapped_column(String(46), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     admin: Mapped[User] = relationship()
@@ -198,6 +209,17 @@ class Pass(Base):
                 return Standing.PAST_DUE_IN_GRACE
             return Standing.SUSPENDED
         return Standing.NONE
+
+    @property
+    def renews_here(self) -> bool:
+        """A membership or budget paid by transfer or on site: its monthly
+        periods are opened here (billing/services/renewals.py), not by a
+        Stripe subscription."""
+        return (
+            self.kind in (PlanKind.MEMBERSHIP, PlanKind.COMPANY)
+            and self.stripe_subscription_id is None
+            and self.current_period_end is not None
+        )
 
     def period_of(self, day: date) -> str:
         """Ledger period a day counts against: its month, or the whole pack."""

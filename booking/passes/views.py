@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
@@ -10,10 +10,12 @@ from flask_login import current_user, login_required
 
 from ..auth.models import User
 from ..billing import services as billing_services
+from ..billing.offers import payable_plans
 from ..bookings.rules import parse_date
 from ..bookings.services import holder_for_email
 from ..db import get_db, utcnow
 from ..errors import DomainError, InvalidInput
+from ..i18n import localdate
 from ..security import operator_required, public_url_for
 from ..spaces.hours import local_date
 from ..spaces.services import get_network, list_locations, managed_location_ids
@@ -55,10 +57,13 @@ def plans():
         if current_user.is_authenticated
         else []
     )
-    on_sale = services.plans_for_sale(db)
+    # Only what can be paid: without Stripe, no network-wide plan.
+    on_sale = payable_plans(db, services.plans_for_sale(db))
     return render_template(
         "passes/plans.html",
         plans=on_sale,
+        # Without a Stripe key nothing mentions Stripe (issue 19).
+        stripe_configured=billing_services.stripe_configured(),
         mine=mine,
         today=local_date(now, services.NETWORK_TIMEZONE),
         day_passes=(
@@ -121,16 +126,23 @@ def cancel_day_pass(pass_id: int):
 @login_required
 def cancel(pass_id: int):
     try:
-        billing_services.cancel_at_period_end(get_db(), current_user, pass_id)
+        pass_ = billing_services.cancel_at_period_end(get_db(), current_user, pass_id)
     except DomainError as error:
         if error.status == 404:
             raise
         flash(str(error.message), "error")
     else:
-        flash(
-            gettext("Your membership ends when the current month is over."),
-            "success",
-        )
+        if pass_ is not None and pass_.renews_here:
+            last_day = local_date(
+                pass_.current_period_end, services.NETWORK_TIMEZONE
+            ) - timedelta(days=1)
+            message = gettext(
+                "Your membership ends after %(day)s.",
+                day=localdate(last_day, fmt="medium"),
+            )
+        else:
+            message = gettext("Your membership ends when the current month is over.")
+        flash(message, "success")
     return redirect(_back(url_for("passes.plans")), 303)
 
 

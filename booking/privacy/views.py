@@ -76,7 +76,9 @@ def export():
     response = Response(
         json.dumps(data, ensure_ascii=False, indent=2), mimetype="application/json"
     )
-    response.headers["Content-Disposition"] = 'attachment; filename="my-data.json"'
+    # TRANSLATORS: file name of the personal data download, no spaces.
+    name = gettext("my-data")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}.json"'
     return response
 
 

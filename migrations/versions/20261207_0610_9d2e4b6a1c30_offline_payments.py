@@ -1,7 +1,7 @@
 """Offline payments (bank transfer, cash, card on site) and due dates of orders
 
 Revision ID: 9d2e4b6a1c30
-Revises: 3c8f1a2b7d10
+Revises: 5e9a2c7b1d43
 Create Date: 2026-12-07 06:10:00
 """
 
@@ -12,7 +12,7 @@ import booking.db
 
 
 revision = '9d2e4b6a1c30'
-down_revision = '3c8f1a2b7d10'
+down_revision = '5e9a2c7b1d43'
 branch_labels = None
 depends_on = None
 

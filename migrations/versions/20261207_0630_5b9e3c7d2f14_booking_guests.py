@@ -1,7 +1,7 @@
 """Bookings for a guest without an account: the guest's name and e-mail
 
 Revision ID: 5b9e3c7d2f14
-Revises: 3c8f1a2b7d10
+Revises: 10b233ad9cf3
 Create Date: 2026-12-07 06:30:00
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '5b9e3c7d2f14'
-down_revision = '3c8f1a2b7d10'
+down_revision = '10b233ad9cf3'
 branch_labels = None
 depends_on = None
 

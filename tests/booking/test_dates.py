@@ -62,7 +62,9 @@ def test_member_pages_show_no_iso_date(
         assert not ISO_DATE.search(_visible(page)), path
         assert not re.search(r"\d (AM|PM)", _visible(page)), path
     written = day.strftime("%d.%m.%Y") if lang == "de" else f"{day.day} {day:%b %Y}"
-    assert written in client.get("/bookings").get_data(as_text=True)
+    # With its weekday: people plan by "Tuesday", not by the date alone.
+    weekday = "Di." if lang == "de" else "Tue"
+    assert f"{weekday}, {written}" in client.get("/bookings").get_data(as_text=True)
 
 
 def test_a_day_beyond_the_horizon_says_so(client, create_location, create_resource):

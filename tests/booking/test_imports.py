@@ -11,8 +11,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "booking"
 
-# spaces < bookings < passes < billing; the listeners react to their events.
-STACK = ("spaces", "bookings", "passes", "billing")
+# spaces < bookings < passes < billing < invoicing; the listeners react to their events.
+STACK = ("spaces", "bookings", "passes", "billing", "invoicing")
 LISTENERS = ("notifications", "checkin", "access", "insight")
 # Pages, the JSON API and commands compose every domain: a passes page may
 # start a Stripe checkout. What they import is not a domain's dependency.

@@ -112,3 +112,48 @@ def test_gunicorn_answers_413_to_an_endless_chunked_body(server):
             pass  # the server stopped reading: that is the point
         answer = sock.recv(4096)
     assert answer.startswith(b"HTTP/1.1 413")
+
+
+# --- rate limits run where they are declared (issue 16 point 2) --------------
+
+
+def test_the_password_reset_limit_still_holds_with_its_headers(client, auth):
+    from booking.extensions import limiter
+
+    limiter.reset()
+    token = auth.csrf("/password/forgot")
+    answers = [
+        client.post(
+            "/password/forgot",
+            data={"email": f"nobody{i}@example.org", "csrf_token": token},
+        )
+        for i in range(11)
+    ]
+    assert [a.status_code for a in answers[:10]] == [302] * 10
+    assert answers[0].headers["X-RateLimit-Limit"] == "10"
+    assert answers[9].headers["X-RateLimit-Remaining"] == "0"
+    assert answers[10].status_code == 429
+    # A page without a limit carries no rate-limit bookkeeping.
+    assert "X-RateLimit-Limit" not in client.get("/healthz").headers
+    limiter.reset()
+
+
+def test_in_process_rate_limits_start_no_timer_threads(app):
+    """The in-process counters (login throttle, unlock and reset limits)
+    expire without a timer thread per hit, and still expire."""
+    import threading
+    import time
+
+    from booking.extensions import SweptMemoryStorage, limiter
+
+    storage = limiter.storage
+    assert isinstance(storage, SweptMemoryStorage)
+    threads = threading.active_count()
+    for i in range(50):
+        storage.incr(f"test-key-{i}", 1)
+    assert threading.active_count() == threads
+    assert storage.get("test-key-0") == 1
+    time.sleep(1.1)
+    assert storage.get("test-key-0") == 0
+    storage.incr("test-key-x", 1)  # sweeps what nobody read again
+    assert "test-key-49" not in storage.expirations

@@ -15,9 +15,11 @@ from tests.browser.pages import PASSWORD, booking_day, flash, log_in, log_out
 
 pytestmark = pytest.mark.browser
 
-SHOTS = Path(os.environ.get("LANDDESK_SHOTS", "")) if os.environ.get(
-    "LANDDESK_SHOTS"
-) else None
+SHOTS = (
+    Path(os.environ.get("LANDDESK_SHOTS", ""))
+    if os.environ.get("LANDDESK_SHOTS")
+    else None
+)
 
 FITS_JS = "() => document.scrollingElement.scrollWidth <= window.innerWidth"
 
@@ -40,9 +42,11 @@ def test_day_pass_by_bank_transfer_end_to_end(new_phone, db):
     page = new_phone(locale="de-DE").new_page()
     log_in(page, "jana@example.org")
     page.goto("/plans")
-    offer = page.locator("li", has_text="Tagespass Eilenburg").filter(
-        has_not_text="Halbtagespass"
-    ).first
+    offer = (
+        page.locator("li", has_text="Tagespass Eilenburg")
+        .filter(has_not_text="Halbtagespass")
+        .first
+    )
     offer.locator("input[name=date]").fill(day.isoformat())
     offer.locator("form.day-pass button[type=submit]").tap()
     # The checkout step: how to pay, in German, nothing about Stripe.

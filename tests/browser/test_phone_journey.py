@@ -108,5 +108,5 @@ def test_member_subscribes_and_downloads_one_booking(new_phone, space, create_us
     with page.expect_download() as download:
         row.get_by_role("link", name="In den Kalender (.ics)").tap()
     body = Path(download.value.path()).read_text(encoding="utf-8")
-    assert download.value.suggested_filename == f"booking-{booking.id}.ics"
+    assert download.value.suggested_filename == f"Buchung-{booking.id}.ics"
     assert "BEGIN:VEVENT" in body and "Fensterplatz" in body

@@ -23,7 +23,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from devices import messages as m
-from devices.embedded_broker import Acl, topic_matches
+from devices.broker_acl import Acl, topic_matches
 from tests.support.doors import VENDOR_USERS
 from tests.support.mosquitto import DEPLOY_ACL
 

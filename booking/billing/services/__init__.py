@@ -42,6 +42,7 @@ from .offline import (
     open_orders,
     orders_to_remind,
     record_offline_payment,
+    record_payback,
 )
 from .orders import (
     CHECKOUT_LIFETIME,
@@ -62,6 +63,7 @@ from .refunds import (
     refund_payment,
     settle_cancelled_booking,
 )
+from .renewals import renew_memberships
 from .subscriptions import (
     PortalUnavailable,
     cancel_at_period_end,
@@ -115,6 +117,8 @@ __all__ = [
     "payments_list",
     "reconcile",
     "record_offline_payment",
+    "record_payback",
+    "renew_memberships",
     "refund_payment",
     "release_expired_holds",
     "settle_cancelled_booking",

@@ -99,13 +99,19 @@ def fulfil_order(
     return True
 
 
-def reverse_sale(
-    db: Session, order: Order, *, now: datetime, amount_cents: int
-) -> None:
+def reverse_sale(db: Session, order: Order, *, now: datetime, amount_cents: int) -> int:
     """Inside a unit: tell invoicing that ``amount_cents`` of a sale is taken
-    back (refund, or cancellation of an invoice/on-site order)."""
-    if amount_cents > 0:
-        events.sale_reversed.send(order, db=db, now=now, amount_cents=amount_cents)
+    back (refund, cancellation of an invoice/on-site order, money paid back).
+    What was already reversed counts: the order is never reversed beyond its
+    amount, so a second path reaching the same money sends nothing.
+    Returns the cents actually reversed now."""
+    left = order.amount_cents - (order.reversed_cents or 0)
+    amount = min(amount_cents, left)
+    if amount <= 0:
+        return 0
+    order.reversed_cents = (order.reversed_cents or 0) + amount
+    events.sale_reversed.send(order, db=db, now=now, amount_cents=amount)
+    return amount
 
 
 def was_sold(order: Order) -> bool:

@@ -9,6 +9,13 @@ order, its booking and its pass. One place for these rules: placing an order
   until the money is recorded (at most until its day begins).
 - ``on_site``: paid at the space; confirmed at once, due on its day.
 
+Memberships and company budgets of a location may be paid by transfer or on
+site too: each month-long period is its own order (``periods``), the next
+one opened by the ``renew-memberships`` job (``renewals``). Network-wide
+plans (no location) are paid through Stripe only: no location's account or
+till takes their money, and Stripe's SEPA direct debit covers paying from a
+bank account (docs/billing.md).
+
 An order placed without a way to pay is held as a Stripe order would be; the
 person chooses on the order page (``choose_payment_method``).
 """
@@ -40,9 +47,7 @@ from ..models import (
     PaymentStatus,
 )
 from .fulfil import expire_session_later, lock_booking, lock_order
-
-# Memberships and company budgets renew monthly through Stripe.
-_RECURRING = (OrderKind.MEMBERSHIP, OrderKind.COMPANY)
+from .periods import RECURRING_KINDS, start_first_period
 
 
 class NoWayToPay(DomainError):
@@ -80,12 +85,13 @@ def offered_methods(
     db: Session, location_id: int | None, kind: OrderKind
 ) -> list[PaymentMethod]:
     """The ways to pay an order of ``kind`` at a location (None: a
-    network-wide plan, paid through Stripe only)."""
+    network-wide plan, paid through Stripe only). The same for every kind:
+    memberships and budgets renew by the same way each month."""
     settings = payment_settings(db, location_id)
     methods = []
     if stripe_configured() and settings.stripe:
         methods.append(PaymentMethod.STRIPE)
-    if location_id is not None and kind not in _RECURRING:
+    if location_id is not None:
         if settings.invoice and settings.iban:
             methods.append(PaymentMethod.INVOICE)
         if settings.on_site:
@@ -120,13 +126,16 @@ def apply_method(
     *,
     now: datetime,
     announce: bool,
+    renewal: bool = False,
 ) -> None:
     """Inside a unit: settle a pending order to be paid by ``method``.
 
     Invoice and on-site orders become a sale now (``events.sale_made``); their
     booking or pass is confirmed at once or held, as the location decides.
     ``announce``: send the booking's confirmation mail (create_booking sends
-    its own when the booking it places is confirmed).
+    its own when the booking it places is confirmed). ``renewal``: the next
+    period of a running membership, never held (the member stays active; an
+    unpaid renewal gets the reminder after its due date).
     """
     if method == PaymentMethod.STRIPE:
         return
@@ -153,7 +162,7 @@ def apply_method(
         confirm = True
         order.due_on = local_date(starts_at or now, tz)
     else:
-        confirm = settings.invoice_confirms
+        confirm = settings.invoice_confirms or renewal
         due = now + timedelta(days=settings.invoice_due_days)
         order.due_on = local_date(due, tz)
         if not confirm:
@@ -161,6 +170,8 @@ def apply_method(
             order.hold_until = hold
             if booking is not None:
                 booking.hold_expires_at = hold
+    if pass_ is not None and pass_.kind in RECURRING_KINDS:
+        start_first_period(order, pass_, local_date(now, tz), tz)
     if confirm:
         order.hold_until = None
         if booking is not None and booking.status == BookingStatus.PENDING_PAYMENT:

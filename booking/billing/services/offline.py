@@ -14,10 +14,12 @@ from ...auth.models import User
 from ...db import unit_of_work, utcnow
 from ...errors import BookingConflict, InvalidInput, NotFound
 from ...passes.models import Pass, PassStatus
+from ...passes.queries import free_desk_of
 from ...passes.services import NETWORK_TIMEZONE
 from ...spaces.hours import local_date
 from ...spaces.services import can_manage, managed_location_ids
 from ..models import (
+    OfflinePayback,
     OfflinePayment,
     OfflinePaymentKind,
     Order,
@@ -26,7 +28,7 @@ from ..models import (
     PaymentStatus,
 )
 from .checkout import _close_unpaid
-from .fulfil import fulfil_order, lock_order
+from .fulfil import fulfil_order, lock_order, reverse_sale
 
 # How far a payment's date may lie ahead of today (time zones, a transfer
 # dated tomorrow by the bank).
@@ -203,28 +205,117 @@ def close_open_order(
             raise BookingConflict(_l("This order is not open for payment."))
         _close_unpaid(db, order, now=now, status=PaymentStatus.CANCELLED)
         pass_ = db.get(Pass, order.pass_id) if order.pass_id else None
-        if pass_ is not None and pass_.status == PassStatus.ACTIVE:
+        if pass_ is not None and pass_.status in (
+            PassStatus.ACTIVE,
+            PassStatus.PAST_DUE,
+        ):
+            # A membership whose period goes unpaid ends (no more renewals).
             pass_.status = PassStatus.CANCELLED
             pass_.updated_at = now
+            free_desk_of(db, pass_)
     return order
 
 
-def offline_refunds(
-    db: Session, actor: User, *, now: datetime, days: int = 60
-) -> list[Order]:
-    """Orders paid by transfer or on site and taken back (cancelled after
-    payment) in the last ``days``: the operator pays the money back by hand."""
+def offline_refunds(db: Session, actor: User, *, limit: int = 200) -> list[Order]:
+    """Orders paid by transfer or on site (in full, or in part) and then
+    taken back, whose money the operator has not yet recorded as paid back
+    (``record_payback``): the list of what is still to be returned."""
     query = (
         select(Order)
+        .outerjoin(OfflinePayback, OfflinePayback.order_id == Order.id)
         .where(
-            Order.status == OrderStatus.REFUNDED,
+            Order.status.in_((OrderStatus.REFUNDED, OrderStatus.CANCELLED)),
             Order.payment_method.in_((PaymentMethod.INVOICE, PaymentMethod.ON_SITE)),
-            Order.closed_at >= now - timedelta(days=days),
+            OfflinePayback.id.is_(None),
+            Order.id.in_(select(OfflinePayment.order_id)),
         )
         .order_by(Order.closed_at.desc())
-        .limit(200)
+        .limit(limit)
     )
     if not actor.is_admin:
         ids = managed_location_ids(db, actor) or []
         query = query.where(Order.location_id.in_(ids))
-    return [order for order in db.scalars(query) if order.paid_offline_cents]
+    return list(db.scalars(query))
+
+
+def record_payback(
+    db: Session,
+    actor: User,
+    order_id: int,
+    *,
+    amount_cents: int,
+    kind: str,
+    paid_on: date,
+    now: datetime | None = None,
+) -> OfflinePayback:
+    """The operator records that the money of a cancelled transfer or
+    on-site order went back to the customer (how, how much, when). The
+    order leaves the list of what is to be paid back. Invoicing is told
+    (``events.sale_reversed``) only for what was not reversed when the order
+    was cancelled: nothing is taken back twice.
+
+    Idempotent: one payback per order; a repeat (retry, double click,
+    concurrent request) returns the first. Raises NotFound, InvalidInput,
+    BookingConflict (the order was not taken back, or nothing was paid)."""
+    now = now or utcnow()
+    if kind not in {k.value for k in OfflinePaymentKind}:
+        raise InvalidInput(_l("Choose how the money was paid back."), field="kind")
+    if isinstance(amount_cents, bool) or not isinstance(amount_cents, int):
+        raise InvalidInput(_l("Give the amount in cents."), field="amount_cents")
+    if amount_cents <= 0:
+        raise InvalidInput(
+            _l("The amount must be more than zero."), field="amount_cents"
+        )
+    if not isinstance(paid_on, date) or paid_on > (now + _FUTURE_SLACK).date():
+        raise InvalidInput(
+            _l("The payment date cannot be in the future."), field="paid_on"
+        )
+    try:
+        with unit_of_work(db):
+            order = lock_order(db, order_id)
+            if order is None or not can_record_payments(db, actor, order):
+                raise NotFound(_l("There is no such order."))
+            existing = db.scalar(
+                select(OfflinePayback).where(OfflinePayback.order_id == order.id)
+            )
+            if existing is not None:
+                return existing
+            if order.payment_method == PaymentMethod.STRIPE or order.status not in (
+                OrderStatus.REFUNDED,
+                OrderStatus.CANCELLED,
+            ):
+                raise BookingConflict(_l("This order has nothing to pay back."))
+            if not order.paid_offline_cents:
+                raise BookingConflict(_l("This order has nothing to pay back."))
+            if amount_cents > order.paid_offline_cents:
+                raise InvalidInput(
+                    _l("That is more than was paid on this order."),
+                    field="amount_cents",
+                )
+            payback = OfflinePayback(
+                order_id=order.id,
+                kind=OfflinePaymentKind(kind),
+                amount_cents=amount_cents,
+                paid_on=paid_on,
+                recorded_by_id=actor.id,
+                recorded_at=now,
+            )
+            db.add(payback)
+            db.flush()
+            # Cancelling the order normally reversed the whole sale already.
+            reverse_sale(
+                db,
+                order,
+                now=now,
+                amount_cents=amount_cents - (order.reversed_cents or 0),
+            )
+    except IntegrityError:
+        # A concurrent request recorded it first.
+        db.rollback()
+        existing = db.scalar(
+            select(OfflinePayback).where(OfflinePayback.order_id == order_id)
+        )
+        if existing is None:
+            raise
+        return existing
+    return payback

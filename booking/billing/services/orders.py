@@ -14,7 +14,7 @@ from ...auth.models import User
 from ...bookings.models import Booking, BookingStatus
 from ...bookings.rules import BookableResource
 from ...db import unit_of_work, utcnow
-from ...errors import DomainError, Forbidden, InvalidInput, NotFound
+from ...errors import BookingConflict, DomainError, Forbidden, InvalidInput, NotFound
 from ...passes.models import Company, Pass, PassStatus, Plan, PlanKind
 from ...passes.services import check_day_pass_request, new_pass
 from ...spaces.services import can_manage, managed_location_ids
@@ -170,6 +170,14 @@ def buy_plan(
             raise InvalidInput(_l("This plan is for one person."))
         if not offered_methods(db, plan.location_id, OrderKind(plan.kind)):
             # Nothing is reserved yet: say so before anything is written.
+            if plan.location_id is None:
+                raise NoWayToPay(
+                    _l(
+                        "Network-wide plans are paid by card, which this network "
+                        "does not offer yet. Plans of a single space can be paid "
+                        "by bank transfer or on site."
+                    )
+                )
             raise NoWayToPay()
         method = check_method(
             db, plan.location_id, OrderKind(plan.kind), payment_method
@@ -181,9 +189,13 @@ def buy_plan(
                 raise InvalidInput(_l("Choose the day for this pass."), field="date")
             day_part = check_day_pass_request(db, plan, day, part, now)
             starts_on = day
-            description = f"{plan.name} {day.isoformat()}"
+            # Read by people and printed on the invoice: a German date and part.
+            description = f"{plan.name} {day:%d.%m.%Y}"
             if day_part:
-                description += f" {day_part}"
+                description += {"am": ", vormittags", "pm": ", nachmittags"}[day_part]
+        repeated = _same_purchase(db, actor, plan, company_id, method, now)
+        if repeated is not None:
+            return repeated
         pass_ = new_pass(
             plan,
             user_id=None if company_id else actor.id,
@@ -210,6 +222,54 @@ def buy_plan(
         else:
             apply_method(db, order, method, now=now, announce=False)
         return order
+
+
+def _same_purchase(
+    db: Session,
+    actor: User,
+    plan: Plan,
+    company_id: int | None,
+    method: PaymentMethod | None,
+    now: datetime,
+) -> Order | None:
+    """Inside buy_plan's unit: a membership or budget of this plan the holder
+    already has. Bought by this person in the last ``HOLD`` the same way, it
+    is a retried or doubled request: its order is the answer (no second
+    sale, no second invoice). Otherwise the purchase is refused
+    (BookingConflict). Packs and day passes may be bought more than once."""
+    if not plan.is_recurring:
+        return None
+    if db.get_bind().dialect.name == "postgresql":
+        # Two requests of one person buy one after the other (SQLite's
+        # writer lock already serialises them).
+        db.execute(select(User.id).where(User.id == actor.id).with_for_update())
+    query = select(Pass).where(
+        Pass.plan_id == plan.id,
+        Pass.status.in_((PassStatus.PENDING, PassStatus.ACTIVE, PassStatus.PAST_DUE)),
+    )
+    if company_id is not None:
+        query = query.where(Pass.company_id == company_id)
+    else:
+        query = query.where(Pass.user_id == actor.id)
+    live = db.scalar(query.order_by(Pass.id.desc()))
+    if live is None:
+        return None
+    order = order_for_pass(db, live.id)
+    if (
+        order is not None
+        and order.status == OrderStatus.PENDING
+        and order.hold_until is not None
+        and order.hold_until <= now
+    ):
+        return None  # its hold ran out: expire-holds closes it
+    if (
+        order is not None
+        and order.user_id == actor.id
+        and order.created_at >= now - HOLD
+        and (method is None or order.payment_method == method)
+    ):
+        return order
+    raise BookingConflict(_l("This membership is already running."))
 
 
 def order_for_pass(db: Session, pass_id: int) -> Order | None:

@@ -20,6 +20,8 @@ from ..models import (
 )
 from ..stripe_client import StripeRejected, StripeUnavailable
 from .orders import _key
+from .periods import renews_here
+from .renewals import cancel_here_at_period_end
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +78,7 @@ def _own_subscription(db: Session, actor: User, pass_id: int):
     )
     if not holder_ok:
         raise NotFound(_l("There is no such membership."))
-    if not pass_.stripe_subscription_id or pass_.status not in (
+    if not (pass_.stripe_subscription_id or renews_here(pass_)) or pass_.status not in (
         PassStatus.ACTIVE,
         PassStatus.PAST_DUE,
     ):
@@ -91,6 +93,10 @@ def cancel_at_period_end(
     stay usable until then. Raises NotFound, BookingConflict,
     PortalUnavailable."""
     now = now or utcnow()
+    pass_ = db.get(Pass, pass_id)
+    if pass_ is not None and renews_here(pass_):
+        # Paid by transfer or on site: no subscription to tell.
+        return cancel_here_at_period_end(db, actor, pass_id, now=now)
     pass_ = _own_subscription(db, actor, pass_id)
     subscription_id, stamp = pass_.stripe_subscription_id, int(now.timestamp())
     db.commit()
@@ -138,6 +144,13 @@ def change_plan(db: Session, actor: User, pass_id: int, plan_id: int, *, now=Non
     BookingConflict, PortalUnavailable."""
     now = now or utcnow()
     pass_ = _own_subscription(db, actor, pass_id)
+    if renews_here(pass_):
+        raise BookingConflict(
+            _l(
+                "A membership paid by transfer or on site is changed by the "
+                "space: please ask its operator."
+            )
+        )
     plan = db.get(Plan, plan_id)
     if plan is None or not plan.is_active or plan.kind != pass_.kind:
         raise InvalidInput(_l("Choose another plan of the same kind."), field="plan")

@@ -26,12 +26,15 @@ from .credits import (
     CreditSummary,
     MembershipSuspended,
     credit_summary,
+    grants_24_7,
     has_24_7_access,
     member_standing,
     release_booking,
     remaining,
     remaining_room_minutes,
     settle_booking,
+    standing_among,
+    usable_passes,
 )
 from .day_passes import (
     DAY_PARTS,
@@ -41,6 +44,7 @@ from .day_passes import (
     day_pass_in_use,
     day_pass_span,
     day_pass_windows,
+    day_pass_windows_among,
     day_passes_of,
 )
 from .operators import (
@@ -49,7 +53,6 @@ from .operators import (
     grant_credits,
     ledger,
     list_passes,
-    network_settlement,
 )
 from .plans import (
     can_manage_plan,
@@ -95,16 +98,19 @@ __all__ = [
     "day_pass_in_use",
     "day_pass_span",
     "day_pass_windows",
+    "day_pass_windows_among",
     "day_passes_of",
     "employees",
     "get_company_for",
     "get_pass_for",
     "grant_credits",
+    "grants_24_7",
     "has_24_7_access",
     "ledger",
     "list_passes",
     "member_standing",
-    "network_settlement",
+    "standing_among",
+    "usable_passes",
     "new_pass",
     "parse_cents",
     "plans_for_operator",

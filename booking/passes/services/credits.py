@@ -8,11 +8,12 @@ company budget, pack) or still owed, which billing holds for payment.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from ...auth.models import User
@@ -20,8 +21,10 @@ from ...bookings.models import Booking
 from ...bookings.rules import BookableLocation, BookableResource
 from ...db import utcnow
 from ...errors import DomainError
+from ...spaces.hours import local_date
 from ..models import (
     DATED_KINDS,
+    NETWORK_TIMEZONE,
     CompanyMember,
     CreditEntry,
     Pass,
@@ -89,11 +92,19 @@ def settle_booking(
     return price
 
 
-def _holder_filter(user_id: int):
+def _holder_filter(user_id):
     employer = select(CompanyMember.company_id).where(
         CompanyMember.user_id == user_id, CompanyMember.removed_at.is_(None)
     )
     return or_(Pass.user_id == user_id, Pass.company_id.in_(employer))
+
+
+# passes_of(db, holder, None), built once for the door rule's hot path.
+_USABLE_PASSES = (
+    select(Pass)
+    .where(_holder_filter(bindparam("holder")), Pass.status.in_(_USABLE))
+    .order_by(Pass.id)
+)
 
 
 def passes_of(
@@ -108,7 +119,10 @@ def passes_of(
         # Two bookings drawing on one budget (two employees, two tabs) count
         # credits one after the other.
         query = query.with_for_update(of=Pass)
-    passes = list(db.scalars(query.order_by(Pass.id)))
+    return _by_preference(db.scalars(query.order_by(Pass.id)))
+
+
+def _by_preference(passes: Iterable[Pass]) -> list[Pass]:
     return sorted(passes, key=lambda p: _PREFERENCE[PlanKind(p.kind)])
 
 
@@ -261,6 +275,14 @@ class CreditSummary:
     grace_until: datetime | None = None
     # Fixed-desk memberships: the desk's name, "" while none is assigned.
     fixed_desk: str | None = None
+    # Paid by transfer or on site: renewed here; the next period's first day.
+    renews_here: bool = False
+    renews_on: date | None = None
+
+    @property
+    def last_day(self) -> date | None:
+        """The last day of the current period (the day before renewal)."""
+        return self.renews_on - timedelta(days=1) if self.renews_on else None
 
 
 def _fixed_desk_name(db: Session, pass_: Pass) -> str | None:
@@ -291,6 +313,12 @@ def credit_summary(
             cancel_at_period_end=p.cancel_at_period_end,
             grace_until=p.grace_until,
             fixed_desk=_fixed_desk_name(db, p),
+            renews_here=p.renews_here,
+            renews_on=(
+                local_date(p.current_period_end, NETWORK_TIMEZONE)
+                if p.renews_here
+                else None
+            ),
         )
         for p in passes_of(db, user, location_id)
         if p.kind not in DATED_KINDS or _is_valid_on(p, day)
@@ -303,10 +331,20 @@ def member_standing(db: Session, user: User, now: datetime | None = None) -> Sta
     ACTIVE, PAST_DUE_IN_GRACE (a renewal failed, the grace period runs: access
     continues), SUSPENDED (grace over: no new bookings, no door) or NONE.
     """
-    now = now or utcnow()
+    return standing_among(passes_of(db, user, None), now or utcnow())
+
+
+def usable_passes(db: Session, user: User) -> list[Pass]:
+    """The person's and their employers' usable passes, read once for the
+    door rule (``standing_among``, ``grants_24_7``, day passes, fixed desk)."""
+    return _by_preference(db.scalars(_USABLE_PASSES, {"holder": user.id}))
+
+
+def standing_among(passes: Iterable[Pass], now: datetime) -> Standing:
+    """``member_standing`` over passes already read (``usable_passes``)."""
     standings = {
         p.standing(now)
-        for p in passes_of(db, user, None)
+        for p in passes
         if p.kind in (PlanKind.MEMBERSHIP, PlanKind.COMPANY)
     }
     for standing in (
@@ -324,10 +362,15 @@ def has_24_7_access(
 ) -> bool:
     """Door access outside opening hours: an active (or in-grace) 24/7 plan
     valid at this location. A suspended member never."""
-    now = now or utcnow()
+    return grants_24_7(passes_of(db, user, location_id), location_id, now or utcnow())
+
+
+def grants_24_7(passes: Iterable[Pass], location_id: int, now: datetime) -> bool:
+    """``has_24_7_access`` over passes already read (``usable_passes``)."""
     return any(
         p.access_24_7
         and p.kind in (PlanKind.MEMBERSHIP, PlanKind.COMPANY)
+        and (p.location_id is None or p.location_id == location_id)
         and p.standing(now) in (Standing.ACTIVE, Standing.PAST_DUE_IN_GRACE)
-        for p in passes_of(db, user, location_id)
+        for p in passes
     )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ...auth.models import User
@@ -16,6 +17,7 @@ from ...errors import InvalidInput
 from ...spaces.hours import local_date
 from ...spaces.models import Location
 from ..models import (
+    NETWORK_TIMEZONE,
     Pass,
     PassStatus,
     Plan,
@@ -26,7 +28,6 @@ from .credits import _used
 # How far ahead a network-wide day pass can be bought (a location's own
 # passes follow its booking horizon).
 NETWORK_DAY_PASS_HORIZON_DAYS = 90
-NETWORK_TIMEZONE = "Europe/Berlin"
 DAY_PARTS = (DayPart.AM.value, DayPart.PM.value)
 
 
@@ -99,13 +100,28 @@ def day_pass_windows(
         select(Pass).where(
             Pass.user_id == user.id,
             Pass.kind == PlanKind.DAY_PASS,
-            Pass.status == PassStatus.ACTIVE,
             Pass.valid_from.in_((today, today + timedelta(days=1))),
-            or_(Pass.location_id.is_(None), Pass.location_id == location.id),
         )
     )
+    return day_pass_windows_among(passes, user, location, now)
+
+
+def day_pass_windows_among(
+    passes: Iterable[Pass], user: User, location: Location, now: datetime
+) -> list[tuple[int, datetime, datetime]]:
+    """``day_pass_windows`` over passes already read (any of the person's,
+    e.g. ``usable_passes``): the rule of which day passes open the door."""
+    today = local_date(now, location.timezone)
     windows = []
     for pass_ in passes:
+        if not (
+            pass_.user_id == user.id
+            and pass_.kind == PlanKind.DAY_PASS
+            and pass_.status == PassStatus.ACTIVE
+            and pass_.valid_from in (today, today + timedelta(days=1))
+            and (pass_.location_id is None or pass_.location_id == location.id)
+        ):
+            continue
         span = day_pass_span(location, pass_.valid_from, pass_.day_part)
         if span is not None and span[1] > now:
             windows.append((pass_.id, span[0], span[1]))

@@ -1,17 +1,18 @@
-"""What operators do with passes: grant credits, list, look up, settle the network."""
+"""What operators do with passes: grant credits, list, look up.
+
+The network settlement lives in billing/network_settlement.py."""
 
 from __future__ import annotations
 
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ...auth.models import User
 from ...db import unit_of_work
 from ...errors import Forbidden, InvalidInput, NotFound
-from ...spaces.models import Location
 from ...spaces.services import can_manage, managed_location_ids
 from ..models import (
     Company,
@@ -19,7 +20,6 @@ from ..models import (
     Pass,
 )
 from .companies import can_manage_company
-from .credits import DAY
 
 
 def grant_credits(
@@ -99,23 +99,3 @@ def list_passes(db: Session, actor: User, limit: int = 500) -> list[Pass]:
         )
     return list(db.scalars(query))
 
-
-def network_settlement(
-    db: Session, starts_on: date, ends_on: date
-) -> list[tuple[Location, int]]:
-    """Days used under network-wide plans per location, for sharing revenue."""
-    rows = db.execute(
-        select(Location, func.sum(-CreditEntry.delta))
-        .join(CreditEntry, CreditEntry.location_id == Location.id)
-        .join(Pass, Pass.id == CreditEntry.pass_id)
-        .where(
-            Pass.location_id.is_(None),
-            CreditEntry.unit == DAY,
-            CreditEntry.booking_id.is_not(None),
-            CreditEntry.booked_on >= starts_on,
-            CreditEntry.booked_on <= ends_on,
-        )
-        .group_by(Location.id)
-        .order_by(Location.name)
-    ).all()
-    return [(location, int(days or 0)) for location, days in rows]

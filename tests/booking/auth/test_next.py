@@ -83,3 +83,63 @@ def test_every_page_offers_registration_to_visitors(client, desk):
     for path in ("/", "/l/alte-schule", "/privacy", "/login"):
         page = client.get(path).get_data(as_text=True)
         assert 'href="/register' in page, path
+
+
+def test_the_confirm_step_says_when_the_person_already_holds_that_desk(
+    client, desk, db, create_user
+):
+    """Found walking the demo: a second tap on a desk one has just booked
+    said "This is no longer free"; it says the person has it."""
+    from booking.bookings.models import DayPart
+    from booking.bookings.services import BookingRequest, create_booking
+
+    jana = create_user("m@example.org")
+    day = next_weekday(1)
+    create_booking(
+        db, jana, BookingRequest(resource_id=desk.id, on=day, part=DayPart.AM)
+    )
+    response = client.post(
+        "/login",
+        data={
+            "email": "m@example.org",
+            "password": "password123",
+            "csrf_token": csrf_token(client, "/login"),
+        },
+    )
+    assert response.status_code in (302, 303)
+    step = f"/bookings/new?resource_id={desk.id}&date={day.isoformat()}"
+    for part in ("am", "full"):
+        page = client.get(
+            f"{step}&part={part}", headers={"Accept-Language": "de"}
+        ).get_data(as_text=True)
+        assert "Diesen Platz haben Sie an diesem Tag schon gebucht." in page
+        assert "nicht mehr frei" not in page
+        assert 'action="/bookings"' not in page
+    # The afternoon is still free for them: the usual confirm step.
+    page = client.get(f"{step}&part=pm").get_data(as_text=True)
+    assert "already booked" not in page
+    assert 'action="/bookings"' in page
+
+
+def test_login_and_register_name_the_kept_choice(client, desk):
+    day = next_weekday(1)
+    step = f"/bookings/new?resource_id={desk.id}&date={day.isoformat()}&part=am"
+    for page in ("/login", "/register"):
+        response = client.get(
+            page, query_string={"next": step}, headers={"Accept-Language": "de"}
+        )
+        text = response.get_data(as_text=True)
+        assert response.status_code == 200
+        assert "Ihre Auswahl bleibt erhalten" in text
+        assert "<strong>Fensterplatz</strong> · Alte Schule" in text
+        assert f"{day:%d.%m.%Y}" in text and "Vormittag" in text
+    # A next naming nothing bookable still says the choice is kept, no error.
+    for forged in (
+        "/bookings/new?resource_id=99999999999999&date=2026-12-08",
+        f"/bookings/new?resource_id={desk.id}&date=kaputt",
+        "/bookings/new?resource_id=abc",
+    ):
+        response = client.get("/login", query_string={"next": forged})
+        text = response.get_data(as_text=True)
+        assert response.status_code == 200
+        assert "Your choice is kept" in text and "Fensterplatz" not in text

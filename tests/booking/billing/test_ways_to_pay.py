@@ -80,8 +80,13 @@ def test_settings_need_a_valid_iban_for_invoices(db, space):
         PaymentMethod.INVOICE,
         PaymentMethod.ON_SITE,
     ]
-    # Memberships renew monthly: online only, so nothing without Stripe.
-    assert billing.offered_methods(db, location.id, "membership") == []
+    # Memberships renew monthly by the same ways (test_memberships_offline).
+    assert billing.offered_methods(db, location.id, "membership") == [
+        PaymentMethod.INVOICE,
+        PaymentMethod.ON_SITE,
+    ]
+    # Network-wide plans: through Stripe only, so nothing without it.
+    assert billing.offered_methods(db, None, "membership") == []
 
 
 def test_web_booking_without_stripe_choose_transfer(client, db, space, member):
@@ -346,12 +351,18 @@ def test_plan_purchase_api_by_invoice(api, db, space, member, create_user):
     assert response.status_code == 409
     fresh(db)
     assert db.get(Pass, order["pass_id"]).status == PassStatus.ACTIVE
-    # A membership renews monthly: online only, and there is no Stripe here.
+    # A membership is bought by transfer too (renewed monthly: see
+    # test_memberships_offline.py); card is not offered without Stripe.
+    response = client.post(
+        f"/api/v1/plans/{membership.id}/purchase", json={"payment_method": "stripe"}
+    )
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "invalid_input"
     response = client.post(
         f"/api/v1/plans/{membership.id}/purchase", json={"payment_method": "invoice"}
     )
-    assert response.status_code == 409
-    assert response.get_json()["error"] == "no_payment_method"
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["payment_method"] == "invoice"
     # Its location's operator sees it; another member does not.
     assert api(operator).get(f"/api/v1/orders/{order['id']}").status_code == 200
     stranger = api(create_user("fremd@example.org"))

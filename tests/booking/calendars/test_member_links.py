@@ -43,6 +43,14 @@ def test_one_booking_downloads_as_ics(client, auth, booking, create_user):
     assert body.count("BEGIN:VEVENT") == 1
     assert f"UID:booking-{booking.id}@dorfbuero.example" in body
     assert "Fensterplatz" in body
+    assert response.headers["Content-Disposition"] == (
+        f'attachment; filename="booking-{booking.id}.ics"'
+    )
+    client.set_cookie("lang", "de")
+    german = client.get(f"/bookings/{booking.id}/calendar.ics")
+    assert german.headers["Content-Disposition"] == (
+        f'attachment; filename="Buchung-{booking.id}.ics"'
+    )
 
 
 def test_someone_elses_booking_is_not_downloadable(client, auth, booking, create_user):

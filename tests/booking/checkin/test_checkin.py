@@ -46,7 +46,30 @@ def test_door_entry_checks_in(db, space, create_user):
     member = create_user()
     booking = create_booking(db, member, BookingRequest(flex.id, on=day))
     found = services.record_door_entry(db, member.id, location.id, at=at(day, 8, 5))
-    assert found.id == booking.id and found.checked_in_at == at(day, 8, 5)
+    assert found == booking.id
+    assert db.get(Booking, booking.id).checked_in_at == at(day, 8, 5)
+    # Once checked in, the door finds nothing more to check in.
+    assert services.record_door_entry(db, member.id, location.id, at=at(day, 9)) is None
+
+
+def test_door_entry_checks_in_the_booking_the_door_opened_for(db, space, create_user):
+    location, flex = space
+    day = next_weekday(1)
+    member = create_user()
+    booking = create_booking(db, member, BookingRequest(flex.id, on=day))
+    found = services.record_door_entry(
+        db, member.id, location.id, at=at(day, 8, 5), booking_id=booking.id
+    )
+    assert found == booking.id
+    assert db.get(Booking, booking.id).checked_in_at == at(day, 8, 5)
+    # Someone else's booking id is never checked in for this person.
+    other = create_user()
+    assert (
+        services.record_door_entry(
+            db, other.id, location.id, at=at(day, 8, 6), booking_id=booking.id
+        )
+        is None
+    )
 
 
 def test_release_unchecked_flex_bookings_and_tell_the_waitlist(

@@ -115,27 +115,32 @@ def test_a_mail_that_cannot_be_composed_holds_up_no_other(
     )
 
 
-def test_send_once_mails_wait_for_their_pause(app, db, mailbox, create_user):
+def test_send_once_mails_are_retried_by_the_delivery(app, db, mailbox, create_user):
     member = create_user()
-    app.config["MAIL_URL"] = "smtp://127.0.0.1:1"  # nothing listens there
-    assert not notifications.notify_payment_failed(
-        db, member, key="pay-9", amount_cents=100, currency="eur"
-    )
-    app.config["MAIL_URL"] = mailbox.url
-    # Called again at once (a second webhook): still in its pause.
-    assert not notifications.notify_payment_failed(
-        db, member, key="pay-9", amount_cents=100, currency="eur"
-    )
-    db.execute(
-        update(SentNotification)
-        .where(SentNotification.key == "payment_failed:pay-9")
-        .values(next_attempt_at=datetime.now(UTC) - timedelta(seconds=1))
-    )
-    db.commit()
     assert notifications.notify_payment_failed(
         db, member, key="pay-9", amount_cents=100, currency="eur"
     )
-    assert len(mailbox.wait(1)) == 1
+    # A second webhook for the same payment queues nothing.
+    assert not notifications.notify_payment_failed(
+        db, member, key="pay-9", amount_cents=100, currency="eur"
+    )
+    app.config["MAIL_URL"] = "smtp://127.0.0.1:1"  # nothing listens there
+    now = datetime.now(UTC)
+    assert notifications.deliver_due_mails(db, now=now) == (1, 1)
+    app.config["MAIL_URL"] = mailbox.url
+    # Still in its pause.
+    assert notifications.deliver_due_mails(db, now=now) == (0, 0)
+    later = now + notifications.RETRY_BACKOFF[0]
+    assert notifications.deliver_due_mails(db, now=later) == (1, 0)
+    assert notifications.deliver_due_mails(db, now=later + timedelta(days=1)) == (0, 0)
+    [mail] = mailbox.wait(1)
+    assert mail["To"] == member.email
+    row = db.scalar(
+        select(SentNotification)
+        .where(SentNotification.key == "payment_failed:pay-9")
+        .execution_options(populate_existing=True)
+    )
+    assert row.attempts == 2 and row.sent_at is not None
 
 
 def test_a_batch_of_mails_sends_a_fixed_number_of_statements(

@@ -102,6 +102,44 @@ def test_bookings_created_and_refused_are_counted(
     assert samples[(outcome, (("outcome", "refused"),))] == refused + 1
 
 
+def test_a_booking_its_request_then_rolls_back_is_not_counted(
+    app, db, client, auth, create_user, create_location, create_resource
+):
+    """The count follows the commit (events.booking_placed, counted on
+    commit), not the call: a request that fails after booking keeps nothing,
+    and counts nothing as created."""
+    from booking.bookings.models import Booking
+    from booking.bookings.services import BookingRequest, create_booking
+    from booking.db import get_db
+    from booking.errors import InvalidInput
+    from tests.conftest import next_weekday
+
+    desk = create_resource(create_location())
+    member_id = create_user().id
+    day = next_weekday(2)
+
+    def book_then_fail():
+        from booking.auth.models import User
+
+        session = get_db()
+        create_booking(
+            session, session.get(User, member_id), BookingRequest(desk.id, on=day)
+        )
+        raise InvalidInput("the second step failed")
+
+    app.add_url_rule(
+        "/test/book-then-fail", "book_then_fail", book_then_fail, methods=["POST"]
+    )
+    created = _value("landdesk_bookings_total", outcome="created")
+
+    answer = client.post("/test/book-then-fail", data={"csrf_token": auth.csrf()})
+
+    assert answer.status_code == 400
+    assert db.query(Booking).filter_by(user_id=member_id).count() == 0
+    created_key = ("landdesk_bookings_total", (("outcome", "created"),))
+    assert scrape(client)[created_key] == created
+
+
 def test_unlock_outcomes_and_latency_are_counted(
     app, db, client, create_user, create_location
 ):

@@ -13,6 +13,7 @@ from booking.access import rules
 from booking.access.services import check_access, create_door
 from booking.billing import services as billing
 from booking.billing.models import Order, OrderKind, OrderStatus, Payment, PaymentStatus
+from booking.billing.network_settlement import NETWORK, network_settlement
 from booking.bookings.models import BookingStatus
 from booking.bookings.services import BookingRequest, cancel_booking, create_booking
 from booking.errors import BookingConflict, InvalidInput, NotFound
@@ -152,10 +153,16 @@ def test_a_network_day_pass_counts_at_any_location_for_the_settlement(
     _paid(db, member, plan, day, stripe_emulator, webhooks)
     booking = _book(db, member, desks[1], day)
     assert booking.status == BookingStatus.CONFIRMED
-    report = dict(
-        (loc.id, days) for loc, days in passes.network_settlement(db, day, day)
-    )
-    assert report == {second.id: 1}
+    # The billing settlement: the network sold it, the second space earns
+    # its one day (15 € for 1 day); the first space used nothing.
+    result = network_settlement(db, f"{day:%Y-%m}")
+    by_location = {name: m for m in result.operators for name in m.locations}
+    used_at = by_location[second.name]
+    assert (used_at.days_used, used_at.days_from_others) == (1, 1)
+    assert used_at.owed_cents == 1500
+    assert by_location[first.name].days_used == 0
+    seller = next(m for m in result.operators if m.key == NETWORK)
+    assert seller.owes_cents == 1500
 
 
 def test_bad_days_are_refused_before_any_payment(db, location, member, create_user):

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from booking.billing import services as billing
+from booking.billing.network_settlement import network_settlement
 from booking.bookings.models import BookingStatus
 from booking.bookings.services import BookingRequest, cancel_booking, create_booking
 from booking.passes import services as passes
@@ -77,12 +78,18 @@ def test_network_plan_days_count_everywhere_and_are_settled_per_location(
         ).status
         == BookingStatus.PENDING_PAYMENT
     )
-    # Only network-plan days are settled between the operators.
-    rows = passes.network_settlement(db, day - timedelta(days=1), day + timedelta(30))
-    assert [(loc.name, days) for loc, days in rows] == [
-        ("Eilenburg", 1),
-        ("Thallwitz", 1),
-    ]
+    # Only network-plan days are settled between the operators: each space
+    # earns its day of the network plan (59 € / 5 days = 11.80 €); the local
+    # plan's day at Eilenburg is its own sale, owed by nobody.
+    owed: dict[str, int] = {}
+    used: dict[str, int] = {}
+    for month in sorted({f"{day:%Y-%m}", f"{day + timedelta(days=7):%Y-%m}"}):
+        for m in network_settlement(db, month).operators:
+            for name in m.locations:
+                owed[name] = owed.get(name, 0) + m.owed_cents
+                used[name] = used.get(name, 0) + m.days_from_others
+    assert used == {"Eilenburg": 1, "Thallwitz": 1}
+    assert owed == {"Eilenburg": 1180, "Thallwitz": 1180}
     auth.login(eilenburg[0].operators[0].email)
     until = day + timedelta(days=1)
     # The settlement page moved to billing (per month, with euro amounts):
@@ -152,4 +159,6 @@ def test_rooms_by_the_hour_are_priced_per_hour_or_paid_from_included_hours(
     )
     assert [(s.remaining, s.room_minutes) for s in summary] == [(5, 120)]
     # Room minutes never show up as desk-days in the settlement report.
-    assert passes.network_settlement(db, day, day) == []
+    result = network_settlement(db, f"{day:%Y-%m}")
+    assert [m.days_used for m in result.operators] == [0] * len(result.operators)
+    assert sum(m.owes_cents for m in result.operators) == 0

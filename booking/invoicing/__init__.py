@@ -1,0 +1,1 @@
+"""Invoices for every sale (booking/invoicing, above billing): docs/invoicing.md."""

@@ -1,0 +1,5 @@
+from tests.support.stripe_fixtures import (  # noqa: F401
+    app_config,
+    stripe_emulator,
+    webhooks,
+)
