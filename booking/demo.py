@@ -432,6 +432,11 @@ def _history(
         seats = [(r, n) for r in desks for n in range(r.seat_count)]
         sites.append((location, seats, rooms))
     with unit_of_work(db):
+        # The spaces opened before their history: the charts count a day
+        # only from a location's opening (insight.services.dashboard).
+        opened = now - timedelta(days=HISTORY_WEEKS * 7 + 1)
+        for location in locations:
+            location.created_at = min(location.created_at, opened)
         for back in range(HISTORY_WEEKS * 7, 0, -1):
             day = today - timedelta(days=back)
             # One person, one workplace: nobody is at two spaces on a day.
@@ -476,15 +481,16 @@ def _history(
         )
 
 
-def _book(db, person, request, now, rng, *, check_in: float = 0.85) -> None:
+def _book(db, person, request, now, rng, *, check_in: float = 0.85) -> Booking | None:
     try:
         booking = create_booking(db, person, request, now=now)
     except DomainError:
-        return  # the person had something else that day: as in life
+        return None  # the person had something else that day: as in life
     if rng.random() < check_in:
         booking.checked_in_at = booking.starts_at + timedelta(
             minutes=rng.randrange(0, 50)
         )
+    return booking
 
 
 def _upcoming(
@@ -510,6 +516,24 @@ def _upcoming(
         )
 
 
+def _today(db, location, desks, people, now) -> None:
+    """Today's desks, booked that morning: the operator's first look at the
+    day view is not empty; whoever's day has begun checked in."""
+    plan = plan_for(location, now.date())
+    if not plan.is_open:
+        return
+    rng = random.Random(location.id)
+    morning = min(now, plan.windows[0][0] - timedelta(hours=1))
+    for person, desk in zip(rng.sample(people, 3), desks[::-1], strict=False):
+        request = BookingRequest(desk.id, on=now.date())
+        booking = _book(db, person, request, morning, rng, check_in=0)
+        arrived = booking and booking.starts_at + timedelta(
+            minutes=rng.randrange(5, 40)
+        )
+        if arrived and arrived < now and rng.random() < 0.8:
+            booking.checked_in_at = arrived
+
+
 def _upcoming_bookings(db, locations, jana, people, now, rng) -> None:
     for location in locations:
         desks = list(
@@ -520,6 +544,7 @@ def _upcoming_bookings(db, locations, jana, people, now, rng) -> None:
                 .order_by(Resource.id)
             )
         )
+        _today(db, location, desks, people, now)
         for ahead in range(1, 6):
             day = now.date() + timedelta(days=ahead)
             if not plan_for(location, day).is_open:

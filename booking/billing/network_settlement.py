@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..csv_export import Cents, csv_text
+from ..i18n import localdate
 from ..passes.models import CreditEntry, Pass
 from ..passes.services import NETWORK_TIMEZONE
 from ..passes.services.credits import DAY
@@ -181,22 +182,25 @@ def network_settlement(db: Session, month: str) -> Settlement:
 
 
 def settlement_csv(settlement: Settlement) -> str:
-    """One line per operator, amounts in euros (numbers, decimal point)."""
+    """One line per operator, headers and month in the reader's language,
+    amounts in euros in the reader's dialect (csv_export)."""
     header = [
-        "month",
-        "operator",
-        "locations",
-        "sales",
-        "sold_eur",
-        "days_used",
-        "days_on_others_passes",
-        "owed_to_operator_eur",
-        "owed_by_operator_eur",
-        "balance_eur",
+        _l("Month"),
+        _l("Operator"),
+        _l("Locations"),
+        _l("Sales"),
+        _l("Sold (EUR)"),
+        _l("Days used"),
+        _l("Days on others' passes"),
+        _l("Owed to the operator (EUR)"),
+        _l("Owed by the operator (EUR)"),
+        _l("Balance (EUR)"),
     ]
+    first = month_bounds(settlement.month)[0]
+    month = localdate(first, skeleton="yMMMM")
     rows = [
         [
-            settlement.month,
+            month,
             m.name,
             "; ".join(m.locations),
             m.sold_count,

@@ -8,7 +8,6 @@ from datetime import timedelta
 
 from flask import (
     Blueprint,
-    Response,
     flash,
     redirect,
     render_template,
@@ -19,6 +18,7 @@ from flask_babel import gettext
 from flask_login import current_user
 
 from ..bookings.models import Booking
+from ..csv_export import csv_response
 from ..db import get_db, utcnow
 from ..errors import DomainError, NotFound
 from ..passes.services import NETWORK_TIMEZONE, parse_cents
@@ -174,13 +174,7 @@ def settlement():
         month = this_month
         result = network_settlement(db, month)
     if request.args.get("format") == "csv":
-        return Response(
-            settlement_csv(result),
-            mimetype="text/csv",
-            headers={
-                "Content-Disposition": f"attachment; filename=settlement-{month}.csv"
-            },
-        )
+        return csv_response(settlement_csv(result), f"settlement-{month}.csv")
     first, _last, _starts, _ends = month_bounds(month)
     return render_template(
         "billing/settlement.html",

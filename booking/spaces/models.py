@@ -165,13 +165,23 @@ class Resource(Base):
         if self.kind in DAY_KINDS:
             return {
                 "day": self.price_day_cents,
-                "half_day": self.price_half_day_cents or self.price_day_cents,
+                "half_day": half_day_price_cents(self),
                 "hour": None,
             }
         return {"day": None, "half_day": None, "hour": self.price_hour_cents}
 
     def __repr__(self) -> str:
         return f"<Resource {self.id} {self.kind} {self.name}>"
+
+
+def half_day_price_cents(resource) -> int:
+    """What half a day of a desk or flex area costs: the one place of the rule
+    that a stored half-day price of 0 means "as much as a full day" (so a
+    paid desk is never free by the half day). ``resource`` is anything with
+    ``price_day_cents`` and ``price_half_day_cents``: a Resource, or
+    bookings.statements.LockedResource. The answers' ``prices`` and the price
+    a booking is charged (passes.services.prices) both read it."""
+    return resource.price_half_day_cents or resource.price_day_cents
 
 
 class Closure(Base):

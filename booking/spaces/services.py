@@ -372,8 +372,9 @@ def clean_prices(prices, kind: ResourceKind, current: Resource | None = None) ->
     """``{"day", "half_day", "hour"}`` in cents to the resource's columns.
 
     A number is a gross price (0: free). None: for a half day "as a full
-    day"; for a unit the kind is not booked in (an hour of a desk, a day of
-    a room) the only value allowed besides 0. Raises InvalidInput.
+    day", stored as 0 (read by models.half_day_price_cents); for a unit the
+    kind is not booked in (an hour of a desk, a day of a room) the only value
+    allowed besides 0. Raises InvalidInput.
     """
     if not isinstance(prices, dict) or set(prices) - set(PRICE_COLUMNS):
         raise InvalidInput(
@@ -542,16 +543,17 @@ def add_closure(
             resource = get_resource(db, resource_id)
             if resource.location_id != location.id:
                 raise NotFound(_l("There is no such desk or room."))
+        now = utcnow()
         closure = Closure(
             location_id=location.id,
             resource_id=resource_id,
             starts_on=starts_on,
             ends_on=ends_on,
             reason=_text(reason, "reason", max_len=200),
+            created_at=now,  # the time its bookings are cancelled at
         )
         db.add(closure)
         db.flush()
-        now = utcnow()
         cancelled = []
         for _receiver, ids in events.closure_added.send(
             closure, db=db, actor=actor, now=now

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -125,10 +126,34 @@ def new_location():
     except InvalidInput as error:
         errors = {error.field or "form": [error.message]}
         return _render_location_form(None, errors=errors, values=values), 400
-    created = len(location.resources)
+    kinds = Counter(r.kind for r in location.resources)
+    made = [
+        text
+        for count, text in (
+            (
+                kinds[ResourceKind.DESK],
+                ngettext("%(num)d desk", "%(num)d desks", kinds[ResourceKind.DESK]),
+            ),
+            (
+                kinds[ResourceKind.ROOM],
+                ngettext(
+                    "%(num)d meeting room",
+                    "%(num)d meeting rooms",
+                    kinds[ResourceKind.ROOM],
+                ),
+            ),
+            (
+                kinds[ResourceKind.FLEX],
+                ngettext(
+                    "%(num)d flex area", "%(num)d flex areas", kinds[ResourceKind.FLEX]
+                ),
+            ),
+        )
+        if count
+    ]
     flash(
-        gettext("Location created with %(n)d desks, rooms and areas.", n=created)
-        if created
+        gettext("Location created: %(made)s.", made=", ".join(made))
+        if made
         else gettext("Location created."),
         "success",
     )
@@ -171,8 +196,10 @@ def _render_location_form(
     *,
     errors: dict | None = None,
     values: dict | None = None,
+    typed: bool = True,
 ):
-    form = request.form if request.method == "POST" else None
+    """The location form; ``typed``: filled with what this request sent."""
+    form = request.form if request.method == "POST" and typed else None
     if values and form is not None:
         # What the person typed, with the suggested short name filled in.
         form = form.copy()
@@ -197,10 +224,18 @@ def _render_location_form(
     )
 
 
-def _back_to_resources(location_id: int):
+def _back_to(location_id: int, section: str):
+    """Back to a section of the location page; ``at`` has its messages shown
+    there, next to the form just sent, not at the top out of sight."""
     return redirect(
-        url_for("spaces.edit_location", location_id=location_id) + "#resources", 303
+        url_for("spaces.edit_location", location_id=location_id, at=section)
+        + f"#{section}",
+        303,
     )
+
+
+def _back_to_resources(location_id: int):
+    return _back_to(location_id, "resources")
 
 
 def _flash_errors(errors: dict) -> None:
@@ -324,7 +359,8 @@ def add_closure(location_id: int):
         )
     except InvalidInput as error:
         flash(str(error.message), "error")
-        return _render_location_form(location), 400
+        # The location's own values: this request's form is the closure's.
+        return _render_location_form(location, typed=False), 400
     cancelled = len(closure.cancelled_booking_ids)
     if cancelled:
         flash(
@@ -339,9 +375,7 @@ def add_closure(location_id: int):
         )
     else:
         flash(gettext("Closure added."), "success")
-    return redirect(
-        url_for("spaces.edit_location", location_id=location_id) + "#closures", 303
-    )
+    return _back_to(location_id, "closures")
 
 
 @bp.post("/closures/<int:closure_id>/delete")
@@ -354,9 +388,7 @@ def delete_closure(closure_id: int):
     location_id = closure.location_id if closure else None
     services.delete_closure(db, current_user, closure_id)
     flash(gettext("Closure removed."), "success")
-    return redirect(
-        url_for("spaces.edit_location", location_id=location_id) + "#closures", 303
-    )
+    return _back_to(location_id, "closures")
 
 
 @bp.get("/locations/<int:location_id>/day")

@@ -9,9 +9,10 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from booking.bookings.models import Booking
+from booking.bookings.rules import plan_for
 from booking.db import utcnow
 from booking.demo import HISTORY_WEEKS, create_demo
-from booking.insight.services import usage_csv
+from booking.insight.services import dashboard, usage_csv
 from booking.spaces.models import Location, Resource
 
 
@@ -53,6 +54,25 @@ def test_demo_has_german_names_prices_and_eight_weeks_of_history(db, client, aut
     assert (
         db.scalar(select(func.count()).where(Booking.guest_name == "Gisela Gast")) == 1
     )
+
+    # Today's day view is not empty where a space is open today.
+    open_today = [
+        loc for loc in db.scalars(select(Location)) if plan_for(loc, today).is_open
+    ]
+    booked_today = db.scalar(
+        select(func.count()).where(
+            Booking.booked_on == today, Booking.status == "confirmed"
+        )
+    )
+    assert booked_today >= 2 * len(open_today)
+    assert not db.scalar(
+        select(func.count()).where(Booking.checked_in_at > utcnow())
+    )  # nobody checked in ahead of time
+
+    # The operator's charts show those weeks (the spaces opened before them).
+    board = dashboard(db, list(db.scalars(select(Location))))
+    assert sum(1 for _, share in board.month if share > 0) >= 15
+    assert all(share > 0 for day, share in board.by_weekday[:5])
 
     # The funders' export has rows per space and month, with km saved.
     ids = list(db.scalars(select(Location.id)))

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Page, Request, expect
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from booking.auth.models import User
-from booking.bookings.models import DayPart
+from booking.bookings.models import ACTIVE_STATUSES, Booking, DayPart
 from booking.bookings.services import BookingRequest, create_booking
 from booking.demo import create_demo
 from booking.spaces.models import Location, Resource
@@ -35,30 +35,82 @@ OVERFLOW_JS = """() => {
 
 @pytest.fixture
 def demo(db):
-    """The demo network, with bookings so that lists and days are not empty."""
+    """The demo network, with bookings so that lists and days are not empty.
+
+    The demo books days ahead itself (and renames its desks), so the extra
+    bookings go to resources found free by query, and to people not yet
+    booked that day, never to resources named here.
+    """
     create_demo(db, password=PASSWORD)
     day = booking_day()
     users = {u.email.split("@")[0]: u for u in db.scalars(select(User))}
-    resources = {(r.location.slug, r.name): r for r in db.scalars(select(Resource))}
+    locations = {loc.slug: loc for loc in db.scalars(select(Location))}
     room_start = datetime.combine(day, time(10), ZoneInfo("Europe/Berlin"))
-    for user, key, request in [
-        ("jana", ("eilenburg", "Desk 1"), {"on": day}),
-        ("tom", ("eilenburg", "Desk 2"), {"on": day, "part": DayPart.AM}),
+    wanted = [
+        ("jana", "eilenburg", "desk", {"on": day}),
+        ("tom", "eilenburg", "desk", {"on": day, "part": DayPart.AM}),
         (
             "admin",
-            ("eilenburg", "Besprechungsraum Mulde"),
+            "eilenburg",
+            "room",
             {
                 "part": DayPart.HOURS,
                 "starts_at": room_start,
                 "ends_at": room_start + timedelta(minutes=90),
             },
         ),
-        ("jana", ("thallwitz", "Fensterplatz"), {"on": day + timedelta(days=1)}),
-    ]:
-        resource_id = resources[key].id
-        create_booking(db, users[user], BookingRequest(resource_id, **request))
-    location = db.scalar(select(Location).where(Location.slug == "eilenburg"))
+        ("jana", "thallwitz", "desk", {"on": day + timedelta(days=1)}),
+    ]
+    for user, slug, kind, request in wanted:
+        on = request.get("on", day)
+        if _booked_on(db, users[user], on):
+            continue  # the demo booked this person that day already
+        resource = _free_resource(db, locations[slug], kind, on)
+        create_booking(db, users[user], BookingRequest(resource.id, **request))
+    location = locations["eilenburg"]
+    booked = db.scalar(
+        select(func.count(Booking.id)).where(
+            Booking.location_id == location.id,
+            Booking.booked_on == day,
+            Booking.status.in_(ACTIVE_STATUSES),
+        )
+    )
+    assert booked >= 2, "the day view needs bookings to show"
     return {"day": day, "location": location}
+
+
+def _booked_on(db, user: User, on: date) -> bool:
+    return (
+        db.scalar(
+            select(Booking.id).where(
+                Booking.user_id == user.id,
+                Booking.guest_email.is_(None),
+                Booking.booked_on == on,
+                Booking.status.in_(ACTIVE_STATUSES),
+            )
+        )
+        is not None
+    )
+
+
+def _free_resource(db, location: Location, kind: str, on: date) -> Resource:
+    """A resource of this kind nobody has booked that day, free of charge if
+    there is one (a desk with a day price would wait for its payment)."""
+    taken = select(Booking.resource_id).where(
+        Booking.booked_on == on, Booking.status.in_(ACTIVE_STATUSES)
+    )
+    resource = db.scalar(
+        select(Resource)
+        .where(
+            Resource.location_id == location.id,
+            Resource.kind == kind,
+            Resource.id.not_in(taken),
+        )
+        .order_by(Resource.price_day_cents, Resource.price_hour_cents, Resource.id)
+        .limit(1)
+    )
+    assert resource is not None, f"no free {kind} at {location.slug} on {on}"
+    return resource
 
 
 def overflow(page: Page) -> dict | None:

@@ -82,7 +82,9 @@ def test_a_location_with_five_desks_a_room_and_a_door_in_four_page_loads(
     fits_the_phone(page)
     form.get_by_role("button", name="Standort anlegen").tap()  # 2
 
-    expect(flash(page, "success")).to_contain_text("6")
+    expect(flash(page, "success")).to_contain_text(
+        "Standort angelegt: 5 Arbeitsplätze, 1 Besprechungsraum."
+    )
     location = db.scalar(select(Location).where(Location.name == "Alte Schule Wörlitz"))
     assert location is not None
     assert location.slug == "alte-schule-woerlitz"

@@ -11,7 +11,7 @@ from ...auth.models import User
 from ...bookings.models import Booking, DayPart
 from ...bookings.rules import BookableResource
 from ...errors import InvalidInput
-from ...spaces.models import Resource
+from ...spaces.models import Resource, half_day_price_cents
 from ...spaces.services import update_resource
 from ...validation import is_digits
 
@@ -21,7 +21,7 @@ def booking_price_cents(resource: BookableResource, booking: Booking) -> int:
     if booking.part == DayPart.FULL:
         return resource.price_day_cents
     if booking.part in (DayPart.AM, DayPart.PM):
-        return resource.price_half_day_cents or resource.price_day_cents
+        return half_day_price_cents(resource)
     minutes = int((booking.ends_at - booking.starts_at).total_seconds()) // 60
     return -(-resource.price_hour_cents * minutes // 60)
 

@@ -352,6 +352,9 @@ def test_operator_filters_the_log_and_exports_csv(
     assert all(r["Zeit (Ortszeit)"][2] == "." for r in rows)  # 07.12.2026 ...
     page = client.get(f"/manage/access-log?door_id={door_row.id}").get_data(True)
     assert "kein Zutritt" in page and ">denied<" not in page
+    # Doors of several spaces may share a name: the log names the space.
+    location_name = door_row.location.name
+    assert f'Entrance <small class="muted">· {location_name}</small>' in page
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     page = client.get("/manage/access-log?result=denied").get_data(as_text=True)
     assert "zoe@example.org" not in page  # shows names, Zoe has one

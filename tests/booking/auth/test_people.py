@@ -142,3 +142,16 @@ def test_people_pages_are_for_admins(client, auth, create_user):
     create_user("otto@example.org", role="operator")
     auth.login("otto@example.org")
     assert client.get("/admin/people").status_code == 403
+
+
+def test_an_operator_of_no_location_is_pointed_out(
+    client, auth, admin, create_user, create_location
+):
+    lone = create_user("lone@example.org", role="operator")
+    auth.login("ada@example.org")
+    page = client.get(f"/admin/people/{lone.id}").get_data(as_text=True)
+    assert "Operator of no location yet" in page
+    runs = create_user("runs@example.org", role="operator")
+    create_location(runs)
+    page = client.get(f"/admin/people/{runs.id}").get_data(as_text=True)
+    assert "Operator of no location yet" not in page

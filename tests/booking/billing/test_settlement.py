@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -99,10 +100,20 @@ def test_days_on_passes_of_others_are_owed_by_the_seller(
     response = client.get(f"/billing/settlement?month={day:%Y-%m}&format=csv")
     assert response.mimetype == "text/csv"
     table = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
-    by_name = {row["operator"]: row for row in table}
-    assert by_name["Betrieb Thallwitz"]["balance_eur"] == "20.00"
-    assert by_name["Network (network-wide plans)"]["balance_eur"] == "-30.00"
-    assert by_name["Betrieb Eilenburg"]["locations"] == "Eilenburg"
+    by_name = {row["Operator"]: row for row in table}
+    assert by_name["Betrieb Thallwitz"]["Balance (EUR)"] == "20.00"
+    assert by_name["Network (network-wide plans)"]["Balance (EUR)"] == "-30.00"
+    assert by_name["Betrieb Eilenburg"]["Locations"] == "Eilenburg"
+    assert by_name["Betrieb Eilenburg"]["Month"] == f"{day:%B %Y}"
+    # From the German pages: German headers, month in words, decimal comma.
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "de"
+    german = client.get(f"/billing/settlement?month={day:%Y-%m}&format=csv")
+    text = german.get_data(as_text=True).removeprefix("\ufeff")
+    table = list(csv.DictReader(io.StringIO(text), delimiter=";"))
+    row = next(r for r in table if r["Betreiber"] == "Betrieb Thallwitz")
+    assert row["Saldo (EUR)"] == "20,00"
+    assert not re.search(r"\d{4}-\d{2}", text), text
+    del client.environ_base["HTTP_ACCEPT_LANGUAGE"]
     # Members do not see it.
     auth.logout()
     auth.login(roaming.email)

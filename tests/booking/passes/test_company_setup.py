@@ -146,3 +146,24 @@ def test_budget_rules(db, location, plan, create_location, create_user):
         today=plan.created_at.date(),
     )
     assert budget.credits == 10  # as in the plan
+
+
+def test_without_a_company_plan_the_page_says_how_to_get_one(
+    client, auth, db, location, smtp
+):
+    operator = location.operators[0]
+    company = passes.create_company(
+        db,
+        operator,
+        name="Agrar GmbH",
+        admin_email="chefin@agrar.example.org",
+        setup_url=lambda token: f"http://x/welcome/{token}",
+        network_name="Netz",
+        location_id=location.id,
+    )
+    auth.login(operator.email)
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "de"
+    page = client.get(f"/companies/{company.id}").get_data(as_text=True)
+    assert f'action="/companies/{company.id}/budget"' not in page
+    assert "braucht es zuerst einen Firmentarif" in page
+    assert 'href="/operator/plans#new-plan"' in page

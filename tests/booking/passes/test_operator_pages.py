@@ -3,6 +3,7 @@ their own locations."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -72,10 +73,32 @@ def test_operators_see_only_their_plans_members_and_payments(client, auth, two):
     auth.login("op-a@example.org")
     plans = client.get("/operator/plans").get_data(as_text=True)
     assert "Flex A" in plans and "Flex B" not in plans
+    # In German the plan reads in words and its price as typed there.
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "de"
+    plans = client.get("/operator/plans").get_data(as_text=True)
+    assert "4 Schreibtisch-Tage · Im Angebot" in plans
+    assert 'name="price" inputmode="decimal" value="40,00"' in plans
+    saved = client.post(
+        f"/operator/plans/{two['a']['plan']}",
+        data={
+            "csrf_token": auth.csrf("/operator/plans"),
+            "name": "Flex A",
+            "price": "39,50",
+            "days": "4",
+            "is_active": "1",
+        },
+    )
+    assert saved.status_code == 303
+    plans = client.get("/operator/plans").get_data(as_text=True)
+    assert "Ort A · 39,50" in plans and 'value="39,50"' in plans
+    del client.environ_base["HTTP_ACCEPT_LANGUAGE"]
     members = client.get("/operator/members").get_data(as_text=True)
     assert "member-a@example.org" in members
     assert "member-b@example.org" not in members
     assert ">active<" in members
+    # Each pass is opened by its plan's name, not by a bare number.
+    assert f'/operator/passes/{two["a"]["pass"]}">Flex A</a>' in members
+    assert not re.search(r">\s*\d+\s*</a>", members)
     payments = client.get("/billing/payments").get_data(as_text=True)
     assert "guest-a@example.org" in payments
     assert "guest-b@example.org" not in payments

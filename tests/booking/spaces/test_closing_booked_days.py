@@ -3,6 +3,7 @@ cancel path: credits come back, payments are refunded, members get a mail."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -110,16 +111,32 @@ def test_closing_cancels_refunds_returns_credits_and_mails(
     for address in ("anna@example.org", "ben@example.org", "carla@example.org"):
         assert mailbox.to(address), address
     assert not [m for m in mailbox.to("carla@example.org") if "Ecke" in m["Subject"]]
+    # ... that the day is closed, and why (the closure's reason).
+    for address in ("carla@example.org", "anna@example.org"):
+        mails = [
+            m
+            for m in mailbox.to(address)
+            if "diese Buchung ist storniert" in m.get_body(("plain",)).get_content()
+        ]
+        assert mails, address
+        closed = f"{location.name} ist an diesem Tag geschlossen. Grund: Wasserschaden"
+        for mail in mails:
+            # A paragraph of its own, between the booking and the calendar note.
+            text = mail.get_body(("plain",)).get_content()
+            assert f"\n\n{closed}\n\n" in text, text
+            assert "Grund: Wasserschaden" in mail.get_body(("html",)).get_content()
 
 
 def test_a_closure_of_one_desk_cancels_only_its_bookings(
-    db, api, create_user, operator, location, desks
+    db, api, create_user, operator, location, desks, mailbox
 ):
-    paid_desk, free_desk, _ = desks
+    paid_desk, free_desk, other_desk = desks
     day = next_weekday(1, min_days=3)
-    member = create_user()
+    member = create_user(locale="de")
     kept = create_booking(db, create_user(), BookingRequest(paid_desk.id, on=day))
     gone = create_booking(db, member, BookingRequest(free_desk.id, on=day))
+    mailbox.wait(1)  # the confirmation of the free desk
+    mailbox.clear()
     body = (
         api(operator)
         .post(
@@ -132,6 +149,29 @@ def test_a_closure_of_one_desk_cancels_only_its_bookings(
     fresh(db)
     assert db.get(Booking, kept.id).status == BookingStatus.PENDING_PAYMENT
     assert db.get(Booking, gone.id).status == BookingStatus.CANCELLED
+    texts = _cancellations(mailbox, 1)
+    assert texts
+    for text in texts:
+        assert "Tür ist an diesem Tag geschlossen." in text, text
+        assert "Grund" not in text  # no reason given
+    # A booking its holder cancels the next day says nothing of closures.
+    mailbox.clear()
+    own = create_booking(
+        db, member, BookingRequest(other_desk.id, on=day + timedelta(days=1))
+    )
+    cancelled = api(member).delete(f"/api/v1/bookings/{own.id}")
+    assert cancelled.status_code in (200, 204), cancelled.get_json()
+    deadline = time.monotonic() + 5
+    while not (own_texts := [t for t in _cancellations(mailbox, 1) if "Ecke" in t]):
+        assert time.monotonic() < deadline, "no cancellation mail"
+        time.sleep(0.05)
+    assert not [t for t in own_texts if "geschlossen" in t], own_texts
+
+
+def _cancellations(mailbox, count: int) -> list[str]:
+    """The plain texts of the cancellation mails among ``count`` mails."""
+    texts = [m.get_body(("plain",)).get_content() for m in mailbox.wait(count)]
+    return [t for t in texts if "diese Buchung ist storniert" in t]
 
 
 def test_nothing_booked_nothing_cancelled_and_others_may_not_close(

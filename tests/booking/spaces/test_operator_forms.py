@@ -90,6 +90,11 @@ def test_a_location_with_its_resources_in_one_post(client, auth, create_user, db
     assert location.slug == "dorfladen-kuehnitzsch"
     kinds = [(r.kind, r.capacity) for r in location.resources]
     assert kinds == [("desk", 1)] * 5 + [("room", 8), ("flex", 4)]
+    # The message counts what was made, kind by kind, in words.
+    page = client.get(answer.location).get_data(as_text=True)
+    assert (
+        "Standort angelegt: 5 Arbeitsplätze, 1 Besprechungsraum, 1 Flexbereich." in page
+    )
 
 
 def test_every_error_at_once_and_nothing_saved(client, auth, create_user, db):
@@ -162,7 +167,14 @@ def test_prices_in_euros_for_one_and_for_all_desks(client, auth, space, db):
     # A bad amount changes nothing and says why.
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "de"
     answer = post_form(client, auth, path + "/desk-prices", {"price_day": "zwölf"})
-    assert "12,50" in client.get(answer.location).get_data(as_text=True)
+    assert answer.location.endswith("?at=resources#resources")
+    page = client.get(answer.location).get_data(as_text=True)
+    assert "12,50" in page
+    # The error stands next to the price form the page scrolls to, not at
+    # the top of the page out of sight.
+    section = page[page.index('id="resources"') :]
+    assert "Betrag wie 12,50" in section.split('id="desk-prices"')[0]
+    assert page.count('class="flash error"') == 1
     db.rollback()
     db.expire_all()
     assert db.get(Resource, first.id).price_day_cents == 1250
