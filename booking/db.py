@@ -290,6 +290,12 @@ class Database:
         self.engine.dispose()
 
 
+# Set in ``g`` of the request's own application context when the request
+# starts: units of work there write into the request's transaction. An app
+# context pushed inside a request (the inline mail delivery, a job run from a
+# view) has a ``g`` of its own without it, so its units commit as they go, as
+# outside a request: finish_request only ever ends the request's session.
+_REQUEST_SCOPE = "landdesk_request_scope"
 # Set in ``g`` once the request has answered: what runs after (the callbacks
 # of its commit) writes in units of its own.
 _REQUEST_DONE = "landdesk_request_done"
@@ -300,6 +306,12 @@ _REQUEST_FAILED = "landdesk_request_failed"
 def init_app(app: Flask) -> None:
     database = Database(app.config["DATABASE_URL"])
     app.extensions["landdesk_db"] = database
+
+    def _open_request_unit():
+        g.setdefault(_REQUEST_SCOPE, True)
+
+    # First of all before_request hooks: the ones after it may write.
+    app.before_request_funcs.setdefault(None, []).insert(0, _open_request_unit)
 
     # Registered first, so it runs after every other after_request hook.
     @app.after_request
@@ -342,9 +354,14 @@ def get_db() -> Session:
 
 
 def _in_request() -> bool:
-    # A request without an answer yet. (A request context that is never
-    # dispatched, ``app.test_request_context()``, ends without a commit.)
-    return has_request_context() and not g.get(_REQUEST_DONE, False)
+    # The request's own app context, before the request has answered. (A
+    # request context that is never dispatched, ``app.test_request_context()``,
+    # has no request unit: its units commit as they go.)
+    return (
+        has_request_context()
+        and g.get(_REQUEST_SCOPE, False)
+        and not g.get(_REQUEST_DONE, False)
+    )
 
 
 @contextmanager
