@@ -365,7 +365,9 @@ def _in_request() -> bool:
 
 
 @contextmanager
-def unit_of_work(db: Session, *, durable: bool = False) -> Iterator[Session]:
+def unit_of_work(
+    db: Session, *, durable: bool = False, savepoint: bool = False
+) -> Iterator[Session]:
     """One atomic business operation.
 
     In a request, the request is the transaction: a unit writes (and flushes,
@@ -383,6 +385,12 @@ def unit_of_work(db: Session, *, durable: bool = False) -> Iterator[Session]:
     what must stay when the request then answers with an error (the audit
     row of a refused door). It commits whatever the request wrote before it
     too, so only use it before or without other units.
+
+    ``savepoint``: in a request, this unit is one of several independent
+    ones (the days of a series): it runs in a SAVEPOINT, and when it fails
+    only its own writes and callbacks are undone; the request's other units
+    stay and the request is not marked failed. Outside a request every unit
+    is its own transaction anyway.
 
     Nested calls join the outer unit. Callbacks registered with ``on_commit``
     run only after the transaction that holds them committed.
@@ -405,16 +413,26 @@ def unit_of_work(db: Session, *, durable: bool = False) -> Iterator[Session]:
             queue.acquire()
             info["queue_held"] = True  # released when the transaction ends
     info["in_unit_of_work"] = True
-    info.setdefault("pending", [])
+    pending = info.setdefault("pending", [])
+    kept = len(pending)
+    nested = db.begin_nested() if deferred and savepoint else None
     try:
         try:
             yield db
             if deferred:
                 db.flush()
+                if nested is not None:
+                    nested.commit()
                 info["wrote"] = True
             else:
                 db.commit()
         except BaseException:
+            if nested is not None and nested.is_active:
+                # Only this unit is undone; the request goes on.
+                nested.rollback()
+                del pending[kept:]
+                info["wrote"] = True
+                raise
             db.rollback()
             info["pending"], info["wrote"] = [], False  # also if nothing began
             if _in_request():

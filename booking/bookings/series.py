@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from ..auth.models import User
+from ..db import unit_of_work
 from ..errors import DomainError, InvalidInput
 from .models import Booking
 from .requests import MAX_SERIES_DAYS, BookingRequest
@@ -48,7 +49,9 @@ def create_bookings(
     outcome = SeriesOutcome()
     for request in requests:
         try:
-            outcome.booked.append(create_booking(db, actor, request, now=now))
+            # A day of its own: in a request, a refused day undoes only itself.
+            with unit_of_work(db, savepoint=True):
+                outcome.booked.append(create_booking(db, actor, request, now=now))
         except DomainError as error:
             outcome.refused.append(Refusal(request.on, error.code, str(error.message)))
     return outcome
