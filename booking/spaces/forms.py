@@ -15,6 +15,7 @@ from werkzeug.datastructures import MultiDict
 
 from ..errors import InvalidInput
 from .hours import WEEKDAYS, validate_opening_hours
+from .services import LOCATION_FIELDS
 
 WEEKDAY_LABELS = {
     "mon": _l("Monday"),
@@ -79,19 +80,10 @@ def opening_hours_values(form: MultiDict, errors: dict) -> dict:
     return hours
 
 
-LOCATION_FORM_FIELDS = (
-    "name",
-    "slug",
-    "village",
-    "address",
-    "lat",
-    "lon",
-    "timezone",
-    "operator_model",
-    "description",
-    "horizon_days",
-    "cancel_cutoff_hours",
-    "midday",
+# The location's fields the form sends as they are; the hours and the
+# active box are read apart (below).
+LOCATION_FORM_FIELDS = tuple(
+    field for field in LOCATION_FIELDS if field not in ("opening_hours", "is_active")
 )
 
 

@@ -35,6 +35,26 @@ from .fulfil import fulfil_order, lock_order, reverse_sale
 _FUTURE_SLACK = timedelta(days=1)
 
 
+def _check_money_moved(
+    kind: str, amount_cents: object, paid_on: object, now: datetime, which_kind
+) -> None:
+    """What every hand-recorded movement of money needs, payments and
+    paybacks alike: a known way, a positive whole number of cents, a day
+    that is not in the future. ``which_kind`` asks for the way."""
+    if kind not in {k.value for k in OfflinePaymentKind}:
+        raise InvalidInput(which_kind, field="kind")
+    if isinstance(amount_cents, bool) or not isinstance(amount_cents, int):
+        raise InvalidInput(_l("Give the amount in cents."), field="amount_cents")
+    if amount_cents <= 0:
+        raise InvalidInput(
+            _l("The amount must be more than zero."), field="amount_cents"
+        )
+    if not isinstance(paid_on, date) or paid_on > (now + _FUTURE_SLACK).date():
+        raise InvalidInput(
+            _l("The payment date cannot be in the future."), field="paid_on"
+        )
+
+
 def can_record_payments(db: Session, actor: User, order: Order) -> bool:
     """The operator of the order's location, or an admin."""
     if actor.is_admin:
@@ -68,18 +88,9 @@ def record_offline_payment(
     InvalidInput, BookingConflict (the order is not open).
     """
     now = now or utcnow()
-    if kind not in {k.value for k in OfflinePaymentKind}:
-        raise InvalidInput(_l("Choose how the money was paid."), field="kind")
-    if isinstance(amount_cents, bool) or not isinstance(amount_cents, int):
-        raise InvalidInput(_l("Give the amount in cents."), field="amount_cents")
-    if amount_cents <= 0:
-        raise InvalidInput(
-            _l("The amount must be more than zero."), field="amount_cents"
-        )
-    if not isinstance(paid_on, date) or paid_on > (now + _FUTURE_SLACK).date():
-        raise InvalidInput(
-            _l("The payment date cannot be in the future."), field="paid_on"
-        )
+    _check_money_moved(
+        kind, amount_cents, paid_on, now, _l("Choose how the money was paid.")
+    )
     suffix = idempotency_key or f"{kind}:{amount_cents}:{paid_on.isoformat()}"
     key = f"order-{order_id}:{suffix}"[:200]
     try:
@@ -258,18 +269,9 @@ def record_payback(
     concurrent request) returns the first. Raises NotFound, InvalidInput,
     BookingConflict (the order was not taken back, or nothing was paid)."""
     now = now or utcnow()
-    if kind not in {k.value for k in OfflinePaymentKind}:
-        raise InvalidInput(_l("Choose how the money was paid back."), field="kind")
-    if isinstance(amount_cents, bool) or not isinstance(amount_cents, int):
-        raise InvalidInput(_l("Give the amount in cents."), field="amount_cents")
-    if amount_cents <= 0:
-        raise InvalidInput(
-            _l("The amount must be more than zero."), field="amount_cents"
-        )
-    if not isinstance(paid_on, date) or paid_on > (now + _FUTURE_SLACK).date():
-        raise InvalidInput(
-            _l("The payment date cannot be in the future."), field="paid_on"
-        )
+    _check_money_moved(
+        kind, amount_cents, paid_on, now, _l("Choose how the money was paid back.")
+    )
     try:
         with unit_of_work(db):
             order = lock_order(db, order_id)
