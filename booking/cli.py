@@ -4,24 +4,38 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import click
-from alembic import command as alembic_command
-from alembic.config import Config as AlembicConfig
 from flask import Flask, current_app
 
 from . import ROOT
 
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
+
+
+# Alembic is imported by the commands that use it, not by create_app: a web
+# worker never migrates, and the library is 12 MB of its memory.
+
 
 def alembic_config() -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     config = AlembicConfig(os.path.join(ROOT, "migrations", "alembic.ini"))
     config.set_main_option("script_location", os.path.join(ROOT, "migrations"))
     config.attributes["database_url"] = current_app.config["DATABASE_URL"]
     return config
 
 
+def _alembic_command():
+    from alembic import command
+
+    return command
+
+
 def upgrade_database(revision: str = "heads") -> None:
-    alembic_command.upgrade(alembic_config(), revision)
+    _alembic_command().upgrade(alembic_config(), revision)
 
 
 def register_cli(app: Flask) -> None:
@@ -46,18 +60,18 @@ def register_cli(app: Flask) -> None:
     @db_group.command("downgrade")
     @click.argument("revision")
     def db_downgrade(revision):
-        alembic_command.downgrade(alembic_config(), revision)
+        _alembic_command().downgrade(alembic_config(), revision)
 
     @db_group.command("current")
     def db_current():
-        alembic_command.current(alembic_config(), verbose=True)
+        _alembic_command().current(alembic_config(), verbose=True)
 
     @db_group.command("revision")
     @click.option("-m", "--message", required=True)
     @click.option("--autogenerate", is_flag=True)
     def db_revision(message, autogenerate):
         """Draft a migration; review it before committing."""
-        alembic_command.revision(
+        _alembic_command().revision(
             alembic_config(), message=message, autogenerate=autogenerate
         )
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import stripe
 from flask import current_app
+
+if TYPE_CHECKING:
+    import stripe
 
 # Stripe signs "<t>.<body>"; the library refuses only old timestamps, so the
 # future side is checked here as well.
@@ -31,7 +33,16 @@ class InvalidSignature(Exception):
     pass
 
 
+def _stripe():
+    """The Stripe library, imported on the first call: it is 15 MB of every
+    worker's memory, and a space without Stripe never calls it."""
+    import stripe
+
+    return stripe
+
+
 def _client() -> stripe.StripeClient:
+    stripe = _stripe()
     config = current_app.config
     key = config.get("STRIPE_SECRET_KEY")
     if not key:
@@ -47,6 +58,7 @@ def _client() -> stripe.StripeClient:
 
 
 def _call(fn, *args, **kwargs) -> dict[str, Any]:
+    stripe = _stripe()
     try:
         result = fn(*args, **kwargs)
     except (stripe.APIConnectionError, stripe.RateLimitError) as error:
@@ -166,6 +178,7 @@ def verify_event(payload: bytes, header: str, *, now: float | None = None) -> di
     now = time.time() if now is None else now
     if abs(now - int(stamps[0])) > SIGNATURE_TOLERANCE_S:
         raise InvalidSignature("timestamp outside the tolerance")
+    stripe = _stripe()
     try:
         stripe.WebhookSignature.verify_header(
             payload.decode("utf-8"), header, secret, SIGNATURE_TOLERANCE_S

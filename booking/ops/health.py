@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 from functools import cache
 
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from flask import Flask
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -18,6 +16,8 @@ from ..db import Database
 @cache
 def _revisions() -> tuple[frozenset[str], frozenset[str]]:
     """The code's head revisions and all its revisions (read once per process)."""
+    from alembic.script import ScriptDirectory  # only /readyz needs Alembic
+
     script = ScriptDirectory(os.path.join(ROOT, "migrations"))
     heads = frozenset(script.get_heads())
     known = frozenset(r.revision for r in script.walk_revisions())
@@ -27,6 +27,8 @@ def _revisions() -> tuple[frozenset[str], frozenset[str]]:
 def readiness(app: Flask, database: Database) -> dict[str, str]:
     """``database``, ``migrations`` and ``broker``, each "ok" or what is wrong
     (the broker is "off" when no ``MQTT_URL`` is configured)."""
+    from alembic.migration import MigrationContext  # not in every worker's memory
+
     checks = {"database": "ok", "migrations": "ok", "broker": "off"}
     try:
         with database.engine.connect() as conn:
