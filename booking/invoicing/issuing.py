@@ -22,6 +22,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ..billing.models import Order, OrderKind, PaymentMethod
+from ..billing.services.periods import period_end
 from ..bookings.models import Booking
 from ..passes.models import Company, Pass
 from .models import (
@@ -134,18 +135,13 @@ def service_period(db: Session, order: Order) -> tuple[date, date]:
             if pass_.valid_until is not None:
                 return pass_.valid_from, pass_.valid_until
             if order.kind in (OrderKind.MEMBERSHIP, OrderKind.COMPANY):
-                start = max(pass_.valid_from, sold_on)
-                return start, _month_later(start) - timedelta(days=1)
+                # The period the order pays (billing's periods, anchored on
+                # the membership's first day); a Stripe subscription's order
+                # pays the period it was sold in.
+                start = order.period_starts_on or max(pass_.valid_from, sold_on)
+                return start, period_end(pass_.valid_from, start) - timedelta(days=1)
             return pass_.valid_from, pass_.valid_from
     return sold_on, sold_on
-
-
-def _month_later(day: date) -> date:
-    year, month = (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)
-    try:
-        return day.replace(year=year, month=month)
-    except ValueError:  # the 31st: the next month's last day + 1
-        return date(year, month % 12 + 1, 1) if month < 12 else date(year + 1, 1, 1)
 
 
 @dataclass(frozen=True)

@@ -378,6 +378,27 @@ def test_each_period_gets_its_invoice(db, space, member):
     assert [i.number for i in invoices] == ["RE-000001", "RE-000002"]
 
 
+def test_each_invoice_covers_the_period_its_order_pays(db, space, member):
+    """§ 14 Abs. 4 Nr. 6 UStG: the service period is the membership period,
+    also when the renewal job ran late and opened two periods at once."""
+    from booking.invoicing import services as invoicing
+    from booking.invoicing.models import Invoice
+    from tests.booking.invoicing.conftest import ISSUER
+
+    location, operator, plan = space
+    invoicing.save_issuer(db, operator, location.id, ISSUER)
+    bought_at = datetime(2027, 1, 31, 9, 0, tzinfo=UTC)
+    billing.buy_plan(db, member, plan.id, payment_method="invoice", now=bought_at)
+    billing.renew_memberships(db, now=datetime(2027, 4, 2, 8, 0, tzinfo=UTC))
+    fresh(db)
+    invoices = list(db.scalars(select(Invoice).order_by(Invoice.id)))
+    assert [(i.service_from, i.service_until) for i in invoices] == [
+        (date(2027, 1, 31), date(2027, 2, 27)),
+        (date(2027, 2, 28), date(2027, 3, 30)),
+        (date(2027, 3, 31), date(2027, 4, 29)),
+    ]
+
+
 def test_account_deletion_waits_for_a_renewing_transfer_membership(
     db, space, member
 ):
