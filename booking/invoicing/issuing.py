@@ -118,7 +118,10 @@ def recipient_of_order(db: Session, order: Order) -> Recipient:
         if company is not None:
             return recipient_of_company(company)
     return Recipient(
-        name=order.user.name, email=order.user.email, user_id=order.user_id
+        name=order.user.name,
+        address=order.user.billing_address,
+        email=order.user.email,
+        user_id=order.user_id,
     )
 
 

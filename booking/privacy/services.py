@@ -27,7 +27,7 @@ from ..bookings.models import ACTIVE_STATUSES, Booking, BookingSlot, BookingStat
 from ..calendars.models import CalendarFeed
 from ..checkin.models import WaitlistEntry
 from ..db import unit_of_work, utcnow
-from ..errors import Forbidden, NotFound
+from ..errors import Forbidden, InvalidInput, NotFound
 from ..insight.models import MemberProfile
 from ..notifications.models import NotificationOptOut, SentNotification
 from ..spaces.models import Location, Resource
@@ -77,6 +77,25 @@ def _booking(booking: Booking, location: Location, resource: Resource) -> dict:
     }
 
 
+MAX_BILLING_ADDRESS = 300
+
+
+def save_billing_address(db: Session, user: User, text: str) -> None:
+    """The address invoices to this person carry (§ 14 Abs. 4 Nr. 1 UStG):
+    at most five lines; empty removes it. Invoices already issued keep the
+    address they were issued with."""
+    lines = [line.strip() for line in (text or "").splitlines()]
+    lines = [line for line in lines if line]
+    address = "\n".join(lines)
+    if len(lines) > 5 or len(address) > MAX_BILLING_ADDRESS:
+        raise InvalidInput(
+            _l("The address may have at most five lines and 300 characters."),
+            field="billing_address",
+        )
+    with unit_of_work(db):
+        user.billing_address = address
+
+
 def export_user_data(db: Session, user: User) -> dict:
     """Everything the service holds about ``user``, as JSON-ready data."""
     profile = db.get(MemberProfile, user.id)
@@ -95,6 +114,7 @@ def export_user_data(db: Session, user: User) -> dict:
             "name": user.name,
             "role": user.role,
             "locale": user.locale,
+            "billing_address": user.billing_address,
             "created_at": _iso(user.created_at),
             "password_changed_at": _iso(user.password_changed_at),
         },
@@ -201,6 +221,7 @@ def delete_account(
             eraser(db, user)
         user.email = f"deleted-{user.id}@deleted.invalid"
         user.name = ""
+        user.billing_address = ""
         user.locale = None
         user.password_hash = unusable
         user.is_active = False

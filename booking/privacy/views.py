@@ -69,6 +69,20 @@ def profile():
     return redirect(url_for("account.index") + "#profile", 303)
 
 
+@bp.post("/billing-address")
+@login_required
+def billing_address():
+    try:
+        services.save_billing_address(
+            get_db(), current_user, request.form.get("billing_address", "")
+        )
+    except DomainError as error:
+        flash(str(error.message), "error")
+    else:
+        flash(gettext("Saved."), "success")
+    return redirect(url_for("account.index") + "#billing", 303)
+
+
 @bp.get("/export.json")
 @login_required
 def export():

@@ -59,6 +59,20 @@ def test_a_sale_on_invoice_gets_its_invoice_with_every_field(
     assert invoice.issuer_iban == "DE02120300000000202051"
 
 
+def test_a_members_invoice_carries_their_billing_address(
+    db, space, create_user, buy
+):
+    from booking.privacy.services import save_billing_address
+
+    _location, _operator, plan = space
+    member = create_user("anna@example.org", name="Anna Muster")
+    save_billing_address(db, member, "Lindenweg 4\n04838 Eilenburg")
+    buy(member, plan)
+    (invoice,) = _invoices(db)
+    assert invoice.recipient_name == "Anna Muster"
+    assert invoice.recipient_address == "Lindenweg 4\n04838 Eilenburg"
+
+
 def test_numbers_have_no_gaps_and_each_issuer_has_its_own_range(
     db, space, create_user, create_location, buy
 ):
