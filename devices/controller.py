@@ -557,7 +557,12 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _terminate)
     controller.start()
     log.info("door %s running (%s)", config.door_id, FIRMWARE)
-    done.wait()
+    # Wake up now and then: the kernel may deliver SIGTERM to one of paho's or
+    # the keypad's threads, and Python runs the handler only when the main
+    # thread runs again; an endless wait() would never return (seen in CI:
+    # the controller ignored SIGTERM for 10 s until it was killed).
+    while not done.wait(0.5):
+        pass
     controller.stop()
     log.info("door %s stopped", config.door_id)
     return 0
