@@ -153,9 +153,11 @@ def test_closing_a_booked_day_shows_and_cancels_its_bookings(
     later = create_booking(db, tom, BookingRequest(other.id, on=day + timedelta(7)))
 
     log_in(page, "anke@example.org")
-    page.goto(f"/manage/locations/{location.id}")
+    # From the day view: the closure form opens with that day filled in.
+    page.goto(f"/manage/locations/{location.id}/day?date={day.isoformat()}")
+    page.get_by_role("link", name="Diesen Tag schließen …").tap()
     closing = page.locator("form[action$='/closures']")
-    closing.locator("input[name=starts_on]").fill(day.isoformat())
+    expect(closing.locator("input[name=starts_on]")).to_have_value(day.isoformat())
     closing.locator("input[name=reason]").fill("Wasserschaden")
     closing.get_by_role("button", name="Schließzeit eintragen").tap()
 
@@ -180,6 +182,7 @@ def test_closing_a_booked_day_shows_and_cancels_its_bookings(
     expect(page.locator(".closed-day")).to_contain_text("Geschlossen: Wasserschaden")
     expect(page.locator("li.booking.cancelled")).to_have_count(2)
     expect(page.get_by_role("button", name="Buchen")).to_have_count(0)
+    expect(page.get_by_role("link", name="Diesen Tag schließen …")).to_have_count(0)
     shot(page, "day-closed")
     fits_the_phone(page)
 
