@@ -167,6 +167,10 @@ def test_closing_a_booked_day_shows_and_cancels_its_bookings(
     expect(affected.nth(1)).to_contain_text("Tom Berg")
     shot(page, "closure-confirm")
     fits_the_phone(page)
+    # The confirm button does not touch the last affected booking.
+    last = affected.nth(1).bounding_box()
+    button = page.get_by_role("button", name="Schließen und 2 Buchungen stornieren")
+    assert button.bounding_box()["y"] - (last["y"] + last["height"]) >= 8
     db.rollback()
     assert db.get(Booking, first.id).status == "confirmed"  # nothing yet
 
