@@ -165,6 +165,7 @@ def test_closing_a_booked_day_shows_and_cancels_its_bookings(
     expect(affected).to_have_count(2)
     expect(affected.nth(0)).to_contain_text("Jana Richter")
     expect(affected.nth(1)).to_contain_text("Tom Berg")
+    expect(page.locator("main")).to_contain_text("2 Buchungen fallen auf diesen Tag.")
     shot(page, "closure-confirm")
     fits_the_phone(page)
     # The confirm button does not touch the last affected booking.
