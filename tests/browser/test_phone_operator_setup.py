@@ -192,6 +192,35 @@ def test_closing_a_booked_day_shows_and_cancels_its_bookings(
     fits_the_phone(page)
 
 
+def test_a_refused_closure_shows_its_error_at_the_form_and_keeps_the_days(
+    german_page, create_user, create_location, db
+):
+    page = german_page
+    operator = create_user("anke@example.org", role="operator")
+    location = create_location(operator, name="Alte Schule")
+    day = booking_day()
+    log_in(page, "anke@example.org")
+    page.goto(f"/manage/locations/{location.id}")
+    closing = page.locator("form[action$='/closures']")
+    closing.locator("input[name=starts_on]").fill((day + timedelta(2)).isoformat())
+    closing.locator("input[name=ends_on]").fill(day.isoformat())
+    closing.locator("input[name=reason]").fill("Urlaub")
+    closing.get_by_role("button", name="Schließzeit eintragen").tap()
+
+    # The error sits by the closure form (not 3000 px above it) and is in view.
+    error = page.locator("#closures ~ p.flash.error")
+    expect(error).to_contain_text("Der letzte Tag darf nicht vor dem ersten liegen.")
+    expect(error).to_be_in_viewport()
+    expect(page.locator(".flash.error")).to_have_count(1)  # not also at the top
+    expect(closing.locator("input[name=starts_on]")).to_have_value(
+        (day + timedelta(2)).isoformat()
+    )
+    expect(closing.locator("input[name=ends_on]")).to_have_value(day.isoformat())
+    expect(closing.locator("input[name=reason]")).to_have_value("Urlaub")
+    shot(page, "closure-refused")
+    fits_the_phone(page)
+
+
 def test_the_day_view_checks_in_moves_by_day_and_offers_a_free_desk(
     german_page, create_user, create_location, create_resource, db
 ):
