@@ -190,10 +190,15 @@ def confirm():
     resource, day, part, starts_at, ends_at = _choice(db, request.args)
     start = request.args.get("start", "")
     duration = request.args.get("duration", "")
-    availability = queries.location_day(db, resource.location, day, now=utcnow())
+    now = utcnow()
+    availability = queries.location_day(db, resource.location, day, now=now)
     entry = next(
         (e for e in availability.resources if e.resource.id == resource.id), None
     )
+    # A day that is over or closed says so, rather than "no longer free"
+    # (an old link, a choice kept across a login the next day).
+    plan = availability.plan
+    over = plan.is_open and plan.windows[-1][1] <= now
     # Taken by this person already (a second tap, a link opened twice): say
     # so, rather than "no longer free".
     already = None
@@ -218,6 +223,8 @@ def confirm():
         day=day,
         part=part,
         plan=availability.plan,
+        closed_reason=availability.closed_reason,
+        over=over,
         entry=entry,
         start=start,
         duration=duration,

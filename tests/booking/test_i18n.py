@@ -388,8 +388,8 @@ def test_api_unknown_route_message_is_translated(api, lang, message):
 @pytest.mark.parametrize(
     "lang, message",
     [
-        ("de", "Das Formular ist abgelaufen. Bitte laden Sie die Seite neu"),
-        ("en", "The form has expired. Please reload the page and try again."),
+        ("de", "Das hat nicht geklappt Das Formular ist abgelaufen. Bitte laden Sie"),
+        ("en", "That did not work The form has expired. Please reload the page"),
     ],
 )
 def test_missing_csrf_token_message_is_translated(client, lang, message):
@@ -397,6 +397,8 @@ def test_missing_csrf_token_message_is_translated(client, lang, message):
         "/login", data={"email": "a@example.org"}, headers={"Accept-Language": lang}
     )
     assert response.status_code == 400
+    # A heading in words, not the status code.
+    assert "<h1>400" not in response.get_data(as_text=True)
     assert message in _text(response)
 
 

@@ -55,7 +55,10 @@ def test_day_pass_by_bank_transfer_end_to_end(new_phone, db):
     assert "Stripe" not in body and "online" not in body
     _shot(page, "order-choose-de-390")
     page.get_by_role("button", name="Per Überweisung bezahlen").tap()
-    expect(flash(page, "success")).to_contain_text("überweisen")
+    # Confirmed, not "done": the money is still to come.
+    expect(flash(page, "success")).to_have_text(
+        "Bestätigt: Bitte überweisen Sie den Betrag wie unten angegeben."
+    )
     bank = page.locator("section.bank")
     expect(bank).to_contain_text("DE02 1203 0000 0000 2020 51")
     expect(bank).to_contain_text("Bestellung")

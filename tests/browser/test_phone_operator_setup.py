@@ -153,9 +153,11 @@ def test_closing_a_booked_day_shows_and_cancels_its_bookings(
     later = create_booking(db, tom, BookingRequest(other.id, on=day + timedelta(7)))
 
     log_in(page, "anke@example.org")
-    page.goto(f"/manage/locations/{location.id}")
+    # From the day view: the closure form opens with that day filled in.
+    page.goto(f"/manage/locations/{location.id}/day?date={day.isoformat()}")
+    page.get_by_role("link", name="Diesen Tag schließen …").tap()
     closing = page.locator("form[action$='/closures']")
-    closing.locator("input[name=starts_on]").fill(day.isoformat())
+    expect(closing.locator("input[name=starts_on]")).to_have_value(day.isoformat())
     closing.locator("input[name=reason]").fill("Wasserschaden")
     closing.get_by_role("button", name="Schließzeit eintragen").tap()
 
@@ -163,8 +165,13 @@ def test_closing_a_booked_day_shows_and_cancels_its_bookings(
     expect(affected).to_have_count(2)
     expect(affected.nth(0)).to_contain_text("Jana Richter")
     expect(affected.nth(1)).to_contain_text("Tom Berg")
+    expect(page.locator("main")).to_contain_text("2 Buchungen fallen auf diesen Tag.")
     shot(page, "closure-confirm")
     fits_the_phone(page)
+    # The confirm button does not touch the last affected booking.
+    last = affected.nth(1).bounding_box()
+    button = page.get_by_role("button", name="Schließen und 2 Buchungen stornieren")
+    assert button.bounding_box()["y"] - (last["y"] + last["height"]) >= 8
     db.rollback()
     assert db.get(Booking, first.id).status == "confirmed"  # nothing yet
 
@@ -180,7 +187,37 @@ def test_closing_a_booked_day_shows_and_cancels_its_bookings(
     expect(page.locator(".closed-day")).to_contain_text("Geschlossen: Wasserschaden")
     expect(page.locator("li.booking.cancelled")).to_have_count(2)
     expect(page.get_by_role("button", name="Buchen")).to_have_count(0)
+    expect(page.get_by_role("link", name="Diesen Tag schließen …")).to_have_count(0)
     shot(page, "day-closed")
+    fits_the_phone(page)
+
+
+def test_a_refused_closure_shows_its_error_at_the_form_and_keeps_the_days(
+    german_page, create_user, create_location, db
+):
+    page = german_page
+    operator = create_user("anke@example.org", role="operator")
+    location = create_location(operator, name="Alte Schule")
+    day = booking_day()
+    log_in(page, "anke@example.org")
+    page.goto(f"/manage/locations/{location.id}")
+    closing = page.locator("form[action$='/closures']")
+    closing.locator("input[name=starts_on]").fill((day + timedelta(2)).isoformat())
+    closing.locator("input[name=ends_on]").fill(day.isoformat())
+    closing.locator("input[name=reason]").fill("Urlaub")
+    closing.get_by_role("button", name="Schließzeit eintragen").tap()
+
+    # The error sits by the closure form (not 3000 px above it) and is in view.
+    error = page.locator("#closures ~ p.flash.error")
+    expect(error).to_contain_text("Der letzte Tag darf nicht vor dem ersten liegen.")
+    expect(error).to_be_in_viewport()
+    expect(page.locator(".flash.error")).to_have_count(1)  # not also at the top
+    expect(closing.locator("input[name=starts_on]")).to_have_value(
+        (day + timedelta(2)).isoformat()
+    )
+    expect(closing.locator("input[name=ends_on]")).to_have_value(day.isoformat())
+    expect(closing.locator("input[name=reason]")).to_have_value("Urlaub")
+    shot(page, "closure-refused")
     fits_the_phone(page)
 
 

@@ -121,6 +121,54 @@ def test_the_confirm_step_says_when_the_person_already_holds_that_desk(
     assert 'action="/bookings"' in page
 
 
+def test_the_confirm_step_says_when_the_day_is_over_or_closed(
+    client, desk, db, create_resource, create_user
+):
+    """Found walking the demo: an old link to a past or closed day said
+    "This is no longer free"; it says why the desk cannot be booked."""
+    from datetime import date, timedelta
+
+    from booking.spaces.models import Closure
+
+    create_user("m@example.org")
+    client.post(
+        "/login",
+        data={
+            "email": "m@example.org",
+            "password": "password123",
+            "csrf_token": csrf_token(client, "/login"),
+        },
+    )
+    other = create_resource(desk.location, "desk", "Ecke")
+    closed, desk_closed = next_weekday(1), next_weekday(2)
+    db.add(Closure(location_id=desk.location_id, starts_on=closed, ends_on=closed))
+    db.add(
+        Closure(
+            location_id=desk.location_id,
+            resource_id=other.id,
+            starts_on=desk_closed,
+            ends_on=desk_closed,
+        )
+    )
+    db.commit()
+    past = date.today() - timedelta(days=1)
+    while past.weekday() > 4:  # an opening day
+        past -= timedelta(days=1)
+    cases = [
+        (desk, past, "Diese Zeit ist schon vorbei."),
+        (desk, closed, "Alte Schule ist an diesem Tag geschlossen."),
+        (other, desk_closed, "Ecke ist an diesem Tag geschlossen."),
+    ]
+    for resource, day, said in cases:
+        page = client.get(
+            f"/bookings/new?resource_id={resource.id}&date={day.isoformat()}",
+            headers={"Accept-Language": "de"},
+        ).get_data(as_text=True)
+        assert said in page, day
+        assert "nicht mehr frei" not in page
+        assert 'action="/bookings"' not in page
+
+
 def test_login_and_register_name_the_kept_choice(client, desk):
     day = next_weekday(1)
     step = f"/bookings/new?resource_id={desk.id}&date={day.isoformat()}&part=am"
