@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel import dates as babel_dates
 from flask import Flask, current_app, has_request_context, request
-from flask_babel import get_locale, lazy_gettext
+from flask_babel import format_currency, get_locale, lazy_gettext
 from flask_login import current_user
 
 from .extensions import babel
@@ -116,6 +117,12 @@ def localmonth(value: date | str) -> str:
     if isinstance(value, str):
         value = date.fromisoformat(value + "-01")
     return babel_dates.format_date(value, "LLLL y", locale=format_locale())
+
+
+def euro_amount(cents: int, currency: str = "EUR") -> str:
+    """An amount in the reader's language ("12,00 €"), as the pages' ``money``
+    macro writes it, for messages that name one."""
+    return format_currency(Decimal(cents) / 100, currency)
 
 
 ISO_DAY = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")

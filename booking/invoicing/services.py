@@ -16,6 +16,7 @@ from stdnum import iban as stdnum_iban
 from ..auth.models import Role, User
 from ..db import unit_of_work, utcnow
 from ..errors import BookingConflict, Forbidden, InvalidInput, NotFound
+from ..i18n import euro_amount
 from ..spaces.services import can_manage, get_location
 from .models import Invoice, InvoiceCounter, Issuer, IssuerLocation
 from .queries import get_invoice_for, open_orders
@@ -209,9 +210,13 @@ def record_payment(
         orders = open_orders(db, invoice)
         if not orders:
             raise BookingConflict(_l("This invoice has nothing open."))
-        if amount_cents > sum(order.open_cents for order in orders):
+        still_open = sum(order.open_cents for order in orders)
+        if amount_cents > still_open:
             raise InvalidInput(
-                _l("That is more than is still open on this invoice."),
+                _l(
+                    "That is more than is still open on this invoice (%(open)s).",
+                    open=euro_amount(still_open),
+                ),
                 field="amount_cents",
             )
         paid: list[int] = []

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from ...auth.models import User
 from ...db import unit_of_work, utcnow
 from ...errors import BookingConflict, InvalidInput, NotFound
+from ...i18n import euro_amount
 from ...passes.models import Pass, PassStatus
 from ...passes.queries import free_desk_of
 from ...passes.services import NETWORK_TIMEZONE
@@ -109,7 +110,10 @@ def record_offline_payment(
                 raise BookingConflict(_l("This order is not open for payment."))
             if amount_cents > order.open_cents:
                 raise InvalidInput(
-                    _l("That is more than is still open on this order."),
+                    _l(
+                        "That is more than is still open on this order (%(open)s).",
+                        open=euro_amount(order.open_cents),
+                    ),
                     field="amount_cents",
                 )
             payment = OfflinePayment(

@@ -97,6 +97,12 @@ def test_invoice_order_is_a_sale_when_placed_and_paid_in_parts(
     assert again.id == order.offline_payments[0].id
     assert order.status == OrderStatus.PENDING and order.open_cents == 1000
     assert db.get(Pass, order.pass_id).status == PassStatus.PENDING
+    # Too much: the refusal names what is still open.
+    with pytest.raises(InvalidInput) as refused:
+        billing.record_offline_payment(
+            db, operator, order.id, amount_cents=1200, kind="cash", paid_on=today
+        )
+    assert "(€10.00)" in str(refused.value.message)
     billing.record_offline_payment(
         db, operator, order.id, amount_cents=1000, kind="cash", paid_on=today
     )
