@@ -54,7 +54,9 @@ def index():
 def notifications():
     set_preferences(get_db(), current_user, request.form.getlist("kind"))
     flash(gettext("Saved."), "success")
-    return redirect(url_for("account.index") + "#notifications", 303)
+    return redirect(
+        url_for("account.index", at="notifications") + "#notifications", 303
+    )
 
 
 @bp.post("/profile")
@@ -66,7 +68,7 @@ def profile():
         flash(str(error.message), "error")
     else:
         flash(gettext("Saved."), "success")
-    return redirect(url_for("account.index") + "#profile", 303)
+    return redirect(url_for("account.index", at="profile") + "#profile", 303)
 
 
 @bp.post("/billing-address")
@@ -80,7 +82,7 @@ def billing_address():
         flash(str(error.message), "error")
     else:
         flash(gettext("Saved."), "success")
-    return redirect(url_for("account.index") + "#billing", 303)
+    return redirect(url_for("account.index", at="billing") + "#billing", 303)
 
 
 @bp.get("/export.json")

@@ -132,3 +132,24 @@ def test_a_series_for_a_guest(api, desk, create_user):
         .get_json()
     )
     assert [b["guest"]["name"] for b in body["bookings"]] == ["Gisela Gast"] * 2
+
+
+def test_a_member_finds_several_days_and_guests_from_the_location_page(
+    client, auth, desk, create_user
+):
+    """Members book a desk in one tap; the way to a series or a guest booking
+    is a link to the confirm step with the series open."""
+    create_user("mia@example.org", name="Mia")
+    auth.login("mia@example.org")
+    client.set_cookie("lang", "de")
+    day = next_weekday(1)
+    page = client.get(
+        f"/l/{desk.location.slug}?date={day.isoformat()}"
+    ).get_data(as_text=True)
+    link = (
+        f"/bookings/new?resource_id={desk.id}&amp;date={day.isoformat()}&amp;repeat=1"
+    )
+    assert "Mehrere Tage oder für einen Gast" in page and link in page
+    confirm = client.get(link.replace("&amp;", "&")).get_data(as_text=True)
+    assert '<details class="more-days" open>' in confirm
+    assert 'name="guest_name"' in confirm

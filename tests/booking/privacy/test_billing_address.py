@@ -25,7 +25,7 @@ def test_the_account_page_saves_the_address_line_by_line(
         },
     )
     assert response.status_code == 303
-    assert response.headers["Location"].endswith("/account/#billing")
+    assert response.headers["Location"].endswith("/account/?at=billing#billing")
     fresh(db)
     assert db.get(User, user.id).billing_address == "Lindenweg 4\n04838 Eilenburg"
     page = client.get("/account/").get_data(as_text=True)
@@ -46,7 +46,10 @@ def test_a_long_address_is_refused_and_the_old_one_kept(client, auth, db, create
         data={"billing_address": "\n".join("abcdef"), "csrf_token": token},
         follow_redirects=True,
     )
-    assert "höchstens fünf Zeilen" in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    # The error shows in the address's section, where the page scrolls to.
+    section = page[page.index('id="billing"') : page.index('id="profile"')]
+    assert "höchstens fünf Zeilen" in section
     fresh(db)
     assert db.get(User, user.id).billing_address == "Lindenweg 4\n04838 Eilenburg"
 
