@@ -154,6 +154,7 @@ def _connect_receivers() -> None:
     from .bookings import guards
     from .checkin import services as checkin
     from .invoicing import issuing as invoicing
+    from .notifications import payments as payment_mails
     from .notifications import services as notifications
     from .passes import queries as passes_queries
 
@@ -174,6 +175,7 @@ def _connect_receivers() -> None:
     events.booking_confirmed.connect(notifications.on_booking_changed)
     events.booking_cancelled.connect(notifications.on_booking_changed)
     events.renewal_failed.connect(notifications.on_renewal_failed)
+    events.invoice_issued.connect(payment_mails.on_invoice_issued)
     events.mail_queued.connect(notifications.on_mail_queued)
     # The counters of /metrics.
     events.booking_placed.connect(metrics.on_booking_placed)

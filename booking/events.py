@@ -41,6 +41,9 @@ booking_confirmed = _signals.signal("booking-confirmed")
 # an unchecked no-show (checkin), by an account deletion (privacy).
 # Sender: the Booking.
 booking_cancelled = _signals.signal("booking-cancelled")
+# An invoice (or cancellation invoice) was issued, after its commit.
+# Sender: the Invoice.
+invoice_issued = _signals.signal("invoice-issued")
 # A membership renewal could not be charged. Sender: the Pass; keyword ``key``
 # (dedupes the mail).
 renewal_failed = _signals.signal("renewal-failed")

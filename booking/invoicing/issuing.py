@@ -21,9 +21,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from .. import events
 from ..billing.models import Order, OrderKind, PaymentMethod
 from ..billing.services.periods import period_end
 from ..bookings.models import Booking
+from ..db import unit_of_work
 from ..passes.models import Company, Pass
 from .models import (
     Invoice,
@@ -247,6 +249,7 @@ def issue(
     db.add(invoice)
     db.flush()
     log.info("invoice %s issued (%s, %s cents)", number, kind, invoice.gross_cents)
+    events.send_after_commit(db, events.invoice_issued, invoice)
     return invoice
 
 
@@ -338,10 +341,12 @@ def issue_for_order(db: Session, order: Order, *, now: datetime) -> Invoice | No
 
 
 def on_sale_made(order: Order, *, db: Session, now: datetime, **_: object) -> None:
-    """``events.sale_made`` (inside billing's unit): the sale's invoice."""
+    """``events.sale_made`` (inside billing's unit, which this joins): the
+    sale's invoice."""
     if deferred_to_month(order):
         return
-    issue_for_order(db, order, now=now)
+    with unit_of_work(db):
+        issue_for_order(db, order, now=now)
 
 
 def on_sale_reversed(
@@ -349,55 +354,56 @@ def on_sale_reversed(
 ) -> None:
     """``events.sale_reversed``: a cancellation invoice (Stornorechnung) of
     ``amount_cents`` (gross) referencing the order's invoice. Never more
-    than what is still invoiced for the order."""
-    done = db.get(InvoicedOrder, order.id)
-    if done is None:
-        return  # not invoiced (yet): a deferred company sale drops off its month
-    original = db.get(Invoice, done.invoice_id)
-    invoiced = sum(
-        line.gross_cents for line in original.lines if line.order_id == order.id
-    )
-    cancelled = -(
-        db.scalar(
-            select(func.coalesce(func.sum(InvoiceLine.gross_cents), 0))
-            .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
-            .where(
-                Invoice.kind == InvoiceKind.CANCELLATION,
-                InvoiceLine.order_id == order.id,
-            )
+    than what is still invoiced for the order. Joins billing's unit."""
+    with unit_of_work(db):
+        done = db.get(InvoicedOrder, order.id)
+        if done is None:
+            return  # not invoiced (yet): a deferred company sale drops off its month
+        original = db.get(Invoice, done.invoice_id)
+        invoiced = sum(
+            line.gross_cents for line in original.lines if line.order_id == order.id
         )
-        or 0
-    )
-    amount = min(int(amount_cents), invoiced - cancelled)
-    if amount <= 0:
-        return
-    issuer = db.get(Issuer, original.issuer_id)
-    source = next(line for line in original.lines if line.order_id == order.id)
-    issue(
-        db,
-        issuer,
-        kind=InvoiceKind.CANCELLATION,
-        recipient=Recipient(
-            name=original.recipient_name,
-            address=original.recipient_address,
-            email=original.recipient_email,
-            buyer_reference=original.buyer_reference,
-            is_public_body=original.is_public_body,
-            user_id=original.user_id,
-            company_id=original.company_id,
-        ),
-        lines=[
-            LineDraft(
-                description=f"Storno zu {original.number}: {source.description}",
-                service_from=source.service_from,
-                service_until=source.service_until,
-                gross_cents=-amount,
-                vat_rate_bp=source.vat_rate_bp,
-                order_id=order.id,
+        cancelled = -(
+            db.scalar(
+                select(func.coalesce(func.sum(InvoiceLine.gross_cents), 0))
+                .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+                .where(
+                    Invoice.kind == InvoiceKind.CANCELLATION,
+                    InvoiceLine.order_id == order.id,
+                )
             )
-        ],
-        payment_method=original.payment_method,
-        now=now,
-        location_id=original.location_id,
-        cancels=original,
-    )
+            or 0
+        )
+        amount = min(int(amount_cents), invoiced - cancelled)
+        if amount <= 0:
+            return
+        issuer = db.get(Issuer, original.issuer_id)
+        source = next(line for line in original.lines if line.order_id == order.id)
+        issue(
+            db,
+            issuer,
+            kind=InvoiceKind.CANCELLATION,
+            recipient=Recipient(
+                name=original.recipient_name,
+                address=original.recipient_address,
+                email=original.recipient_email,
+                buyer_reference=original.buyer_reference,
+                is_public_body=original.is_public_body,
+                user_id=original.user_id,
+                company_id=original.company_id,
+            ),
+            lines=[
+                LineDraft(
+                    description=f"Storno zu {original.number}: {source.description}",
+                    service_from=source.service_from,
+                    service_until=source.service_until,
+                    gross_cents=-amount,
+                    vat_rate_bp=source.vat_rate_bp,
+                    order_id=order.id,
+                )
+            ],
+            payment_method=original.payment_method,
+            now=now,
+            location_id=original.location_id,
+            cancels=original,
+        )

@@ -38,6 +38,7 @@ SUBJECTS = {
     NotificationKind.PAYMENT_FAILED: _l("Your payment did not go through"),
     NotificationKind.MEMBERSHIP_RENEWING: _l("Your membership renews on %(day)s"),
     NotificationKind.PAYMENT_DUE: _l("Reminder: payment due since %(day)s"),
+    NotificationKind.INVOICE_ISSUED: _l("Your invoice %(number)s from %(issuer)s"),
 }
 
 

@@ -22,6 +22,7 @@ class NotificationKind(enum.StrEnum):
     PAYMENT_FAILED = "payment_failed"
     MEMBERSHIP_RENEWING = "membership_renewing"
     PAYMENT_DUE = "payment_due"  # one reminder after an invoice's due date
+    INVOICE_ISSUED = "invoice_issued"
 
 
 class NotificationOptOut(Base):

@@ -8,6 +8,7 @@ from datetime import datetime
 from flask_babel import force_locale
 from sqlalchemy.orm import Session
 
+from ..auth.models import User
 from ..billing import services as billing
 from ..billing.models import PaymentMethod
 from ..db import utcnow
@@ -46,3 +47,35 @@ def remind_overdue_payments(db: Session, *, now: datetime | None = None) -> int:
         ):
             sent += 1
     return sent
+
+
+def on_invoice_issued(invoice, *, db: Session) -> None:
+    """After the commit of a new invoice (``events.invoice_issued``): mail its
+    recipient (the member, or the company's administrator) the number, the
+    amount and, for a transfer, where to pay by when. Once per invoice; the
+    document itself stays behind the login (``/account/invoices``)."""
+    if invoice.user_id is None:
+        return
+    user = db.get(User, invoice.user_id)
+    if user is None or not user.is_active:
+        return
+    by_transfer = (
+        invoice.payment_method == PaymentMethod.INVOICE and invoice.due_on is not None
+    )
+    context = {
+        "invoice": invoice,
+        "cancellation": invoice.kind == "cancellation",
+        "amount": abs(invoice.gross_cents) / 100,  # a cancellation says "Storno"
+        "currency": invoice.currency.upper(),
+        "by_transfer": by_transfer,
+        "iban": billing.format_iban(invoice.issuer_iban or ""),
+        "invoices_url": "/account/invoices",
+        "subject_args": {"number": invoice.number, "issuer": invoice.issuer_name},
+    }
+    send_once(
+        db,
+        f"invoice_issued:{invoice.id}",
+        user,
+        NotificationKind.INVOICE_ISSUED,
+        context,
+    )

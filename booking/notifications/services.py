@@ -64,6 +64,7 @@ LABELS = {
     NotificationKind.PAYMENT_FAILED: _l("Failed payments"),
     NotificationKind.MEMBERSHIP_RENEWING: _l("Membership renewals"),
     NotificationKind.PAYMENT_DUE: _l("Payment reminders"),
+    NotificationKind.INVOICE_ISSUED: _l("Invoices"),
 }
 
 

@@ -5,6 +5,7 @@ concurrency."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from sqlalchemy import func, select
@@ -57,6 +58,30 @@ def test_a_sale_on_invoice_gets_its_invoice_with_every_field(
     # Due after the order's terms (billing's rule), with the IBAN snapshot.
     assert invoice.due_on is not None and invoice.due_on >= invoice.issued_on
     assert invoice.issuer_iban == "DE02120300000000202051"
+
+
+def test_the_member_gets_the_invoice_by_mail_with_where_to_pay(
+    db, space, create_user, buy, smtp
+):
+    _location, _operator, plan = space
+    member = create_user("anna@example.org", name="Anna Muster", locale="de")
+    buy(member, plan)
+    (invoice,) = _invoices(db)
+    mail = smtp.wait_for_message(1)
+    assert mail["To"] == "anna@example.org"
+    assert mail["Subject"] == "Ihre Rechnung RE-000001 von Dorfbüro Lommatzsch e. V."
+    text = mail.get_body(("plain",)).get_content()
+    assert "die Rechnung RE-000001 vom" in text and "über 15,00\xa0€" in text
+    due = invoice.due_on.strftime("%d.%m.%Y")
+    assert f"Bitte überweisen Sie den Betrag bis zum {due} an:" in text
+    assert "IBAN: DE02 1203 0000 0000 2020 51" in text
+    assert "Verwendungszweck: Rechnung RE-000001" in text
+    assert "/account/invoices" in text
+    # Issued once, mailed once: a retried sale event sends nothing more.
+    order = db.get(Order, invoice.lines[0].order_id)
+    events.sale_made.send(order, db=db, now=utcnow())
+    time.sleep(0.3)  # inline delivery: a second mail would be there by now
+    assert len(smtp.messages) == 1
 
 
 def test_a_members_invoice_carries_their_billing_address(
