@@ -44,6 +44,7 @@ def payments():
         "billing/payments.html",
         payments=services.payments_list(db, current_user),
         open_orders=services.open_orders(db, current_user),
+        recorded=services.recorded_payments(db, current_user),
         refunds=services.offline_refunds(db, current_user),
         is_overdue=lambda order: services.is_overdue(order, today),
         today=today,

@@ -43,6 +43,7 @@ from .offline import (
     orders_to_remind,
     record_offline_payment,
     record_payback,
+    recorded_payments,
 )
 from .orders import (
     CHECKOUT_LIFETIME,
@@ -85,6 +86,7 @@ __all__ = [
     "mark_reminded",
     "offline_refunds",
     "open_orders",
+    "recorded_payments",
     "orders_to_remind",
     "get_payment_settings",
     "offered_methods",

@@ -163,6 +163,24 @@ def open_orders(db: Session, actor: User, limit: int = 300) -> list[Order]:
     return list(db.scalars(query))
 
 
+def recorded_payments(
+    db: Session, actor: User, limit: int = 30
+) -> list[OfflinePayment]:
+    """The payments recorded by hand at the actor's locations (all of them
+    for an admin), the latest first: what was entered, so it can be checked."""
+    query = (
+        select(OfflinePayment)
+        .join(Order, Order.id == OfflinePayment.order_id)
+        .order_by(OfflinePayment.recorded_at.desc(), OfflinePayment.id.desc())
+        .limit(limit)
+    )
+    if not actor.is_admin:
+        query = query.where(
+            Order.location_id.in_(managed_location_ids(db, actor) or [])
+        )
+    return list(db.scalars(query))
+
+
 def is_overdue(order: Order, today: date) -> bool:
     return bool(
         order.status == OrderStatus.PENDING and order.due_on and order.due_on < today

@@ -268,3 +268,36 @@ def test_concurrent_identical_payments_record_once(
     order = db.get(Order, order_id)
     assert len(order.offline_payments) == 1
     assert order.status == OrderStatus.PAID
+
+
+def test_the_payments_page_lists_what_was_recorded_by_hand(
+    client, auth, db, space, create_user, create_location
+):
+    """After "Zahlung erfassen" the operator sees the payment (a paid order
+    leaves the open list), and only at their own locations."""
+    _location, operator, plan = space
+    member = create_user("anna@example.org", name="Anna Muster")
+    order = _buy(db, member, plan)
+    auth.login(operator.email)
+    client.set_cookie("lang", "de")
+    response = client.post(
+        f"/billing/orders/{order.id}/payments",
+        data={
+            "amount": "15,00",
+            "kind": "bank_transfer",
+            "paid_on": date.today().isoformat(),
+            "csrf_token": auth.csrf("/billing/payments"),
+        },
+    )
+    assert response.status_code == 303
+    page = client.get("/billing/payments").get_data(as_text=True)
+    recorded = page[page.index('id="recorded-heading"') :]
+    assert "Von Hand erfasst" in recorded
+    assert "15,00" in recorded and "Überweisung" in recorded
+    assert "Anna Muster" in recorded and f"Bestellung {order.id}" in recorded
+    assert "bezahlt" in recorded
+    other = create_user("other@example.org", role="operator")
+    create_location(other)
+    auth.logout()
+    auth.login("other@example.org")
+    assert "Anna Muster" not in client.get("/billing/payments").get_data(as_text=True)
