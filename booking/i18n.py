@@ -120,8 +120,8 @@ def localmonth(value: date | str) -> str:
 
 
 def euro_amount(cents: int, currency: str = "EUR") -> str:
-    """An amount in the reader's language ("12,00 €"), as the pages' ``money``
-    macro writes it, for messages that name one."""
+    """An amount in the reader's language ("12,00 €"): the pages' ``money``
+    macro (filter ``euros``) and messages that name one."""
     return format_currency(Decimal(cents) / 100, currency)
 
 
@@ -175,4 +175,5 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["localmonth"] = localmonth
     app.jinja_env.filters["timespan"] = timespan
     app.jinja_env.filters["readable_dates"] = readable_dates
+    app.jinja_env.filters["euros"] = euro_amount
     app.jinja_env.policies["ext.i18n.trimmed"] = True
