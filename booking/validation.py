@@ -33,9 +33,12 @@ def parse_int(value: Any, field: str, *, low: int, high: int, message=None) -> i
     Raises InvalidInput (``message`` or a generic one) for anything else:
     text, fractions, booleans, digits of other scripts, numbers out of range.
     """
-    message = message or _l(
-        "Enter a whole number between %(low)s and %(high)s.", low=low, high=high
-    )
+    # "is None", not "or": the truth of a lazy string translates it, on
+    # every call, for a message that is hardly ever shown.
+    if message is None:
+        message = _l(
+            "Enter a whole number between %(low)s and %(high)s.", low=low, high=high
+        )
     if isinstance(value, bool):
         raise InvalidInput(message, field=field)
     if isinstance(value, int):
@@ -61,7 +64,7 @@ def parse_id(value: Any, field: str, *, message=None) -> int:
         field,
         low=1,
         high=MAX_ID,
-        message=message or _l("Choose an entry from the list."),
+        message=_l("Choose an entry from the list.") if message is None else message,
     )
 
 

@@ -13,7 +13,8 @@ Usage::
 
 The socket is bound and listening when the constructor returns, so there is
 no start-up race; ``stop()`` ends the loop, closes the socket and joins the
-thread. Stop the server before the app's database is emptied or disposed.
+thread, and waits for the requests still running. Stop the server before
+the app's database is emptied or disposed.
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 class _QuietHandler(WSGIRequestHandler):
     """No access log on stderr; errors still reach the app's logger."""
 
+    # An idle keep-alive connection ends after this many seconds, so that
+    # stop(), which waits for every request thread, cannot wait forever on
+    # a client that left a connection open.
+    timeout = 5
+
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
 
@@ -41,6 +47,13 @@ class LiveServer:
         self._server: BaseWSGIServer = make_server(
             host, 0, app, threaded=True, request_handler=_QuietHandler
         )
+        # Werkzeug runs request threads as daemons, which server_close() does
+        # not wait for. A request still running after stop() (a page's late
+        # subresource, say) would hand its database connection back to a pool
+        # the test has disposed of: a connection closed only by the garbage
+        # collector, as a ResourceWarning in some later test. Non-daemon
+        # threads are joined by server_close().
+        self._server.daemon_threads = False
         self.port = int(self._server.server_port)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
