@@ -10,6 +10,7 @@ from sqlalchemy import case, exists, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from .. import events
+from ..auth.models import User
 from ..calendars.services import blocks_between
 from ..db import utcnow
 from ..spaces.hours import DayPlan, local_date
@@ -296,5 +297,19 @@ def day_bookings(db: Session, location: Location, day: date) -> list[Booking]:
             .options(joinedload(Booking.user), joinedload(Booking.resource))
             .where(Booking.location_id == location.id, Booking.booked_on == day)
             .order_by(Booking.starts_at, Booking.resource_id)
+        )
+    )
+
+
+def bookings_made_by(db: Session, actor: User, booking_ids: list[int]) -> list[Booking]:
+    """Those of the bookings that ``actor`` made (for themselves, a member or
+    a guest), by day."""
+    if not booking_ids:
+        return []
+    return list(
+        db.scalars(
+            select(Booking)
+            .where(Booking.id.in_(booking_ids), Booking.created_by_id == actor.id)
+            .order_by(Booking.starts_at)
         )
     )

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from urllib.parse import parse_qsl, urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -138,9 +146,15 @@ def create():
     return redirect(back if to_back else url_for("bookings.mine"), 303)
 
 
+# The outcome of the last series, kept for its result page (below).
+_SERIES_OUTCOME = "series_outcome"
+
+
 def _create_series(db, form: dict, values: dict, holder_id: int | None):
     """Several days from the confirm step: a run of days or the same weekday
-    for some weeks. Answers the page that says per day what was booked."""
+    for some weeks. Redirects to the page that says per day what was booked:
+    reloading it shows the outcome again rather than sending the days once
+    more (every one of them then refused as already booked)."""
     first = parse_date(values["date"])
     count = parse_int(
         form.get("count"),
@@ -158,7 +172,33 @@ def _create_series(db, form: dict, values: dict, holder_id: int | None):
         holder_id=holder_id,
     )
     outcome = series.create_bookings(db, current_user, requests)
-    resource = get_resource(db, requests[0].resource_id)
+    session[_SERIES_OUTCOME] = {
+        "resource_id": requests[0].resource_id,
+        "booked": [booking.id for booking in outcome.booked],
+        "refused": [
+            [refusal.day.isoformat(), refusal.error, refusal.message]
+            for refusal in outcome.refused
+        ],
+    }
+    return redirect(url_for("bookings.series_result"), 303)
+
+
+@bp.get("/bookings/series")
+@login_required
+def series_result():
+    """What the last series booked and refused, per day (see _create_series)."""
+    kept = session.get(_SERIES_OUTCOME)
+    if not kept:
+        return redirect(url_for("bookings.mine"))
+    db = get_db()
+    outcome = series.SeriesOutcome(
+        booked=queries.bookings_made_by(db, current_user, kept["booked"]),
+        refused=[
+            series.Refusal(date.fromisoformat(day), error, message)
+            for day, error, message in kept["refused"]
+        ],
+    )
+    resource = get_resource(db, kept["resource_id"])
     return render_template(
         "bookings/series.html",
         outcome=outcome,

@@ -153,3 +153,38 @@ def test_a_member_finds_several_days_and_guests_from_the_location_page(
     confirm = client.get(link.replace("&amp;", "&")).get_data(as_text=True)
     assert '<details class="more-days" open>' in confirm
     assert 'name="guest_name"' in confirm
+
+
+def test_the_web_form_redirects_to_the_outcome_so_a_reload_books_nothing_again(
+    client, auth, db, desk, create_user
+):
+    """Post/redirect/get: the result page is a GET that shows the outcome
+    again; reloading it neither books nor refuses anything."""
+    create_user("mia@example.org", name="Mia")
+    create_user("tim@example.org", name="Tim")
+    auth.login("mia@example.org")
+    first = next_weekday(1)
+    sent = client.post(
+        "/bookings",
+        data={
+            "resource_id": desk.id,
+            "date": first.isoformat(),
+            "repeat": "weekly",
+            "count": "3",
+            "csrf_token": auth.csrf("/"),
+        },
+    )
+    assert sent.status_code == 303
+    assert sent.headers["Location"].endswith("/bookings/series")
+    before = db.query(Booking).count()
+    for _ in range(2):  # the page, then a reload
+        page = client.get("/bookings/series").get_data(as_text=True)
+        assert "3 days booked" in page and "not booked" not in page
+        assert page.count('class="booking confirmed"') == 3
+    assert db.query(Booking).count() == before == 3
+
+    # Another member's session has no outcome to show, nor Mia's bookings.
+    auth.logout()
+    auth.login("tim@example.org")
+    other = client.get("/bookings/series")
+    assert other.status_code == 302 and other.headers["Location"].endswith("/bookings")
