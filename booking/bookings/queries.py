@@ -16,7 +16,7 @@ from ..db import utcnow
 from ..spaces.hours import DayPlan, local_date
 from ..spaces.models import DAY_KINDS, Closure, Location, Resource
 from . import rules
-from .models import ACTIVE_STATUSES, Booking, BookingSlot, DayPart
+from .models import ACTIVE_STATUSES, Booking, BookingSlot, BookingStatus, DayPart
 from .rules import MAX_BOOKING_LENGTH, day_slots, plan_for
 
 Interval = tuple[datetime, datetime]
@@ -313,3 +313,43 @@ def bookings_made_by(db: Session, actor: User, booking_ids: list[int]) -> list[B
             .order_by(Booking.starts_at)
         )
     )
+
+
+def closures_that_cancelled(
+    db: Session, bookings: list[Booking]
+) -> dict[int, Closure]:
+    """For each cancelled booking that a closure cancelled, that closure (of
+    the location, or of its desk or room), by booking id: one query.
+
+    A closure cancels the live bookings its days cover when it is made
+    (spaces.services.add_closure), so such a booking was cancelled at or
+    after the closure's creation; of several, the latest made before.
+    """
+    cancelled = [
+        b
+        for b in bookings
+        if b.status == BookingStatus.CANCELLED and b.cancelled_at is not None
+    ]
+    if not cancelled:
+        return {}
+    closures = db.scalars(
+        select(Closure)
+        .where(
+            Closure.location_id.in_({b.location_id for b in cancelled}),
+            Closure.starts_on <= max(b.booked_on for b in cancelled),
+            Closure.ends_on >= min(b.booked_on for b in cancelled),
+        )
+        .order_by(Closure.created_at.desc(), Closure.id.desc())
+    ).all()
+    found = {}
+    for booking in cancelled:
+        for closure in closures:
+            if (
+                closure.location_id == booking.location_id
+                and closure.resource_id in (None, booking.resource_id)
+                and closure.starts_on <= booking.booked_on <= closure.ends_on
+                and closure.created_at <= booking.cancelled_at
+            ):
+                found[booking.id] = closure
+                break
+    return found

@@ -312,6 +312,8 @@ def mine():
         "bookings/mine.html",
         upcoming=upcoming,
         cancelled=cancelled,
+        # Why a day was called off, when the space closed it.
+        closures=queries.closures_that_cancelled(db, cancelled),
         past=past,
         now=now,
         door_result=door_result,

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_, select
 from sqlalchemy.orm import object_session
 
 from ..auth.models import User
-from ..bookings.models import Booking, BookingStatus
+from ..bookings.models import Booking
+from ..bookings.queries import closures_that_cancelled
 from ..calendars import ical
 from ..db import get_db
 from ..i18n import localdate, locale_for
@@ -138,28 +138,10 @@ def booking_context(booking: Booking) -> dict:
 
 
 def closure_that_cancelled(booking: Booking) -> Closure | None:
-    """The closure of its day (of the location, or of its desk or room) that
-    cancelled this booking, for the cancellation mail to say so and why. A
-    closure cancels the live bookings it covers at its creation
-    (bookings.closures), so the booking's cancellation is not before it."""
-    if booking.status != BookingStatus.CANCELLED or booking.cancelled_at is None:
-        return None
+    """The closure that cancelled this booking, for the cancellation mail to
+    say so and why (bookings.queries.closures_that_cancelled)."""
     db = object_session(booking) or get_db()
-    return db.scalar(
-        select(Closure)
-        .where(
-            Closure.location_id == booking.location_id,
-            or_(
-                Closure.resource_id.is_(None),
-                Closure.resource_id == booking.resource_id,
-            ),
-            Closure.starts_on <= booking.booked_on,
-            Closure.ends_on >= booking.booked_on,
-            Closure.created_at <= booking.cancelled_at,
-        )
-        .order_by(Closure.created_at.desc(), Closure.id.desc())
-        .limit(1)
-    )
+    return closures_that_cancelled(db, [booking]).get(booking.id)
 
 
 def booking_mail(

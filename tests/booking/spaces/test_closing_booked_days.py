@@ -192,3 +192,36 @@ def test_nothing_booked_nothing_cancelled_and_others_may_not_close(
     )
     assert answer.status_code == 201
     assert answer.get_json()["cancelled_bookings"] == []
+
+
+def test_my_bookings_says_which_day_was_closed_and_why(
+    db, api, client, auth, create_user, operator, location, desks
+):
+    _paid, free_desk, other_desk = desks
+    day = next_weekday(2, min_days=3)
+    carla = create_user("carla@example.org", password="password123", locale="de")
+    closed = create_booking(db, carla, BookingRequest(free_desk.id, on=day))
+    mine = create_booking(
+        db, carla, BookingRequest(other_desk.id, on=day + timedelta(days=1))
+    )
+    assert api(carla).delete(f"/api/v1/bookings/{mine.id}").status_code == 200
+    answer = api(operator).post(
+        f"/api/v1/locations/{location.id}/closures",
+        json={
+            "starts_on": day.isoformat(),
+            "ends_on": day.isoformat(),
+            "resource_id": free_desk.id,
+            "reason": "Neuer Teppich",
+        },
+    )
+    assert answer.get_json()["cancelled_bookings"] == [closed.id]
+
+    auth.login("carla@example.org")
+    client.set_cookie("lang", "de")
+    page = client.get("/bookings").get_data(as_text=True)
+    cancelled = page.split('<ul class="bookings cancelled">')[1]
+    rows = cancelled.split("</li>")
+    closed_row = next(r for r in rows if f'id="b{closed.id}"' in r)
+    own_row = next(r for r in rows if f'id="b{mine.id}"' in r)
+    assert "Tür ist an diesem Tag geschlossen. Grund: Neuer Teppich" in closed_row
+    assert "geschlossen" not in own_row
