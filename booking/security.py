@@ -168,6 +168,24 @@ def init_app(app: Flask) -> None:
     app.before_request(_check_request)
 
 
+def local_path(target: str | None, default: str) -> str:
+    """``target`` if it is a path of this site, else ``default``: a "next" or
+    "back" value from a link or form never sends anyone elsewhere."""
+    # No control characters (a CR/LF would end the Location header) and no
+    # backslash (browsers read "/\\evil.example" as "//evil.example").
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and target.isprintable()
+        and "\\" not in target
+    ):
+        parts = urlsplit(target)
+        if not parts.netloc and not parts.scheme:
+            return target
+    return default
+
+
 def public_url(path: str) -> str:
     """The absolute address of a path of this site, for links that leave it
     (mails, feeds, Stripe return URLs). Built from PUBLIC_URL, never from the

@@ -25,7 +25,7 @@ from ..csv_export import csv_response
 from ..db import get_db
 from ..errors import DomainError, InvalidInput
 from ..extensions import limiter
-from ..security import operator_required
+from ..security import local_path, operator_required
 from ..spaces.services import (
     get_managed_location,
     list_locations,
@@ -128,10 +128,7 @@ def _door_helpers():
 
 
 def _back(default: str) -> str:
-    back = request.form.get("back") or default
-    if not back.startswith("/") or back.startswith("//"):
-        return default
-    return back
+    return local_path(request.form.get("back"), default)
 
 
 # --- "Open door" -------------------------------------------------------------

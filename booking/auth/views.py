@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import (
     Blueprint,
     current_app,
@@ -20,7 +18,7 @@ from ..db import get_db
 from ..errors import InvalidInput, RateLimited
 from ..extensions import limiter
 from ..i18n import LANG_COOKIE
-from ..security import SESSION_KEY, admin_required, public_url_for
+from ..security import SESSION_KEY, admin_required, local_path, public_url_for
 from ..spaces.services import list_locations
 from ..validation import parse_id
 from . import people, services, throttle
@@ -32,19 +30,7 @@ bp = Blueprint("auth", __name__)
 
 def _safe_next(target: str | None) -> str:
     """Only same-site paths, so a login link cannot redirect elsewhere."""
-    # No control characters (a CR/LF would end the Location header) and no
-    # backslash (browsers read "/\\evil.example" as "//evil.example").
-    if (
-        target
-        and target.startswith("/")
-        and not target.startswith("//")
-        and target.isprintable()
-        and "\\" not in target
-    ):
-        parts = urlsplit(target)
-        if not parts.netloc and not parts.scheme:
-            return target
-    return url_for("network.index")
+    return local_path(target, url_for("network.index"))
 
 
 def _begin_web_session(user) -> None:

@@ -19,7 +19,7 @@ from flask_login import current_user, login_required
 from ..bookings.models import Booking, BookingStatus
 from ..db import get_db, utcnow
 from ..errors import DomainError
-from ..security import operator_required, public_url, public_url_for
+from ..security import local_path, operator_required, public_url, public_url_for
 from . import operator_views, services, stripe_client
 from .models import OrderKind, OrderStatus, PaymentMethod
 
@@ -115,9 +115,7 @@ def order(order_id: int):
 @login_required
 def portal():
     """Stripe's customer portal: card or SEPA mandate, invoices, cancellation."""
-    back = request.form.get("back") or url_for("passes.plans")
-    if not back.startswith("/") or back.startswith("//"):
-        back = url_for("passes.plans")
+    back = local_path(request.form.get("back"), url_for("passes.plans"))
     try:
         url = services.open_portal(
             get_db(),

@@ -21,6 +21,7 @@ from werkzeug.datastructures import MultiDict
 
 from ..db import get_db, utcnow
 from ..errors import DomainError
+from ..security import local_path
 from ..spaces.hours import local_date
 from ..spaces.services import can_manage, get_resource, list_locations
 from ..validation import MAX_ID, parse_int
@@ -97,9 +98,7 @@ def _kept_choice() -> dict:
 def create():
     db = get_db()
     form = request.form.to_dict()
-    back = request.form.get("back") or url_for("network.index")
-    if not back.startswith("/") or back.startswith("//"):
-        back = url_for("network.index")
+    back = local_path(request.form.get("back"), url_for("network.index"))
     values = {k: form.get(k) for k in ("resource_id", "date", "part", "start", "end")}
     if form.get("duration") and form.get("start"):
         values["end"] = _end_from_duration(form["start"], form["duration"])
@@ -329,18 +328,14 @@ def mine():
 def cancel_step(booking_id: int):
     """Asks once before cancelling; a plain page, so it works without JavaScript."""
     booking = services.get_booking_for(get_db(), current_user, booking_id)
-    back = request.args.get("back") or url_for("bookings.mine")
-    if not back.startswith("/") or back.startswith("//"):
-        back = url_for("bookings.mine")
+    back = local_path(request.args.get("back"), url_for("bookings.mine"))
     return render_template("bookings/cancel.html", b=booking, back=back)
 
 
 @bp.post("/bookings/<int:booking_id>/cancel")
 @login_required
 def cancel(booking_id: int):
-    back = request.form.get("back") or url_for("bookings.mine")
-    if not back.startswith("/") or back.startswith("//"):
-        back = url_for("bookings.mine")
+    back = local_path(request.form.get("back"), url_for("bookings.mine"))
     try:
         services.cancel_booking(get_db(), current_user, booking_id)
     except DomainError as error:

@@ -11,7 +11,7 @@ from ..api.contract import operation
 from ..bookings.rules import parse_date
 from ..db import get_db
 from ..errors import DomainError
-from ..security import operator_required
+from ..security import local_path, operator_required
 from . import services
 
 bp = Blueprint("checkin", __name__)
@@ -20,8 +20,7 @@ bp.add_app_template_global(services.can_check_in, "can_check_in")
 
 
 def _back(default: str) -> str:
-    back = request.form.get("back") or default
-    return back if back.startswith("/") and not back.startswith("//") else default
+    return local_path(request.form.get("back"), default)
 
 
 @bp.post("/bookings/<int:booking_id>/check-in")

@@ -16,7 +16,7 @@ from ..bookings.services import holder_for_email
 from ..db import get_db, utcnow
 from ..errors import DomainError, InvalidInput
 from ..i18n import localdate
-from ..security import operator_required, public_url_for
+from ..security import local_path, operator_required, public_url_for
 from ..spaces.hours import local_date
 from ..spaces.services import get_network, list_locations, managed_location_ids
 from ..validation import parse_id, parse_int
@@ -42,10 +42,7 @@ def _credit_helpers():
 
 
 def _back(default: str) -> str:
-    back = request.form.get("back") or default
-    if not back.startswith("/") or back.startswith("//"):
-        return default
-    return back
+    return local_path(request.form.get("back"), default)
 
 
 @bp.get("/plans")

@@ -191,3 +191,24 @@ def test_login_and_register_name_the_kept_choice(client, desk):
         text = response.get_data(as_text=True)
         assert response.status_code == 200
         assert "Your choice is kept" in text and "Fensterplatz" not in text
+
+
+@pytest.mark.parametrize(
+    "target", ["https://evil.example/", "//evil.example/", "/\\evil.example/"]
+)
+def test_a_forms_back_field_never_leaves_the_site(
+    client, auth, desk, create_user, target
+):
+    """Every "back" of a form goes through security.local_path, as "next"
+    does: a backslash once slipped past the forms' own copies of the check."""
+    create_user("b@example.org")
+    auth.login("b@example.org")
+    token = auth.csrf("/")
+    for path, fields in (
+        ("/bookings", {"resource_id": "0", "date": "x"}),
+        ("/billing/portal", {}),
+    ):
+        answer = client.post(path, data={**fields, "back": target, "csrf_token": token})
+        assert answer.status_code in (302, 303), (path, answer.status_code)
+        assert answer.headers["Location"].startswith("/"), (path, answer.headers)
+        assert "evil.example" not in answer.headers["Location"], path
