@@ -84,6 +84,9 @@ def _render_order(db, order, error=None, status=200):
     return render_template(
         "billing/order.html",
         order=order,
+        # Above 250 € a person's invoice needs their address: asked first.
+        needs_address=order.status == OrderStatus.PENDING
+        and services.needs_billing_address(db, order),
         invoice=_invoice_of(db, order),
         booking=booking,
         error=error,

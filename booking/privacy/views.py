@@ -27,6 +27,7 @@ from ..insight.models import TargetGroup
 from ..insight.services import get_profile, save_profile
 from ..notifications.models import NotificationKind
 from ..notifications.services import LABELS, opted_out, set_preferences
+from ..security import local_path
 from . import services
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -82,7 +83,9 @@ def billing_address():
         flash(str(error.message), "error")
     else:
         flash(gettext("Saved."), "success")
-    return redirect(url_for("account.index", at="billing") + "#billing", 303)
+    # From an order page that asked for it: back there, to pay.
+    account = url_for("account.index", at="billing") + "#billing"
+    return redirect(local_path(request.form.get("back"), account), 303)
 
 
 @bp.get("/export.json")

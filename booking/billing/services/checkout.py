@@ -29,7 +29,7 @@ from ..models import (
 )
 from ..stripe_client import StripeRejected, StripeUnavailable
 from .fulfil import expire_session_later, reverse_sale, was_sold
-from .methods import check_method
+from .methods import check_billing_address, check_method
 from .orders import (
     CHECKOUT_LIFETIME,
     PaymentRejected,
@@ -118,6 +118,8 @@ def start_checkout(
     check_method(
         db, order.location_id, OrderKind(order.kind), PaymentMethod.STRIPE.value
     )
+    # Paid, the order is invoiced at once (invoicing): with the address.
+    check_billing_address(db, order)
     company = None
     if order.company_id:
         company = db.get(Company, order.company_id)

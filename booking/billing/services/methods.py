@@ -119,6 +119,33 @@ def check_method(
     return PaymentMethod(requested)
 
 
+# § 33 UStDV: an invoice of up to 250 € gross may name the buyer without an
+# address (Kleinbetragsrechnung); above that, § 14 UStG wants the address.
+SMALL_INVOICE_LIMIT_CENTS = 25_000
+
+
+def needs_billing_address(db: Session, order: Order) -> bool:
+    """Whether the person buying must give their billing address before the
+    sale: its invoice goes to them (not to a company,
+    invoicing.issuing.recipient_of_order) and is above the small-invoice
+    limit, and they have given none."""
+    if order.company_id is not None or order.amount_cents <= SMALL_INVOICE_LIMIT_CENTS:
+        return False
+    buyer = db.get(User, order.user_id)
+    return buyer is not None and not (buyer.billing_address or "").strip()
+
+
+def check_billing_address(db: Session, order: Order) -> None:
+    if needs_billing_address(db, order):
+        raise InvalidInput(
+            _l(
+                "Invoices above 250 € must name your address. Please enter "
+                "your billing address first."
+            ),
+            field="billing_address",
+        )
+
+
 def apply_method(
     db: Session,
     order: Order,
@@ -139,6 +166,10 @@ def apply_method(
     """
     if method == PaymentMethod.STRIPE:
         return
+    if not renewal:
+        # The sale (and its invoice) is made now. A renewal's first period
+        # was checked.
+        check_billing_address(db, order)
     settings = payment_settings(db, order.location_id)
     order.payment_method = method
     for payment in list(order.payments):

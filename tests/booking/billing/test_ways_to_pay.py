@@ -389,3 +389,66 @@ def test_a_paid_transfer_cancelled_is_listed_to_pay_back(client, db, space, memb
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "de"
     page = client.get("/billing/payments").get_data(as_text=True)
     assert "Zurückzuzahlen" in page and f"Bestellung {order.id}" in page
+
+
+def test_above_250_euros_the_buyer_gives_an_address_first(
+    client, api, db, space, member
+):
+    """§ 14 UStG: an invoice above 250 € names the buyer's address (up to
+    250 € it may not, § 33 UStDV). A person without one is asked for it
+    before the sale; nothing is sold without it."""
+    location, _operator, _desk, _plan = space
+    big = Plan(
+        name="Jahreskarte",
+        kind=PlanKind.PACK,
+        price_cents=30000,
+        days=100,
+        valid_days=365,
+        location_id=location.id,
+        is_active=True,
+    )
+    db.add(big)
+    db.commit()
+    # Through the API: refused, naming the field.
+    answer = api(member).post(
+        f"/api/v1/plans/{big.id}/purchase", json={"payment_method": "invoice"}
+    )
+    assert answer.status_code == 400
+    assert answer.get_json()["field"] == "billing_address"
+    assert db.query(Order).filter_by(user_id=member.id).count() == 0
+
+    # On the pages: the order page asks for the address instead of the ways to pay.
+    _login(client, member.email)
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "de"
+    bought = client.post(
+        f"/plans/{big.id}/buy", data={"csrf_token": csrf_token(client, "/")}
+    )
+    assert bought.status_code == 303
+    order_page = bought.location
+    page = client.get(order_page).get_data(as_text=True)
+    assert "Ihre Rechnungsadresse" in page and "Per Überweisung bezahlen" not in page
+    order_id = int(re.search(r"/billing/orders/(\d+)", order_page).group(1))
+    refused = client.post(
+        f"/billing/orders/{order_id}/method",
+        data={"payment_method": "invoice", "csrf_token": csrf_token(client, "/")},
+    )
+    assert refused.status_code == 400
+    assert "Rechnungsadresse" in refused.get_data(as_text=True)
+    saved = client.post(
+        "/account/billing-address",
+        data={
+            "billing_address": "Jana Beispiel\nMarktplatz 1\n04838 Eilenburg",
+            "back": f"/billing/orders/{order_id}",
+            "csrf_token": csrf_token(client, "/"),
+        },
+    )
+    assert saved.status_code == 303 and saved.location == f"/billing/orders/{order_id}"
+    page = client.get(order_page).get_data(as_text=True)
+    assert "Ihre Rechnungsadresse" not in page and "Per Überweisung bezahlen" in page
+    chosen = client.post(
+        f"/billing/orders/{order_id}/method",
+        data={"payment_method": "invoice", "csrf_token": csrf_token(client, "/")},
+    )
+    assert chosen.status_code == 303
+    fresh(db)
+    assert db.get(Order, order_id).payment_method == PaymentMethod.INVOICE
