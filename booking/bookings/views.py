@@ -20,7 +20,8 @@ from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
 from ..db import get_db, utcnow
-from ..errors import DomainError
+from ..errors import DomainError, InvalidInput
+from ..i18n import localdate
 from ..security import local_path
 from ..spaces.hours import local_date
 from ..spaces.services import can_manage, get_resource, list_locations
@@ -109,6 +110,18 @@ def create():
         }
     holder_id = None
     try:
+        # The operator's "book for a member" form: an empty address must not
+        # book the desk for the operator.
+        if form.get("for_someone") and not (
+            form.get("member_email", "").strip() or values.get("guest")
+        ):
+            raise InvalidInput(
+                _l(
+                    "Enter the member's e-mail address, or the guest's name and "
+                    "e-mail address."
+                ),
+                field="member",
+            )
         if form.get("member_email"):
             holder_id = services.booking_holder_for_email(
                 db, current_user, form["member_email"], form.get("resource_id")
@@ -127,18 +140,42 @@ def create():
 
         order = order_for_booking(db, booking.id)
         return redirect(url_for("billing.order", order_id=order.id), 303)
+    # As My bookings writes a day: "Mi., 16.12.2026".
+    day = (
+        f"{localdate(booking.booked_on, fmt='EEE')}, "
+        f"{localdate(booking.booked_on, fmt='medium')}"
+    )
     if booking.guest_name:
         flash(
             gettext(
-                "Booked: %(name)s for your guest %(guest)s. They get the "
-                "confirmation by e-mail.",
+                "Booked: %(name)s on %(day)s for your guest %(guest)s. They get "
+                "the confirmation by e-mail.",
                 name=booking.resource.name,
+                day=day,
                 guest=booking.guest_name,
             ),
             "success",
         )
+    elif holder_id is not None and holder_id != current_user.id:
+        flash(
+            gettext(
+                "Booked for %(person)s: %(name)s on %(day)s.",
+                person=booking.user.name or booking.user.email,
+                name=booking.resource.name,
+                day=day,
+            ),
+            "success",
+        )
     else:
-        flash(gettext("Booked: %(name)s.", name=booking.resource.name), "success")
+        flash(
+            gettext(
+                "Booked: %(name)s at %(location)s on %(day)s.",
+                name=booking.resource.name,
+                location=booking.location.name,
+                day=day,
+            ),
+            "success",
+        )
     # For someone else, or from an operator's page (a guest booked from the
     # day view): back there; one's own booking: My bookings.
     to_back = holder_id is not None or back.startswith("/manage/")

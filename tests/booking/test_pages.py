@@ -314,7 +314,39 @@ def test_operator_day_view_and_book_for_member(client, auth, create_user, space,
     assert response.status_code == 303 and response.headers["Location"] == back
     assert db.query(Booking).one().user_id == member.id
     page = client.get(back).get_data(as_text=True)
+    assert "Booked for Gast: " in page
     assert "Gast" in page and "guest@example.org" in page
+
+
+def test_the_day_views_form_books_nobody_without_an_address(
+    client, auth, space, db
+):
+    """An operator who leaves the member's address empty (and names no guest)
+    is told so; the desk is not booked for the operator."""
+    from booking.bookings.models import Booking
+
+    location, desk, _ = space
+    auth.login("op@example.org")
+    day = next_weekday(1)
+    back = f"/manage/locations/{location.id}/day?date={day.isoformat()}"
+    response = client.post(
+        "/bookings",
+        data={
+            "resource_id": desk.id,
+            "date": day.isoformat(),
+            "for_someone": "1",
+            "member_email": " ",
+            "guest_name": "",
+            "guest_email": "",
+            "back": back,
+            "csrf_token": auth.csrf(),
+        },
+    )
+    assert response.status_code == 303 and response.headers["Location"] == back
+    assert db.query(Booking).count() == 0
+    page = client.get(back).get_data(as_text=True)
+    assert "Enter the member&#39;s e-mail address" in page
+    assert 'name="for_someone"' in page  # the form says what it is for
 
 
 def test_closure_by_form_blocks_the_day(client, auth, space, db):
