@@ -5,6 +5,7 @@ Pure functions; services call them and the database enforces what they imply.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
@@ -124,15 +125,32 @@ def room_slots(starts_at: datetime, ends_at: datetime) -> tuple[int, ...]:
     return tuple(range(first, last))
 
 
+# A date typed the German way, where a browser shows no date picker.
+_DOTTED_DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
+
+
 def parse_date(value) -> date:
+    """A day from JSON or a form: 2026-12-24 (what date pickers send) or
+    24.12.2026 (typed by hand). Raises InvalidInput saying which is wanted."""
     if isinstance(value, date):
         return value
+    text = "" if value is None else str(value).strip()
+    if not text:
+        raise InvalidInput(_l("Choose a date."), field="date")
     try:
-        return date.fromisoformat(str(value))
+        return date.fromisoformat(text)
     except ValueError:
-        raise InvalidInput(
-            _l("Dates are written as YYYY-MM-DD."), field="date"
-        ) from None
+        pass
+    dotted = _DOTTED_DATE.fullmatch(text)
+    if dotted:
+        day, month, year = (int(part) for part in dotted.groups())
+        try:
+            return date(year, month, day)
+        except ValueError:
+            pass
+    raise InvalidInput(
+        _l("This is not a date. Enter it as 24.12.2026 or 2026-12-24."), field="date"
+    )
 
 
 def parse_instant(value, field: str) -> datetime:

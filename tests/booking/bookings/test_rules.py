@@ -2,6 +2,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from booking.bookings import rules
 from booking.bookings.models import DayPart
 from booking.bookings.rules import day_slots, overlaps, room_slots
 from booking.errors import InvalidInput
@@ -99,3 +100,32 @@ def test_room_slots_are_half_hours():
     assert room_slots(at(9), at(10)) == tuple(
         range(room_slots(at(9), at(10))[0], room_slots(at(9), at(10))[0] + 2)
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "day"),
+    [
+        ("2026-12-24", date(2026, 12, 24)),
+        (" 24.12.2026 ", date(2026, 12, 24)),
+        ("1.3.2027", date(2027, 3, 1)),
+    ],
+)
+def test_dates_from_pickers_and_typed_by_hand(text, day):
+    assert rules.parse_date(text) == day
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "Choose a date."),
+        (None, "Choose a date."),
+        ("morgen", "This is not a date"),
+        ("31.02.2027", "This is not a date"),
+        ("12/24/2026", "This is not a date"),
+    ],
+)
+def test_a_missing_or_unreadable_date_says_what_is_wanted(app, text, message):
+    with pytest.raises(InvalidInput) as refused:
+        rules.parse_date(text)
+    assert str(refused.value.message).startswith(message)
+    assert refused.value.field == "date"
