@@ -17,6 +17,7 @@ from ..db import unit_of_work, utcnow
 from ..errors import Forbidden, InvalidInput, NotFound
 from .hours import (
     default_opening_hours,
+    local_date,
     parse_minutes,
     validate_opening_hours,
     validate_timezone,
@@ -544,6 +545,15 @@ def add_closure(
             if resource.location_id != location.id:
                 raise NotFound(_l("There is no such desk or room."))
         now = utcnow()
+        if starts_on < local_date(now, location.timezone):
+            raise InvalidInput(
+                _l("The first day is over already: closures are for days to come."),
+                field="starts_on",
+            )
+        if _closed_already(db, location.id, resource_id, starts_on, ends_on):
+            raise InvalidInput(
+                _l("These days are closed already."), field="starts_on"
+            )
         closure = Closure(
             location_id=location.id,
             resource_id=resource_id,
@@ -561,6 +571,26 @@ def add_closure(
             cancelled.extend(ids or ())
         closure.cancelled_booking_ids = tuple(cancelled)
     return closure
+
+
+def _closed_already(
+    db: Session,
+    location_id: int,
+    resource_id: int | None,
+    starts_on: date,
+    ends_on: date,
+) -> bool:
+    """Whether one closure covers all these days already (of the location,
+    or of this desk or room): a second would change nothing."""
+    covering = select(Closure.id).where(
+        Closure.location_id == location_id,
+        Closure.starts_on <= starts_on,
+        Closure.ends_on >= ends_on,
+        Closure.resource_id.is_(None)
+        if resource_id is None
+        else Closure.resource_id.is_(None) | (Closure.resource_id == resource_id),
+    )
+    return db.scalar(select(exists(covering))) or False
 
 
 def delete_closure(db: Session, actor: User, closure_id: int) -> None:

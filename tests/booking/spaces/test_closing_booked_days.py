@@ -225,3 +225,44 @@ def test_my_bookings_says_which_day_was_closed_and_why(
     own_row = next(r for r in rows if f'id="b{mine.id}"' in r)
     assert "Tür ist an diesem Tag geschlossen. Grund: Neuer Teppich" in closed_row
     assert "geschlossen" not in own_row
+
+
+def test_past_days_and_days_closed_already_are_refused(
+    db, api, operator, location, desks
+):
+    from datetime import date
+
+    from booking.spaces.models import Closure
+
+    _paid, free_desk, _other = desks
+    client = api(operator)
+    url = f"/api/v1/locations/{location.id}/closures"
+    yesterday = date.today() - timedelta(days=2)
+    answer = client.post(
+        url,
+        json={
+            "starts_on": yesterday.isoformat(),
+            "ends_on": (yesterday + timedelta(days=5)).isoformat(),
+        },
+    )
+    assert answer.status_code == 400 and answer.get_json()["field"] == "starts_on"
+    day = next_weekday(2, min_days=3)
+    week = {
+        "starts_on": day.isoformat(),
+        "ends_on": (day + timedelta(days=4)).isoformat(),
+    }
+    assert client.post(url, json=week).status_code == 201
+    # The same days again, or a desk on one of them: nothing would change.
+    again = client.post(url, json=week)
+    assert again.status_code == 400
+    assert again.get_json()["message"] == "These days are closed already."
+    one_desk = {
+        "starts_on": day.isoformat(),
+        "ends_on": day.isoformat(),
+        "resource_id": free_desk.id,
+    }
+    assert client.post(url, json=one_desk).status_code == 400
+    # A longer stretch still adds what the first did not cover.
+    longer = {**week, "ends_on": (day + timedelta(days=6)).isoformat()}
+    assert client.post(url, json=longer).status_code == 201
+    assert db.query(Closure).count() == 2
