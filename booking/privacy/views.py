@@ -110,7 +110,7 @@ def delete():
         )
     except DomainError as error:
         flash(str(error.message), "error")
-        return redirect(url_for("account.index") + "#delete", 303)
+        return redirect(url_for("account.index", at="delete") + "#delete", 303)
     logout_user()
     session.clear()
     flash(gettext("Your account is deleted."), "success")

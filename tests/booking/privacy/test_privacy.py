@@ -101,3 +101,22 @@ def test_operators_see_members_only_for_their_locations(
         == 404
     )
     assert stranger
+
+
+def test_a_wrong_password_on_the_delete_form_is_said_at_the_form(
+    client, auth, create_user
+):
+    """The page scrolls to the form that was sent; its error stands there,
+    not at the top, 1,400 px away on a phone."""
+    create_user("del@example.org")
+    auth.login("del@example.org")
+    answer = client.post(
+        "/account/delete",
+        data={"password": "wrong", "csrf_token": auth.csrf("/account/")},
+    )
+    assert answer.status_code == 303
+    assert answer.headers["Location"].endswith("/account/?at=delete#delete")
+    page = client.get(answer.headers["Location"]).get_data(as_text=True)
+    section = page.split('<h3 id="delete">')[1]
+    assert 'class="flash error"' in section
+    assert 'class="flash error"' not in page.split('<h3 id="delete">')[0]
