@@ -55,6 +55,17 @@ def payments():
     )
 
 
+TYPED_FIELDS = ("amount", "kind", "paid_on")
+
+
+def _refused(error: DomainError, card: str):
+    """Back to the card whose form was refused: the message stands there,
+    and what was typed is filled in again (payments.html)."""
+    flash(str(error.message), "error")
+    typed = {key: request.form.get(key, "")[:40] for key in TYPED_FIELDS}
+    return redirect(url_for("billing.payments", at=card, **typed) + f"#{card}", 303)
+
+
 @operator_required
 def record_payment(order_id: int):
     """Record a transfer, cash or card-terminal payment against an order."""
@@ -75,8 +86,7 @@ def record_payment(order_id: int):
     except DomainError as error:
         if error.status == 404:
             raise
-        flash(str(error.message), "error")
-        return redirect(url_for("billing.payments") + f"#order-{order_id}", 303)
+        return _refused(error, f"order-{order_id}")
     flash(gettext("Payment recorded."), "success")
     return redirect(url_for("billing.payments"), 303)
 
@@ -100,8 +110,7 @@ def record_payback(order_id: int):
     except DomainError as error:
         if error.status == 404:
             raise
-        flash(str(error.message), "error")
-        return redirect(url_for("billing.payments") + f"#payback-{order_id}", 303)
+        return _refused(error, f"payback-{order_id}")
     flash(gettext("Recorded as paid back."), "success")
     return redirect(url_for("billing.payments"), 303)
 

@@ -301,3 +301,34 @@ def test_the_payments_page_lists_what_was_recorded_by_hand(
     auth.logout()
     auth.login("other@example.org")
     assert "Anna Muster" not in client.get("/billing/payments").get_data(as_text=True)
+
+
+def test_a_refused_payment_says_why_in_its_card_and_keeps_what_was_typed(
+    client, auth, db, space, create_user
+):
+    """On a phone the card is where the page scrolls to: the message stands
+    there, and "zwölf" is not silently replaced by the open amount."""
+    _location, operator, plan = space
+    order = _buy(db, create_user("anna@example.org", name="Anna Muster"), plan)
+    auth.login(operator.email)
+    client.set_cookie("lang", "de")
+    response = client.post(
+        f"/billing/orders/{order.id}/payments",
+        data={
+            "amount": "zwölf",
+            "kind": "cash",
+            "paid_on": date.today().isoformat(),
+            "csrf_token": auth.csrf("/billing/payments"),
+        },
+    )
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(f"#order-{order.id}")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    card = page[page.index(f'id="order-{order.id}"') :]
+    card = card[: card.index("</li>")]
+    assert 'class="flash error"' in card and "Betrag" in card
+    assert 'value="zwölf"' in card
+    assert '<option value="cash" selected>' in card
+    assert 'class="flash error"' not in page[: page.index(f'id="order-{order.id}"')]
+    fresh(db)
+    assert db.get(type(order), order.id).paid_offline_cents == 0
