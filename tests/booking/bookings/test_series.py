@@ -183,6 +183,18 @@ def test_the_web_form_redirects_to_the_outcome_so_a_reload_books_nothing_again(
         assert page.count('class="booking confirmed"') == 3
     assert db.query(Booking).count() == before == 3
 
+    # A day cancelled since is shown so, and no longer counted as booked;
+    # its cancel step, opened again, says it is cancelled instead of asking.
+    first_booking = db.query(Booking).order_by(Booking.starts_at).first()
+    client.post(
+        f"/bookings/{first_booking.id}/cancel",
+        data={"csrf_token": auth.csrf("/")},
+    )
+    page = client.get("/bookings/series").get_data(as_text=True)
+    assert "2 days booked" in page and page.count('class="booking cancelled"') == 1
+    step = client.get(f"/bookings/{first_booking.id}/cancel").get_data(as_text=True)
+    assert "<h1>Booking cancelled</h1>" in step and "No, keep it" not in step
+
     # Another member's session has no outcome to show, nor Mia's bookings.
     auth.logout()
     auth.login("tim@example.org")
