@@ -365,6 +365,8 @@ def test_closure_by_form_blocks_the_day(client, auth, space, db):
     assert response.status_code == 303
     page = client.get(f"/l/alte-schule?date={day.isoformat()}").get_data(as_text=True)
     assert "Dorffest" in page and "Full day" not in page
+    # Closed: the day's opening hours are not shown above it.
+    assert "Opening hours" not in page
 
 
 def test_location_page_is_small(client, space, create_resource):

@@ -94,6 +94,9 @@ def test_admin_invites_an_operator_without_account(
     page = client.get("/admin/people?email=neu@")
     assert page.status_code == 200
     assert "Nobody with this address" in page.get_data(as_text=True)
+    assert "<h2>Found</h2>" not in page.get_data(as_text=True)
+    empty = client.get("/admin/people?email=").get_data(as_text=True)
+    assert "Enter an e-mail address, or a part of one." in empty
     response = client.post(
         "/admin/people/invite",
         data={
