@@ -5,7 +5,6 @@ Pure functions; services call them and the database enforces what they imply.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
@@ -125,13 +124,9 @@ def room_slots(starts_at: datetime, ends_at: datetime) -> tuple[int, ...]:
     return tuple(range(first, last))
 
 
-# A date typed the German way, where a browser shows no date picker.
-_DOTTED_DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
-
-
 def parse_date(value) -> date:
-    """A day from JSON or a form: 2026-12-24 (what date pickers send) or
-    24.12.2026 (typed by hand). Raises InvalidInput saying which is wanted."""
+    """A day from JSON or a form, as date pickers send it (2026-12-24).
+    Raises InvalidInput: an empty field asks for a date."""
     if isinstance(value, date):
         return value
     text = "" if value is None else str(value).strip()
@@ -140,17 +135,9 @@ def parse_date(value) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        pass
-    dotted = _DOTTED_DATE.fullmatch(text)
-    if dotted:
-        day, month, year = (int(part) for part in dotted.groups())
-        try:
-            return date(year, month, day)
-        except ValueError:
-            pass
-    raise InvalidInput(
-        _l("This is not a date. Enter it as 24.12.2026 or 2026-12-24."), field="date"
-    )
+        raise InvalidInput(
+            _l("This is not a valid date (YYYY-MM-DD)."), field="date"
+        ) from None
 
 
 def parse_instant(value, field: str) -> datetime:

@@ -134,6 +134,13 @@ def create():
         booking = services.create_booking(db, current_user, booking_request)
     except DomainError as error:
         flash(str(error.message), "error")
+        step = local_path(form.get("step"), "")
+        if step.startswith(url_for("bookings.confirm") + "?"):
+            # Refused on the confirm step: back to it, with what was typed.
+            session[_CONFIRM_TYPED] = {
+                key: form.get(key, "")[:254] for key in CONFIRM_STEP_FIELDS
+            }
+            return redirect(step, 303)
         return redirect(back), 303
     if booking.status == "pending_payment":
         from ..billing.services import order_for_booking
@@ -181,6 +188,10 @@ def create():
     to_back = holder_id is not None or back.startswith("/manage/")
     return redirect(back if to_back else url_for("bookings.mine"), 303)
 
+
+# What the confirm step's form had typed in when it was refused: shown again.
+_CONFIRM_TYPED = "confirm_typed"
+CONFIRM_STEP_FIELDS = ("repeat", "count", "guest_name", "guest_email")
 
 # The outcome of the last series, kept for its result page (below).
 _SERIES_OUTCOME = "series_outcome"
@@ -293,6 +304,7 @@ def confirm():
         )
     return render_template(
         "bookings/confirm.html",
+        typed=session.pop(_CONFIRM_TYPED, None) or {},
         already=already,
         resource=resource,
         location=resource.location,

@@ -143,9 +143,9 @@ def test_a_member_finds_several_days_and_guests_from_the_location_page(
     auth.login("mia@example.org")
     client.set_cookie("lang", "de")
     day = next_weekday(1)
-    page = client.get(
-        f"/l/{desk.location.slug}?date={day.isoformat()}"
-    ).get_data(as_text=True)
+    page = client.get(f"/l/{desk.location.slug}?date={day.isoformat()}").get_data(
+        as_text=True
+    )
     link = (
         f"/bookings/new?resource_id={desk.id}&amp;date={day.isoformat()}&amp;repeat=1"
     )
@@ -200,3 +200,37 @@ def test_the_web_form_redirects_to_the_outcome_so_a_reload_books_nothing_again(
     auth.login("tim@example.org")
     other = client.get("/bookings/series")
     assert other.status_code == 302 and other.headers["Location"].endswith("/bookings")
+
+
+def test_a_refused_confirm_step_comes_back_with_what_was_typed(
+    client, auth, desk, create_user
+):
+    create_user("mia@example.org", name="Mia")
+    auth.login("mia@example.org")
+    day = next_weekday(1)
+    step = f"/bookings/new?resource_id={desk.id}&date={day.isoformat()}"
+    answer = client.post(
+        "/bookings",
+        data={
+            "resource_id": desk.id,
+            "date": day.isoformat(),
+            "repeat": "weekly",
+            "count": "0",
+            "guest_name": "Gisela Gast",
+            "guest_email": "gisela-at-example",
+            "step": step,
+            "back": f"/l/{desk.location.slug}",
+            "csrf_token": auth.csrf("/"),
+        },
+    )
+    assert answer.status_code == 303 and answer.headers["Location"] == step
+    page = client.get(step).get_data(as_text=True)
+    assert "Choose how many days or weeks." in page
+    assert '<details class="more-days" open>' in page
+    assert (
+        'value="weekly" checked' in page
+        and 'name="count" min="1" max="31" value="0"' in page
+    )
+    assert 'value="Gisela Gast"' in page and 'value="gisela-at-example"' in page
+    # Shown once: the next visit of the step starts afresh.
+    assert 'value="Gisela Gast"' not in client.get(step).get_data(as_text=True)
