@@ -103,6 +103,9 @@ def test_web_booking_without_stripe_choose_transfer(client, db, space, member):
     page = client.get(response.location).get_data(as_text=True)
     assert "Stripe" not in page and "online" not in page
     assert "Per Überweisung bezahlen" in page and "Vor Ort bezahlen" in page
+    # What is being paid for: the desk, the space and the day.
+    assert "<h1>Fensterplatz · Eilenburg</h1>" in page
+    assert day.strftime("%d.%m.%Y") in page
     order_id = int(re.search(r"/billing/orders/(\d+)", response.location).group(1))
     response = client.post(
         f"/billing/orders/{order_id}/method",
