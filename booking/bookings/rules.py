@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from flask_babel import lazy_gettext as _l
 
 from ..errors import BookingConflict, Forbidden, InvalidInput
+from ..i18n import timespan
 from ..spaces.hours import DayPlan, day_plan
 from ..spaces.models import DAY_KINDS, Closure, ResourceKind
 from .models import DayPart
@@ -206,8 +207,17 @@ def hour_window(
     tz = ZoneInfo(location.timezone)
     day = starts_at.astimezone(tz).date()
     plan = plan_for(location, day)
+    if not plan.windows:
+        raise InvalidInput(_l("Closed on that day."), field="start")
     if not any(start <= starts_at and ends_at <= end for start, end in plan.windows):
-        raise InvalidInput(_l("That time is outside the opening hours."), field="start")
+        # Say when it is open, so that the next try fits (17:00 + 4 hours).
+        hours = ", ".join(
+            timespan(start, end, location.timezone) for start, end in plan.windows
+        )
+        raise InvalidInput(
+            _l("That time is outside the opening hours: %(hours)s.", hours=hours),
+            field="start",
+        )
     return Window(
         starts_at, ends_at, day, DayPart.HOURS, room_slots(starts_at, ends_at)
     )

@@ -170,8 +170,9 @@ def test_room_by_the_hour(db, space, create_resource, create_user):
 @pytest.mark.parametrize(
     ("start", "end", "message"),
     [
-        ((7, 0), (9, 0), "opening hours"),
-        ((17, 0), (19, 0), "opening hours"),
+        ((7, 0), (9, 0), "opening hours: 08:00"),
+        # It says when the room closes, so that the next try fits.
+        ((17, 0), (19, 0), "outside the opening hours: 08:00\u201318:00"),
         ((10, 15), (11, 0), "30 minutes"),
         ((11, 0), (10, 0), "after the start"),
     ],
