@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import (
@@ -51,6 +51,17 @@ def index():
         free=free,
         today_for=lambda loc: local_date(now, loc.timezone),
     )
+
+
+def _week_around(day: date, today: date, last_day: date) -> list[date]:
+    """Seven days to tap, the chosen one among them (from today on, up to the
+    horizon), so a day next week is one tap away from its neighbours."""
+    first = max(today, min(day - timedelta(days=3), last_day - timedelta(days=6)))
+    return [
+        first + timedelta(days=i)
+        for i in range(7)
+        if first + timedelta(days=i) <= last_day
+    ]
 
 
 @bp.get("/l/<slug>")
@@ -104,7 +115,9 @@ def location(slug: str):
         day=day,
         today=today,
         last_day=last_day,
-        next_days=[today + timedelta(days=i) for i in range(0, 7)],
+        next_days=_week_around(day, today, last_day),
+        earlier=day - timedelta(days=7) if day - timedelta(days=7) >= today else None,
+        later=day + timedelta(days=7) if day + timedelta(days=7) <= last_day else None,
         availability=availability,
         is_operator=is_operator,
         notice=notice,

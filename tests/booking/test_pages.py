@@ -318,9 +318,7 @@ def test_operator_day_view_and_book_for_member(client, auth, create_user, space,
     assert "Gast" in page and "guest@example.org" in page
 
 
-def test_the_day_views_form_books_nobody_without_an_address(
-    client, auth, space, db
-):
+def test_the_day_views_form_books_nobody_without_an_address(client, auth, space, db):
     """An operator who leaves the member's address empty (and names no guest)
     is told so; the desk is not booked for the operator."""
     from booking.bookings.models import Booking
@@ -421,3 +419,34 @@ def test_admin_sets_operators_in_the_location_form(
     db.expire_all()
     emails = sorted(u.email for u in db.get(Location, location.id).operators)
     assert emails == ["op@example.org", "second@example.org"]
+
+
+def test_the_day_strip_moves_with_the_chosen_day(client, space):
+    """A day next week is among the days to tap, with its neighbours, and a
+    week earlier or later is one tap (within today and the horizon)."""
+    import re
+    from datetime import date, timedelta
+
+    today = date.today()
+    far = today + timedelta(days=10)
+    page = client.get(f"/l/alte-schule?date={far.isoformat()}").get_data(as_text=True)
+    start = page.index('<nav class="days"')
+    nav = page[start : page.index("</nav>", start)]
+    chips = [
+        date.fromisoformat(d)
+        for d in re.findall(r'\?date=([\d-]{10})"(?! aria-label)', nav)
+    ]
+    assert chips == [far + timedelta(days=n) for n in range(-3, 4)]
+    assert (
+        f'date={(far - timedelta(days=7)).isoformat()}" aria-label="A week earlier"'
+        in nav
+    )
+    assert (
+        f'date={(far + timedelta(days=7)).isoformat()}" aria-label="A week later"'
+        in nav
+    )
+    # Today: the strip starts today, with no way back.
+    page = client.get("/l/alte-schule").get_data(as_text=True)
+    start = page.index('<nav class="days"')
+    nav = page[start : page.index("</nav>", start)]
+    assert "A week earlier" not in nav and f"date={today.isoformat()}" in nav
