@@ -36,11 +36,16 @@ class Guest:
             raise InvalidInput(
                 _l("Give the guest's name (at most 120 characters)."), field="guest"
             )
+        typed = str(values.get("email") or "").strip()
         try:
-            email = normalise_email(str(values.get("email") or ""))
+            email = normalise_email(typed)
         except InvalidInput:
+            if not typed:
+                raise InvalidInput(
+                    _l("Give the guest's e-mail address."), field="guest"
+                ) from None
             raise InvalidInput(
-                _l("Give the guest's e-mail address."), field="guest"
+                _l("The guest's e-mail address is not valid."), field="guest"
             ) from None
         return cls(name, email)
 

@@ -128,14 +128,27 @@ def _occupancy(db: Session, params: dict) -> tuple[bool, int | None, set[int]]:
     return closed, clash, taken
 
 
-def _raise_if_clash(clash: int | None, kind: ResourceKind, guest: bool) -> None:
+def _raise_if_clash(
+    clash: int | None, kind: ResourceKind, guest: bool, other: User | None
+) -> None:
     if clash is not None:
-        raise BookingConflict(_person_clash_message(kind, guest), booking_id=clash)
+        raise BookingConflict(
+            _person_clash_message(kind, guest, other), booking_id=clash
+        )
 
 
-def _person_clash_message(kind: ResourceKind, guest: bool = False):
+def _person_clash_message(
+    kind: ResourceKind, guest: bool = False, other: User | None = None
+):
+    """Why the person may not have this too; ``other``: the member an
+    operator books for, named (not "you", which would be the operator)."""
     if guest:
         return _l("Your guest already has a booking at that time.")
+    if other is not None:
+        name = other.name or other.email
+        if kind in rules.WORKPLACE_KINDS:
+            return _l("%(name)s already has a desk booked at that time.", name=name)
+        return _l("%(name)s already has a room booked at that time.", name=name)
     if kind in rules.WORKPLACE_KINDS:
         return _l("You already have a desk booked at that time.")
     return _l("You already have a room booked at that time.")
@@ -297,7 +310,11 @@ def create_booking(
             # in the driver's message (the transaction cannot ask any more).
             if "user_id" in str(error.orig):
                 raise BookingConflict(
-                    _person_clash_message(resource.kind, request.guest is not None)
+                    _person_clash_message(
+                        resource.kind,
+                        request.guest is not None,
+                        holder if holder.id != actor.id else None,
+                    )
                 ) from None
             raise BookingConflict(_l("This is already booked for that time.")) from None
         # Billing settles it: a credit of the holder's passes, or a hold.
@@ -334,8 +351,9 @@ def _free_seat_or_raise(
         raise InvalidInput(_l("Closed on that day."), field="date")
     check_not_blocked(db, resource, window.starts_at, window.ends_at)
     guest = bool(params.get("guest_email"))
+    other = holder if holder.id != params["created_by_id"] else None
     try:
-        _raise_if_clash(clash, resource.kind, guest)
+        _raise_if_clash(clash, resource.kind, guest, other)
         return _pick_seat(resource, taken)
     except BookingConflict:
         # An unpaid hold that ran out is released here (billing answers),
@@ -350,7 +368,7 @@ def _free_seat_or_raise(
         if not any(released):
             raise
         closed, clash, taken = _occupancy(db, params)
-        _raise_if_clash(clash, resource.kind, guest)
+        _raise_if_clash(clash, resource.kind, guest, other)
         return _pick_seat(resource, taken)
 
 

@@ -208,7 +208,7 @@ def _create_series(db, form: dict, values: dict, holder_id: int | None):
         "count",
         low=1,
         high=31,
-        message=_l("Choose how many days or weeks."),
+        message=_l("Enter how many days or weeks (1 to 31)."),
     )
     if form["repeat"] == "weekly":
         days = series.weekly_days(first, count)

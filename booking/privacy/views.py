@@ -15,6 +15,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, logout_user
 
 from ..api import schemas
@@ -75,10 +76,14 @@ def profile():
 @bp.post("/billing-address")
 @login_required
 def billing_address():
+    text = request.form.get("billing_address", "")
     try:
-        services.save_billing_address(
-            get_db(), current_user, request.form.get("billing_address", "")
-        )
+        if request.form.get("needed") and not text.strip():
+            # Asked for by an order page: empty would just ask again.
+            raise InvalidInput(
+                _l("Enter your billing address."), field="billing_address"
+            )
+        services.save_billing_address(get_db(), current_user, text)
     except DomainError as error:
         flash(str(error.message), "error")
     else:

@@ -318,6 +318,35 @@ def test_operator_day_view_and_book_for_member(client, auth, create_user, space,
     assert "Gast" in page and "guest@example.org" in page
 
 
+def test_booking_for_a_member_who_has_a_desk_names_the_member(
+    client, auth, create_user, create_resource, space, db
+):
+    """The refusal speaks of the member, not of "you" (the operator)."""
+    from booking.bookings.services import BookingRequest, create_booking
+
+    location, desk, _ = space
+    other_desk = create_resource(location, "desk", "Tür")
+    member = create_user("jana@example.org", name="Jana")
+    day = next_weekday(1)
+    create_booking(db, member, BookingRequest(desk.id, on=day))
+    auth.login("op@example.org")
+    back = f"/manage/locations/{location.id}/day?date={day.isoformat()}"
+    response = client.post(
+        "/bookings",
+        data={
+            "resource_id": other_desk.id,
+            "date": day.isoformat(),
+            "for_someone": "1",
+            "member_email": "jana@example.org",
+            "back": back,
+            "csrf_token": auth.csrf(),
+        },
+    )
+    assert response.status_code == 303
+    page = client.get(back).get_data(as_text=True)
+    assert "Jana already has a desk booked at that time." in page
+
+
 def test_the_day_views_form_books_nobody_without_an_address(client, auth, space, db):
     """An operator who leaves the member's address empty (and names no guest)
     is told so; the desk is not booked for the operator."""

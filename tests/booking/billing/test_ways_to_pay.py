@@ -437,6 +437,19 @@ def test_above_250_euros_the_buyer_gives_an_address_first(
     )
     assert refused.status_code == 400
     assert "Rechnungsadresse" in refused.get_data(as_text=True)
+    blank = client.post(
+        "/account/billing-address",
+        data={
+            "billing_address": "   ",
+            "needed": "1",
+            "back": f"/billing/orders/{order_id}",
+            "csrf_token": csrf_token(client, "/"),
+        },
+    )
+    assert blank.location == f"/billing/orders/{order_id}"
+    page = client.get(order_page).get_data(as_text=True)
+    assert "Bitte geben Sie Ihre Rechnungsadresse ein." in page
+    assert "Gespeichert" not in page
     saved = client.post(
         "/account/billing-address",
         data={

@@ -225,7 +225,7 @@ def test_a_refused_confirm_step_comes_back_with_what_was_typed(
     )
     assert answer.status_code == 303 and answer.headers["Location"] == step
     page = client.get(step).get_data(as_text=True)
-    assert "Choose how many days or weeks." in page
+    assert "Enter how many days or weeks (1 to 31)." in page
     assert '<details class="more-days" open>' in page
     assert (
         'value="weekly" checked' in page
