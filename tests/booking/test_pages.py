@@ -4,6 +4,8 @@ import re
 
 import pytest
 
+from booking.db import utcnow
+from booking.spaces.hours import local_date
 from tests.conftest import next_weekday
 
 
@@ -479,3 +481,15 @@ def test_the_day_strip_moves_with_the_chosen_day(client, space):
     start = page.index('<nav class="days"')
     nav = page[start : page.index("</nav>", start)]
     assert "A week earlier" not in nav and f"date={today.isoformat()}" in nav
+
+
+def test_the_start_page_says_when_a_space_takes_no_more_bookings_today(
+    client, space, db
+):
+    from booking.spaces.services import add_closure
+
+    location, _, _ = space
+    today = local_date(utcnow(), location.timezone)
+    add_closure(db, location.operators[0], location.id, starts_on=today, ends_on=today)
+    page = client.get("/").get_data(as_text=True)
+    assert "no more bookings today" in page
