@@ -147,11 +147,7 @@ def create():
 
         order = order_for_booking(db, booking.id)
         return redirect(url_for("billing.order", order_id=order.id), 303)
-    # As My bookings writes a day: "Mi., 16.12.2026".
-    day = (
-        f"{localdate(booking.booked_on, fmt='EEE')}, "
-        f"{localdate(booking.booked_on, fmt='medium')}"
-    )
+    day = localdate(booking.booked_on, skeleton="yMMMEd")  # "Mi., 16. Dez. 2026"
     if booking.guest_name:
         flash(
             gettext(
@@ -174,12 +170,11 @@ def create():
             "success",
         )
     else:
+        # Not the location's name: loading it cost a query per booking, and
+        # My bookings, where this leads, names it.
         flash(
             gettext(
-                "Booked: %(name)s at %(location)s on %(day)s.",
-                name=booking.resource.name,
-                location=booking.location.name,
-                day=day,
+                "Booked: %(name)s on %(day)s.", name=booking.resource.name, day=day
             ),
             "success",
         )
