@@ -148,6 +148,15 @@ def client(app):
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
+def day_strip(page: str) -> tuple[str, list[date]]:
+    """The location page's day chooser: its HTML, and the days offered in
+    page order (the week arrows, named by their aria-label, left out)."""
+    start = page.index('<nav class="days"')
+    nav = page[start : page.index("</nav>", start)]
+    chips = re.findall(r'\?date=([\d-]{10})"(?! aria-label)', nav)
+    return nav, [date.fromisoformat(d) for d in chips]
+
+
 def csrf_token(client, path: str = "/login") -> str:
     page = client.get(path).get_data(as_text=True)
     match = CSRF_RE.search(page)

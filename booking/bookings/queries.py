@@ -319,37 +319,31 @@ def closures_that_cancelled(
     db: Session, bookings: list[Booking]
 ) -> dict[int, Closure]:
     """For each cancelled booking that a closure cancelled, that closure (of
-    the location, or of its desk or room), by booking id: one query.
+    the location, or of its desk or room: rules.closes), by booking id: one
+    query.
 
     A closure cancels the live bookings its days cover when it is made
     (spaces.services.add_closure), so such a booking was cancelled at or
     after the closure's creation; of several, the latest made before.
     """
-    cancelled = [
-        b
+    ids = [
+        b.id
         for b in bookings
         if b.status == BookingStatus.CANCELLED and b.cancelled_at is not None
     ]
-    if not cancelled:
+    if not ids:
         return {}
-    closures = db.scalars(
-        select(Closure)
-        .where(
-            Closure.location_id.in_({b.location_id for b in cancelled}),
-            Closure.starts_on <= max(b.booked_on for b in cancelled),
-            Closure.ends_on >= min(b.booked_on for b in cancelled),
+    rows = db.execute(
+        select(Booking.id, Closure)
+        .join(
+            Closure,
+            rules.closes(Booking.location_id, Booking.booked_on, Booking.resource_id)
+            & (Closure.created_at <= Booking.cancelled_at),
         )
+        .where(Booking.id.in_(ids))
         .order_by(Closure.created_at.desc(), Closure.id.desc())
-    ).all()
-    found = {}
-    for booking in cancelled:
-        for closure in closures:
-            if (
-                closure.location_id == booking.location_id
-                and closure.resource_id in (None, booking.resource_id)
-                and closure.starts_on <= booking.booked_on <= closure.ends_on
-                and closure.created_at <= booking.cancelled_at
-            ):
-                found[booking.id] = closure
-                break
+    )
+    found: dict[int, Closure] = {}
+    for booking_id, closure in rows:
+        found.setdefault(booking_id, closure)
     return found

@@ -17,7 +17,7 @@ from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po, write_po
 from sqlalchemy import text
 
-from tests.conftest import next_weekday
+from tests.conftest import day_strip, next_weekday
 
 ROOT = Path(__file__).resolve().parents[2]
 TRANSLATIONS = ROOT / "booking" / "translations"
@@ -270,12 +270,7 @@ ENGLISH_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 def _chip_dates(response) -> list[date]:
     """The days offered in the day chooser, in page order."""
-    page = response.get_data(as_text=True)
-    start = page.index('<nav class="days"')
-    nav = page[start : page.index("</nav>", start)]
-    # The week arrows (← →) are links too, named by their aria-label.
-    chips = re.findall(r'\?date=([\d-]{10})"(?! aria-label)', nav)
-    return [date.fromisoformat(d) for d in chips]
+    return day_strip(response.get_data(as_text=True))[1]
 
 
 def _location_page(client, lang: str):

@@ -6,7 +6,7 @@ import pytest
 
 from booking.db import utcnow
 from booking.spaces.hours import local_date
-from tests.conftest import next_weekday
+from tests.conftest import day_strip, next_weekday
 
 
 @pytest.fixture
@@ -295,6 +295,21 @@ def test_location_form_shows_error_next_to_field_and_keeps_input(
     assert db.query(Location).count() == 0
 
 
+def _book_from_day_view(client, auth, location, day, **fields):
+    """Post the operator day view's booking form; returns (answer, day view)."""
+    back = f"/manage/locations/{location.id}/day?date={day.isoformat()}"
+    answer = client.post(
+        "/bookings",
+        data={
+            "date": day.isoformat(),
+            "back": back,
+            "csrf_token": auth.csrf(),
+            **fields,
+        },
+    )
+    return answer, back
+
+
 def test_operator_day_view_and_book_for_member(client, auth, create_user, space, db):
     from booking.bookings.models import Booking
 
@@ -302,16 +317,8 @@ def test_operator_day_view_and_book_for_member(client, auth, create_user, space,
     member = create_user("guest@example.org", name="Gast")
     auth.login("op@example.org")
     day = next_weekday(1)
-    back = f"/manage/locations/{location.id}/day?date={day.isoformat()}"
-    response = client.post(
-        "/bookings",
-        data={
-            "resource_id": desk.id,
-            "date": day.isoformat(),
-            "member_email": "guest@example.org",
-            "back": back,
-            "csrf_token": auth.csrf(),
-        },
+    response, back = _book_from_day_view(
+        client, auth, location, day, resource_id=desk.id, member_email=member.email
     )
     assert response.status_code == 303 and response.headers["Location"] == back
     assert db.query(Booking).one().user_id == member.id
@@ -332,17 +339,14 @@ def test_booking_for_a_member_who_has_a_desk_names_the_member(
     day = next_weekday(1)
     create_booking(db, member, BookingRequest(desk.id, on=day))
     auth.login("op@example.org")
-    back = f"/manage/locations/{location.id}/day?date={day.isoformat()}"
-    response = client.post(
-        "/bookings",
-        data={
-            "resource_id": other_desk.id,
-            "date": day.isoformat(),
-            "for_someone": "1",
-            "member_email": "jana@example.org",
-            "back": back,
-            "csrf_token": auth.csrf(),
-        },
+    response, back = _book_from_day_view(
+        client,
+        auth,
+        location,
+        day,
+        resource_id=other_desk.id,
+        for_someone="1",
+        member_email=member.email,
     )
     assert response.status_code == 303
     page = client.get(back).get_data(as_text=True)
@@ -357,19 +361,16 @@ def test_the_day_views_form_books_nobody_without_an_address(client, auth, space,
     location, desk, _ = space
     auth.login("op@example.org")
     day = next_weekday(1)
-    back = f"/manage/locations/{location.id}/day?date={day.isoformat()}"
-    response = client.post(
-        "/bookings",
-        data={
-            "resource_id": desk.id,
-            "date": day.isoformat(),
-            "for_someone": "1",
-            "member_email": " ",
-            "guest_name": "",
-            "guest_email": "",
-            "back": back,
-            "csrf_token": auth.csrf(),
-        },
+    response, back = _book_from_day_view(
+        client,
+        auth,
+        location,
+        day,
+        resource_id=desk.id,
+        for_someone="1",
+        member_email=" ",
+        guest_name="",
+        guest_email="",
     )
     assert response.status_code == 303 and response.headers["Location"] == back
     assert db.query(Booking).count() == 0
@@ -455,18 +456,12 @@ def test_admin_sets_operators_in_the_location_form(
 def test_the_day_strip_moves_with_the_chosen_day(client, space):
     """A day next week is among the days to tap, with its neighbours, and a
     week earlier or later is one tap (within today and the horizon)."""
-    import re
     from datetime import date, timedelta
 
     today = date.today()
     far = today + timedelta(days=10)
     page = client.get(f"/l/alte-schule?date={far.isoformat()}").get_data(as_text=True)
-    start = page.index('<nav class="days"')
-    nav = page[start : page.index("</nav>", start)]
-    chips = [
-        date.fromisoformat(d)
-        for d in re.findall(r'\?date=([\d-]{10})"(?! aria-label)', nav)
-    ]
+    nav, chips = day_strip(page)
     assert chips == [far + timedelta(days=n) for n in range(-3, 4)]
     assert (
         f'date={(far - timedelta(days=7)).isoformat()}" aria-label="A week earlier"'
@@ -477,9 +472,7 @@ def test_the_day_strip_moves_with_the_chosen_day(client, space):
         in nav
     )
     # Today: the strip starts today, with no way back.
-    page = client.get("/l/alte-schule").get_data(as_text=True)
-    start = page.index('<nav class="days"')
-    nav = page[start : page.index("</nav>", start)]
+    nav, _chips = day_strip(client.get("/l/alte-schule").get_data(as_text=True))
     assert "A week earlier" not in nav and f"date={today.isoformat()}" in nav
 
 

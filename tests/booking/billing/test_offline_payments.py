@@ -270,6 +270,19 @@ def test_concurrent_identical_payments_record_once(
     assert order.status == OrderStatus.PAID
 
 
+def _record_on_the_page(client, auth, order, amount: str, kind: str):
+    """The payments page's "Zahlung erfassen" form of one order, paid today."""
+    return client.post(
+        f"/billing/orders/{order.id}/payments",
+        data={
+            "amount": amount,
+            "kind": kind,
+            "paid_on": date.today().isoformat(),
+            "csrf_token": auth.csrf("/billing/payments"),
+        },
+    )
+
+
 def test_the_payments_page_lists_what_was_recorded_by_hand(
     client, auth, db, space, create_user, create_location
 ):
@@ -280,15 +293,7 @@ def test_the_payments_page_lists_what_was_recorded_by_hand(
     order = _buy(db, member, plan)
     auth.login(operator.email)
     client.set_cookie("lang", "de")
-    response = client.post(
-        f"/billing/orders/{order.id}/payments",
-        data={
-            "amount": "15,00",
-            "kind": "bank_transfer",
-            "paid_on": date.today().isoformat(),
-            "csrf_token": auth.csrf("/billing/payments"),
-        },
-    )
+    response = _record_on_the_page(client, auth, order, "15,00", "bank_transfer")
     assert response.status_code == 303
     page = client.get("/billing/payments").get_data(as_text=True)
     recorded = page[page.index('id="recorded-heading"') :]
@@ -312,15 +317,7 @@ def test_a_refused_payment_says_why_in_its_card_and_keeps_what_was_typed(
     order = _buy(db, create_user("anna@example.org", name="Anna Muster"), plan)
     auth.login(operator.email)
     client.set_cookie("lang", "de")
-    response = client.post(
-        f"/billing/orders/{order.id}/payments",
-        data={
-            "amount": "zwölf",
-            "kind": "cash",
-            "paid_on": date.today().isoformat(),
-            "csrf_token": auth.csrf("/billing/payments"),
-        },
-    )
+    response = _record_on_the_page(client, auth, order, "zwölf", "cash")
     assert response.status_code == 303
     assert response.headers["Location"].endswith(f"#order-{order.id}")
     page = client.get(response.headers["Location"]).get_data(as_text=True)
