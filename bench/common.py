@@ -54,6 +54,39 @@ def ensure_postgres_database(url: str, *, recreate: bool = False) -> None:
     admin.dispose()
 
 
+def count_round_trips(engine, statements: list[str]):
+    """Append each statement the server gets to ``statements``: SQLAlchemy's
+    BEGIN/COMMIT/ROLLBACK pass its statement events by, and on a connection in
+    autocommit (the request's reads on PostgreSQL) they send nothing. Returns
+    a function that stops counting."""
+    from sqlalchemy import event
+
+    def _sent(conn) -> bool:
+        return not getattr(conn.connection.dbapi_connection, "autocommit", False)
+
+    listeners = []
+    for name in ("begin", "commit", "rollback"):
+
+        def _transaction(conn, name=name):
+            if _sent(conn):
+                statements.append(name.upper())
+
+        listeners.append((name, _transaction))
+
+    def _statement(conn, cursor, statement, params, context, executemany):
+        statements.append(" ".join(statement.split()))
+
+    listeners.append(("before_cursor_execute", _statement))
+    for name, listener in listeners:
+        event.listen(engine, name, listener)
+
+    def stop() -> None:
+        for name, listener in listeners:
+            event.remove(engine, name, listener)
+
+    return stop
+
+
 def percentiles(samples_s: list[float]) -> dict[str, float]:
     """p50/p90/p99/max in milliseconds."""
     ordered = sorted(samples_s)

@@ -143,7 +143,7 @@ request = function()
   local day = days[math.floor(n / #desks) + 1]
   local body = "resource_id=" .. desks[i + 1] .. "&date=" .. day
     .. "&back=%%2F&csrf_token=" .. csrf[i + 1]
-  return wrk.format("POST", "/bookings", {
+  return wrk.format("POST", "%(path)s", {
     ["Cookie"] = cookies[i + 1],
     ["Content-Type"] = "application/x-www-form-urlencoded",
   }, body)
@@ -313,8 +313,10 @@ def log_in_browsers(server, seed: dict) -> None:
     seed["cookies"], seed["csrf"] = cookies, tokens
 
 
-def write_form_lua(seed: dict, offset: int, directory: Path) -> Path:
-    path = directory / f"form-bookings-{offset}.lua"
+def write_form_lua(
+    seed: dict, offset: int, directory: Path, target: str = "/bookings"
+) -> Path:
+    path = directory / f"form-{target.strip('/').replace('/', '-')}-{offset}.lua"
     path.write_text(
         FORM_LUA
         % {
@@ -324,6 +326,7 @@ def write_form_lua(seed: dict, offset: int, directory: Path) -> Path:
             "days": ", ".join(json.dumps(d) for d in seed["days"]),
             "offset": offset,
             "threads": WRK_THREADS,
+            "path": target,
         }
     )
     return path

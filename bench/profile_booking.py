@@ -16,24 +16,11 @@ import cProfile
 import pstats
 import time
 
-from common import database_url
+from common import count_round_trips, database_url
 from http_load import seed_bench_location
-from sqlalchemy import event
 
 from booking.db import get_db
 from booking.notifications.services import deliver_booking_mails
-
-
-def _count_transactions(engine, statements: list[str]) -> None:
-    """BEGIN/COMMIT, which SQLAlchemy sends past the statement events."""
-
-    @event.listens_for(engine, "begin")
-    def _begin(conn):
-        statements.append("BEGIN")
-
-    @event.listens_for(engine, "commit")
-    def _commit(conn):
-        statements.append("COMMIT")
 
 
 def main() -> None:
@@ -115,16 +102,13 @@ def main() -> None:
         call(n)
     engine = app.extensions["landdesk_db"].engine
 
-    @event.listens_for(engine, "before_cursor_execute")
-    def _count(conn, cursor, statement, *rest):
-        statements.append(statement)
-
-    _count_transactions(engine, statements)
+    stop_counting = count_round_trips(engine, statements)
     call(50)
-    print(f"{len(statements)} statements per booking, in order:")
-    for statement in statements:
-        print("  " + " ".join(statement.split())[: 160 if not args.sql else 2000])
-    event.remove(engine, "before_cursor_execute", _count)
+    stop_counting()
+    counted = list(statements)
+    print(f"{len(counted)} statements per booking sent to the server, in order:")
+    for statement in counted:
+        print("  " + statement[: 160 if not args.sql else 2000])
 
     profiler = cProfile.Profile(time.process_time) if args.cpu else cProfile.Profile()
     start = time.perf_counter()

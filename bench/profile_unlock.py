@@ -25,8 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import BENCH_CONFIG, database_url, percentiles
-from sqlalchemy import event
+from common import BENCH_CONFIG, count_round_trips, database_url, percentiles
 from unlock_roundtrip import (
     DOOR_PASSWORD,
     SERVICE_PASSWORD,
@@ -35,24 +34,6 @@ from unlock_roundtrip import (
 
 from tests.support.mosquitto import DEPLOY_ACL, start_broker
 from tests.support.servers import BASE_ENV, REPO_ROOT
-
-
-def _count_statements(engine, statements: list[str]) -> None:
-    @event.listens_for(engine, "begin")
-    def _begin(conn):
-        statements.append("BEGIN")
-
-    @event.listens_for(engine, "commit")
-    def _commit(conn):
-        statements.append("COMMIT")
-
-    @event.listens_for(engine, "rollback")
-    def _rollback(conn):
-        statements.append("ROLLBACK")
-
-    @event.listens_for(engine, "before_cursor_execute")
-    def _statement(conn, cursor, statement, params, context, executemany):
-        statements.append(" ".join(statement.split())[:150])
 
 
 def main() -> None:
@@ -100,7 +81,7 @@ def main() -> None:
         }
     )
     statements: list[str] = []
-    _count_statements(app.extensions["landdesk_db"].engine, statements)
+    count_round_trips(app.extensions["landdesk_db"].engine, statements)
     client = app.test_client()
     path = f"/api/v1/doors/{door}/unlock"
 

@@ -114,8 +114,10 @@ def start_app_server(
     extra_args: list[str] | None = None,
     log_dir: str | os.PathLike | None = None,
     timeout: float = 30.0,
+    app: str = "booking:create_app()",
 ) -> AppServer:
-    """Start gunicorn serving ``booking:create_app()`` and wait until it is up.
+    """Start gunicorn serving ``app`` (by default ``booking:create_app()``)
+    and wait until it is up.
 
     The app is loaded once in the master (``--preload``) and forked, so all
     workers take requests as soon as the first one does. Raises ServerError.
@@ -149,7 +151,7 @@ def start_app_server(
         "--log-level",
         "warning",
         *(extra_args or []),
-        "booking:create_app()",
+        app,
     ]
     process = subprocess.Popen(
         command,
