@@ -199,14 +199,17 @@ class RequestSessions:
 
     _KEY = "landdesk_db_session"
 
-    def __init__(self, factory: sessionmaker):
+    def __init__(self, factory: sessionmaker, *, autocommit_reads: bool = False):
         self.factory = factory
+        self.autocommit_reads = autocommit_reads
 
     def __call__(self) -> Session:
         session = g.get(self._KEY)
         if session is None:
             session = self.factory()
             setattr(g, self._KEY, session)
+            if self.autocommit_reads and _in_request():
+                _read_without_transaction(session)
         return session
 
     def current(self) -> Session | None:
@@ -238,11 +241,26 @@ def _after_commit(session: Session) -> None:
     session.info["committing"] = True
 
 
+def _read_without_transaction(session: Session) -> None:
+    """PostgreSQL: the request's reads before its first write run in
+    autocommit, each statement on its own.
+
+    Under READ COMMITTED every statement of a transaction takes its own
+    snapshot anyway, so a read-only transaction gives nothing but two round
+    trips (BEGIN, and the ROLLBACK when the connection goes back to the
+    pool). A read that locks (FOR UPDATE) only runs in a unit of work, whose
+    first write ends this and begins a real transaction (``unit_of_work``).
+    """
+    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    session.info["autocommit_read"] = True
+
+
 def _after_transaction_end(session: Session, transaction) -> None:
     info = session.info
     committed, info["committing"] = info.get("committing", False), False
     if transaction.parent is not None:
         return  # a savepoint: its outcome is not the transaction's
+    info["autocommit_read"] = False
     if committed:
         info.setdefault("committed", []).extend(info.get("pending", ()))
     info["pending"] = []  # run once committed, dropped on a rollback
@@ -283,7 +301,10 @@ class Database:
         event.listen(
             self.session_factory, "after_transaction_end", _after_transaction_end
         )
-        self.session = RequestSessions(self.session_factory)
+        self.session = RequestSessions(
+            self.session_factory,
+            autocommit_reads=self.engine.dialect.name == "postgresql",
+        )
 
     def dispose(self) -> None:
         self.session.remove()
@@ -403,10 +424,13 @@ def unit_of_work(
     token = _write_intent.set(True)
     if not info.get("wrote"):
         # The transaction's first write.
-        if db.get_bind().dialect.name == "sqlite" and db.in_transaction():
-            # End the read transaction so that the write transaction takes
-            # SQLite's write lock up front (BEGIN IMMEDIATE). PostgreSQL
-            # (READ COMMITTED) simply goes on in the same transaction.
+        if info.get("autocommit_read") or (
+            db.get_bind().dialect.name == "sqlite" and db.in_transaction()
+        ):
+            # End the reads so far: PostgreSQL's ran in autocommit (this
+            # sends nothing), and SQLite's write transaction must take the
+            # write lock up front (BEGIN IMMEDIATE). The unit's statements
+            # then begin a transaction of the default isolation level.
             db.commit()
         queue = info.get("writer_queue")
         if queue is not None and not info.get("queue_held"):
