@@ -183,3 +183,41 @@ def test_a_released_savepoint_does_not_count_as_the_commit(db):
     with unit_of_work(db):
         pass
     assert ran == []
+
+
+def test_reads_before_the_first_write_hold_no_transaction_on_postgresql(
+    app, client, auth, create_location
+):
+    """PostgreSQL: a request's reads run in autocommit (no BEGIN, no
+    ROLLBACK); its first unit of work begins the transaction it commits.
+    SQLite keeps its lazy BEGIN DEFERRED for reads."""
+    from booking.db import get_db
+    from booking.spaces.models import Location
+
+    location = create_location(name="Old name")
+    seen = {}
+
+    def transaction_open(db) -> bool:
+        driver = db.connection().connection.dbapi_connection
+        if db.get_bind().dialect.name == "postgresql":
+            from psycopg.pq import TransactionStatus
+
+            return driver.info.transaction_status != TransactionStatus.IDLE
+        return driver.in_transaction
+
+    def view():
+        db = get_db()
+        assert db.get(Location, location.id).name == "Old name"
+        seen["after the read"] = transaction_open(db)
+        with unit_of_work(db):
+            db.get(Location, location.id).name = "Written"
+        seen["after the write"] = transaction_open(db)
+        return "ok"
+
+    app.add_url_rule("/test/read-then-write", "read_then_write", view, methods=["POST"])
+    response = client.post("/test/read-then-write", data={"csrf_token": auth.csrf()})
+
+    assert response.status_code == 200
+    postgres = app.extensions["landdesk_db"].engine.dialect.name == "postgresql"
+    assert seen == {"after the read": not postgres, "after the write": True}
+    assert _location_name(app, location.id) == "Written"
