@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from .. import events
 from ..billing.models import Order, OrderKind, PaymentMethod
+from ..billing.services.methods import walk_in_guest
 from ..billing.services.periods import period_end
 from ..bookings.models import Booking
 from ..db import unit_of_work
@@ -119,6 +120,10 @@ def recipient_of_order(db: Session, order: Order) -> Recipient:
         company = db.get(Company, order.company_id)
         if company is not None:
             return recipient_of_company(company)
+    if order.booking_id is not None:
+        booking = db.get(Booking, order.booking_id)
+        if booking is not None and walk_in_guest(db, booking):
+            return Recipient(name=booking.guest_name, email=booking.guest_email or "")
     return Recipient(
         name=order.user.name,
         address=order.user.billing_address,

@@ -38,6 +38,7 @@ from ...passes.models import Pass, PassStatus, PlanKind
 from ...passes.services import NETWORK_TIMEZONE, day_pass_span
 from ...spaces.hours import local_date
 from ...spaces.models import Location
+from ...spaces.services import can_manage
 from ..models import (
     LocationPaymentSettings,
     Order,
@@ -133,6 +134,17 @@ def needs_billing_address(db: Session, order: Order) -> bool:
         return False
     buyer = db.get(User, order.user_id)
     return buyer is not None and not (buyer.billing_address or "").strip()
+
+
+def walk_in_guest(db: Session, booking: Booking) -> bool:
+    """A guest whom the location's own operator booked (at the counter, from
+    the day view) pays for themselves: on site by default, and the invoice
+    names the guest (``invoicing.issuing.recipient_of_order``). A member's
+    guest is paid by the member."""
+    if not booking.guest_name:
+        return False
+    holder = db.get(User, booking.user_id)
+    return holder is not None and can_manage(db, holder, booking.location_id)
 
 
 def check_billing_address(db: Session, order: Order) -> None:

@@ -26,7 +26,13 @@ from ..models import (
     PaymentMethod,
     PaymentStatus,
 )
-from .methods import NoWayToPay, apply_method, check_method, offered_methods
+from .methods import (
+    NoWayToPay,
+    apply_method,
+    check_method,
+    offered_methods,
+    walk_in_guest,
+)
 
 HOLD = timedelta(minutes=15)
 # Stripe refuses Checkout Sessions that expire sooner than 30 minutes; our
@@ -73,16 +79,23 @@ def hold_for_payment(
     """Inside create_booking's unit: hold the booking and open its order, to
     be paid as asked (``methods``; None: chosen on the order page). Raises
     InvalidInput (the location does not offer that way), NoWayToPay."""
+    if not payment_method and walk_in_guest(db, booking):
+        offered = offered_methods(db, booking.location_id, OrderKind.BOOKING)
+        if PaymentMethod.ON_SITE in offered:
+            payment_method = PaymentMethod.ON_SITE  # paid at the counter
     method = check_method(db, booking.location_id, OrderKind.BOOKING, payment_method)
     booking.status = BookingStatus.PENDING_PAYMENT
     booking.hold_expires_at = now + HOLD
     booking.settled_by = "payment"
+    description = f"{resource.name} {booking.booked_on:%d.%m.%Y}"
+    if booking.guest_name:
+        description += f" · {booking.guest_name}"
     order = _open_order(
         db,
         kind=OrderKind.BOOKING,
         user_id=booking.user_id,
         amount_cents=amount_cents,
-        description=f"{resource.name} {booking.booked_on:%d.%m.%Y}",
+        description=description,
         booking_id=booking.id,
         location_id=booking.location_id,
         now=now,

@@ -126,10 +126,11 @@ def test_a_guest_on_a_priced_desk_is_paid_by_the_member(api, db, space, create_u
     body = answer.get_json()
     assert body["status"] == "pending_payment" and body["user_id"] == member.id
     assert body["payment"]["amount_cents"] == 1500
-    # The order's description is written as people write dates (issue 17.9).
+    # The order's description is written as people write dates (issue 17.9)
+    # and names the guest it was for.
     from booking.billing.services import order_for_booking
 
     day = next_weekday(1)
     assert order_for_booking(db, body["id"]).description == (
-        f"Fensterplatz {day:%d.%m.%Y}"
+        f"Fensterplatz {day:%d.%m.%Y} · {GUEST['name']}"
     )

@@ -386,3 +386,52 @@ def test_processes_selling_at_once_get_distinct_gapless_numbers(
     invoices = _invoices(db)
     assert sorted(i.sequence for i in invoices) == [1, 2, 3, 4]
     assert {i.user_id for i in invoices} == set(user_ids)
+
+
+def test_a_guest_the_operator_books_pays_on_site_and_gets_the_invoice(
+    client, auth, db, space, create_resource
+):
+    """A walk-in guest booked from the day view is not the operator's
+    purchase: the booking is confirmed, paid at the counter, and the invoice
+    names the guest (not the operator), who is sent it."""
+    from sqlalchemy import select
+
+    from booking.billing.models import Order, PaymentMethod
+    from booking.bookings.models import Booking, BookingStatus
+    from booking.invoicing.models import Invoice, InvoicedOrder
+    from tests.conftest import next_weekday
+
+    location, operator, _ = space
+    desk = create_resource(location, "desk", "Stehpult", prices={"day": 900})
+    auth.login("op@example.org")
+    day = next_weekday(1)
+    back = f"/manage/locations/{location.id}/day?date={day.isoformat()}"
+    answer = client.post(
+        "/bookings",
+        data={
+            "date": day.isoformat(),
+            "back": back,
+            "resource_id": desk.id,
+            "for_someone": "1",
+            "guest_name": "Hans Wanderer",
+            "guest_email": "hans@example.org",
+            "csrf_token": auth.csrf(),
+        },
+    )
+
+    assert answer.status_code == 303 and answer.headers["Location"] == back
+    booking = db.scalars(select(Booking)).one()
+    assert booking.status == BookingStatus.CONFIRMED
+    order = db.scalars(select(Order).where(Order.booking_id == booking.id)).one()
+    assert order.payment_method == PaymentMethod.ON_SITE
+    assert "Hans Wanderer" in order.description
+    invoice = db.scalars(
+        select(Invoice)
+        .join(InvoicedOrder, InvoicedOrder.invoice_id == Invoice.id)
+        .where(InvoicedOrder.order_id == order.id)
+    ).one()
+    assert (invoice.recipient_name, invoice.recipient_email) == (
+        "Hans Wanderer",
+        "hans@example.org",
+    )
+    assert invoice.user_id is None
