@@ -74,6 +74,9 @@ def test_the_member_gets_the_invoice_by_mail_with_where_to_pay(
     assert "die Rechnung RE-000001 vom" in text and "über 15,00\xa0€" in text
     due = invoice.due_on.strftime("%d.%m.%Y")
     assert f"Bitte überweisen Sie den Betrag bis zum {due} an:" in text
+    # Paragraphs, not sentences run together ("…ausgestellt.Bitte …").
+    assert "über 15,00\xa0€ ausgestellt.\n\nBitte überweisen" in text
+    assert "\nVerwendungszweck: Rechnung RE-000001\n\nDie Rechnung" in text
     assert "\nIBAN: DE02 1203 0000 0000 2020 51\n" in text
     assert "\nVerwendungszweck: Rechnung RE-000001\n" in text
     assert "/account/invoices" in text
@@ -393,7 +396,7 @@ def test_a_guest_the_operator_books_pays_on_site_and_gets_the_invoice(
 ):
     """A walk-in guest booked from the day view is not the operator's
     purchase: the booking is confirmed, paid at the counter, and the invoice
-    names the guest (not the operator), who is sent it."""
+    names the guest (not the operator); the operator hands it over."""
     from sqlalchemy import select
 
     from booking.billing.models import Order, PaymentMethod
