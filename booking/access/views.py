@@ -261,11 +261,26 @@ def update_door(door_id: int):
     return redirect(url_for("access.door", door_id=door_id), 303)
 
 
+@bp.get("/manage/doors/<int:door_id>/unlock")
+@operator_required
+def remote_unlock_confirm(door_id: int):
+    """Opening a building from afar takes a second tap: a mis-tap on a phone
+    must not open a door for whoever stands there."""
+    door = services.get_managed_door(get_db(), current_user, door_id)
+    back = local_path(request.args.get("back"), url_for("access.door", door_id=door_id))
+    return render_template("access/remote_confirm.html", door=door, back=back)
+
+
 @bp.post("/manage/doors/<int:door_id>/unlock")
 @operator_required
 @unlock_limit
 def remote_unlock(door_id: int):
     back = _back(url_for("access.door", door_id=door_id))
+    if request.form.get("confirmed") != "1":
+        # Not from the confirm step: ask there first, open nothing.
+        return redirect(
+            url_for("access.remote_unlock_confirm", door_id=door_id, back=back), 303
+        )
     try:
         result = services.unlock_door(get_db(), current_user, door_id, remote=True)
     except DomainError as error:

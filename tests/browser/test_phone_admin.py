@@ -183,7 +183,10 @@ def test_operator_adds_a_door_and_the_module_pairs_with_the_code(
         status = page.locator("#door-status")
         expect(status).to_contain_text("Landdesk-Türmodul · verbunden")
         fits(page, "door-connected")
-        page.get_by_role("button", name="Aus der Ferne öffnen").tap()
+        page.get_by_role("link", name="Aus der Ferne öffnen …").tap()
+        expect(page.locator("h1")).to_have_text("Tür aus der Ferne öffnen?")
+        fits(page, "door-open-confirm")
+        page.get_by_role("button", name="Ja, jetzt öffnen").tap()
         expect(page.locator("p.flash.success")).to_contain_text("ist offen")
     finally:
         proc.send_signal(signal.SIGTERM)

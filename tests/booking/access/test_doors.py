@@ -285,9 +285,11 @@ def test_operator_of_another_location_cannot_touch_these_doors(
         client.get(f"/manage/locations/{door_row.location_id}/doors").status_code == 403
     )
     token = auth.csrf("/manage/")
+    assert client.get(f"/manage/doors/{door_row.id}/unlock").status_code == 403
     assert (
         client.post(
-            f"/manage/doors/{door_row.id}/unlock", data={"csrf_token": token}
+            f"/manage/doors/{door_row.id}/unlock",
+            data={"csrf_token": token, "confirmed": "1"},
         ).status_code
         == 403
     )
