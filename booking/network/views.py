@@ -107,6 +107,7 @@ def location(slug: str):
             plan
             for plan in passes_services.plans_for_sale(db, location.id)
             if plan.kind == "day_pass"
+            and passes_services.day_pass_on_sale(db, plan, day, now)
         ),
     )
     return render_template(

@@ -90,6 +90,19 @@ def check_day_pass_request(
     return part
 
 
+def day_pass_on_sale(db: Session, plan: Plan, day: date, now: datetime) -> bool:
+    """Whether ``plan`` can be bought for ``day`` now (for a half-day plan:
+    either half), by the check the purchase itself runs: a page offers no
+    pass that the purchase would then refuse."""
+    for part in DAY_PARTS if plan.half_day else (None,):
+        try:
+            check_day_pass_request(db, plan, day, part, now)
+        except InvalidInput:
+            continue
+        return True
+    return False
+
+
 def day_pass_windows(
     db: Session, user: User, location: Location, now: datetime
 ) -> list[tuple[int, datetime, datetime]]:

@@ -140,3 +140,84 @@ def test_a_half_day_pass_order_reads_as_a_german_date_and_leads_to_the_invoice(
         as_text=True
     )
     assert "/pdf" not in text
+
+
+def test_a_day_pass_is_offered_only_while_the_purchase_would_take_it(db, space):
+    """The page asks the purchase's own check: a day whose opening hours are
+    over offers no pass (it offered one that "That day is already over."
+    then refused); a half-day pass stays on sale while the afternoon is."""
+    from datetime import UTC, datetime
+
+    from booking.passes.services import day_pass_on_sale
+
+    location, _operator, (half_day, _network) = space
+    full_day = Plan(
+        name="Tagespass Eilenburg",
+        kind=PlanKind.DAY_PASS,
+        price_cents=1200,
+        location_id=location.id,
+        is_active=True,
+    )
+    db.add(full_day)
+    db.commit()
+    day = next_weekday(2)
+    hours = location.opening_hours[
+        ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[day.weekday()]
+    ]
+    from zoneinfo import ZoneInfo
+
+    def at(clock: str) -> datetime:
+        local = datetime.fromisoformat(f"{day.isoformat()}T{clock}")
+        return local.replace(tzinfo=ZoneInfo(location.timezone)).astimezone(UTC)
+
+    opens, closes = hours[0][0], hours[-1][1]
+    assert day_pass_on_sale(db, full_day, day, at(opens))
+    assert day_pass_on_sale(db, half_day, day, at(opens))
+    assert not day_pass_on_sale(db, full_day, day, at(closes))
+    assert not day_pass_on_sale(db, half_day, day, at(closes))
+
+
+def test_the_space_page_offers_no_day_pass_once_the_day_is_over(
+    db, client, create_user, create_location
+):
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    # A zone where it is past 02:00 and before 22:00 now: there, a space open
+    # 00:00-01:00 has ended its day, and tomorrow is still to come.
+    zone = next(
+        name
+        for name in ("Europe/Berlin", "Asia/Tokyo", "America/New_York")
+        if 2 <= datetime.now(ZoneInfo(name)).hour < 22
+    )
+    operator = create_user("early@example.org", role="operator")
+    location = create_location(
+        operator,
+        timezone=zone,
+        opening_hours={
+            day: [["00:00", "01:00"]]
+            for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+        },
+    )
+    db.add(
+        Plan(
+            name="Frühpass",
+            kind=PlanKind.DAY_PASS,
+            price_cents=500,
+            location_id=location.id,
+            is_active=True,
+        )
+    )
+    db.commit()
+    _settings(db, operator, location)
+    create_user("lena@example.org", name="Lena")
+    _login(client, "lena@example.org")
+    today = datetime.now(ZoneInfo(zone)).date()
+
+    page = client.get(f"/l/{location.slug}", headers=GERMAN).get_data(as_text=True)
+    assert "Frühpass" not in page
+    tomorrow = (today + timedelta(days=1)).isoformat()
+    page = client.get(f"/l/{location.slug}?date={tomorrow}", headers=GERMAN).get_data(
+        as_text=True
+    )
+    assert "Frühpass Eilenburg" not in page and "Frühpass für 5,00" in page
