@@ -13,6 +13,7 @@ from flask_login import current_user
 
 from ..bookings import closures as booking_closures
 from ..bookings import queries as booking_queries
+from ..bookings import services as booking_services
 from ..bookings.rules import parse_date
 from ..db import get_db, utcnow
 from ..errors import DomainError, InvalidInput
@@ -410,8 +411,16 @@ def day(location_id: int):
     free_desks = [
         entry for entry in desks if not entry.closed and any(entry.parts.values())
     ]
+    now = utcnow()
+    # Nothing is offered any more (no part of the day left to book): the day
+    # is over, which is not "no desk free".
+    day_over = bool(desks) and not any(entry.parts for entry in desks)
     return render_template(
         "operator/day.html",
+        day_over=day_over,
+        can_cancel=lambda booking: booking_services.can_cancel(
+            booking, now=now, is_operator=True
+        ),
         location=location,
         day=day,
         today=today,

@@ -486,3 +486,44 @@ def test_the_start_page_says_when_a_space_takes_no_more_bookings_today(
     add_closure(db, location.operators[0], location.id, starts_on=today, ends_on=today)
     page = client.get("/").get_data(as_text=True)
     assert "no more bookings today" in page
+
+
+def test_the_day_view_of_a_day_that_is_over_offers_nothing_to_do(
+    client, auth, create_user, space, db
+):
+    """Found walking the operator's day view after closing time: it offered
+    "Cancel …" (then refused: over), "no desk is free" and closing the day."""
+    from datetime import timedelta
+
+    from booking.bookings.services import BookingRequest, create_booking
+    from booking.db import utcnow
+
+    location, desk, _ = space
+    member = create_user("jana@example.org", name="Jana")
+    over = utcnow().date() - timedelta(days=2)
+    while over.weekday() >= 5:  # a weekday: open by the default hours
+        over -= timedelta(days=1)
+    coming = next_weekday(1)
+    for day in (over, coming):
+        create_booking(
+            db,
+            member,
+            BookingRequest.from_values({"resource_id": desk.id, "date": day}),
+            now=utcnow() - timedelta(days=6),
+        )
+    auth.login("op@example.org")
+
+    page = client.get(
+        f"/manage/locations/{location.id}/day?date={over.isoformat()}"
+    ).get_data(as_text=True)
+    assert "Jana" in page
+    assert "This day is over: nothing can be booked or closed any more." in page
+    assert "Cancel …" not in page
+    assert "Book for a member" not in page and "No desk is free" not in page
+    assert "Close this day" not in page
+
+    page = client.get(
+        f"/manage/locations/{location.id}/day?date={coming.isoformat()}"
+    ).get_data(as_text=True)
+    assert "Cancel …" in page and "Book for a member" in page
+    assert "This day is over" not in page
