@@ -130,3 +130,22 @@ class IdConverter(IntegerConverter):
         super().__init__(
             map, fixed_digits=fixed_digits, min=min, max=max, signed=signed
         )
+
+
+# What a refused form had typed in, kept in the session for the one page the
+# refusal leads back to (the booking confirm step, the operator's day view),
+# which shows it again instead of empty fields.
+_TYPED = "typed_form"
+
+
+def keep_typed(form, fields: tuple[str, ...]) -> None:
+    from flask import session
+
+    session[_TYPED] = {key: str(form.get(key, ""))[:254] for key in fields}
+
+
+def typed_form() -> dict[str, str]:
+    """What ``keep_typed`` kept, once (empty when nothing was refused)."""
+    from flask import session
+
+    return session.pop(_TYPED, None) or {}

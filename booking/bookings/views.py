@@ -25,7 +25,7 @@ from ..i18n import localdate
 from ..security import local_path
 from ..spaces.hours import local_date
 from ..spaces.services import can_manage, get_resource, list_locations
-from ..validation import MAX_ID, parse_int
+from ..validation import MAX_ID, keep_typed, parse_int, typed_form
 from . import queries, series, services
 from .models import DayPart
 from .rules import parse_date, parse_instant
@@ -137,10 +137,14 @@ def create():
         step = local_path(form.get("step"), "")
         if step.startswith(url_for("bookings.confirm") + "?"):
             # Refused on the confirm step: back to it, with what was typed.
-            session[_CONFIRM_TYPED] = {
-                key: form.get(key, "")[:254] for key in CONFIRM_STEP_FIELDS
-            }
+            keep_typed(form, CONFIRM_STEP_FIELDS)
             return redirect(step, 303)
+        if form.get("for_someone"):
+            # The operator's day view: back to its form, with what was typed
+            # and the message beside it.
+            keep_typed(form, FOR_SOMEONE_FIELDS)
+            joiner = "&" if "?" in back else "?"
+            return redirect(f"{back}{joiner}at=book#book", 303)
         return redirect(back), 303
     if booking.status == "pending_payment":
         from ..billing.services import order_for_booking
@@ -184,9 +188,15 @@ def create():
     return redirect(back if to_back else url_for("bookings.mine"), 303)
 
 
-# What the confirm step's form had typed in when it was refused: shown again.
-_CONFIRM_TYPED = "confirm_typed"
+# What the confirm step's and the day view's forms show again when refused.
 CONFIRM_STEP_FIELDS = ("repeat", "count", "guest_name", "guest_email")
+FOR_SOMEONE_FIELDS = (
+    "member_email",
+    "guest_name",
+    "guest_email",
+    "resource_id",
+    "part",
+)
 
 # The outcome of the last series, kept for its result page (below).
 _SERIES_OUTCOME = "series_outcome"
@@ -299,7 +309,7 @@ def confirm():
         )
     return render_template(
         "bookings/confirm.html",
-        typed=session.pop(_CONFIRM_TYPED, None) or {},
+        typed=typed_form(),
         already=already,
         resource=resource,
         location=resource.location,

@@ -20,7 +20,7 @@ from ..errors import DomainError, InvalidInput
 from ..i18n import format_locale
 from ..passes.services.prices import parse_cents
 from ..security import admin_required, operator_required
-from ..validation import parse_id
+from ..validation import parse_id, typed_form
 from . import services, setup
 from .forms import (
     WEEKDAY_LABELS,
@@ -418,6 +418,7 @@ def day(location_id: int):
     return render_template(
         "operator/day.html",
         day_over=day_over,
+        typed=typed_form(),
         can_cancel=lambda booking: booking_services.can_cancel(
             booking, now=now, is_operator=True
         ),

@@ -372,9 +372,10 @@ def test_the_day_views_form_books_nobody_without_an_address(client, auth, space,
         guest_name="",
         guest_email="",
     )
-    assert response.status_code == 303 and response.headers["Location"] == back
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"{back}&at=book#book"
     assert db.query(Booking).count() == 0
-    page = client.get(back).get_data(as_text=True)
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Enter the member&#39;s e-mail address" in page
     assert 'name="for_someone"' in page  # the form says what it is for
 
@@ -527,3 +528,45 @@ def test_the_day_view_of_a_day_that_is_over_offers_nothing_to_do(
     ).get_data(as_text=True)
     assert "Cancel …" in page and "Book for a member" in page
     assert "This day is over" not in page
+
+
+def test_a_refused_day_view_booking_comes_back_to_its_form_with_what_was_typed(
+    client, auth, space
+):
+    location, desk, _ = space
+    auth.login("op@example.org")
+    day = next_weekday(1)
+    answer, back = _book_from_day_view(
+        client,
+        auth,
+        location,
+        day,
+        resource_id=desk.id,
+        for_someone="1",
+        part="am",
+        member_email="tom@exmaple.org",
+    )
+    assert answer.status_code == 303
+    assert answer.headers["Location"] == f"{back}&at=book#book"
+    page = client.get(answer.headers["Location"]).get_data(as_text=True)
+    form = page[page.index('id="book"') :]
+    # The message beside the form, not at the top of the page.
+    assert "There is no member with this e-mail address." in form
+    assert page.count("There is no member with this e-mail address.") == 1
+    assert 'value="tom@exmaple.org"' in form
+    assert '<option value="am" selected>' in form
+    assert f'<option value="{desk.id}" selected>' in form
+
+    answer, _ = _book_from_day_view(
+        client,
+        auth,
+        location,
+        day,
+        resource_id=desk.id,
+        for_someone="1",
+        guest_name="Hans Wanderer",
+        guest_email="",
+    )
+    form = client.get(answer.headers["Location"]).get_data(as_text=True)
+    form = form[form.index('id="book"') :]
+    assert 'value="Hans Wanderer"' in form and "<details open>" in form
