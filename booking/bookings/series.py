@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from ..auth.models import User
 from ..db import unit_of_work
 from ..errors import DomainError, InvalidInput
+from ..spaces.hours import WEEKDAYS
 from .models import Booking
 from .requests import MAX_SERIES_DAYS, BookingRequest
 from .services import create_booking
@@ -65,11 +66,26 @@ def weekly_days(first: date, weeks: int) -> list[date]:
     return [first + timedelta(weeks=n) for n in range(weeks)]
 
 
-def run_of_days(first: date, days: int) -> list[date]:
-    """``days`` days in a row from ``first`` (closed days are refused, and
-    say so)."""
+def run_of_days(
+    first: date, days: int, opening_hours: dict | None = None
+) -> list[date]:
+    """``days`` days in a row from ``first``, counting the weekdays the
+    location opens (``opening_hours``): three days from a Friday are Friday,
+    Monday and Tuesday, not a Friday and a weekend refused as closed. The
+    first day is the one chosen, whatever it is; a day closed otherwise (a
+    closure) is refused, and says so."""
     if not 1 <= days <= MAX_SERIES_DAYS:
         raise InvalidInput(
             _l("At most %(n)d days at once.", n=MAX_SERIES_DAYS), field="days"
         )
-    return [first + timedelta(days=n) for n in range(days)]
+    open_weekdays = {
+        number
+        for number, name in enumerate(WEEKDAYS)
+        if (opening_hours or {}).get(name)
+    } or set(range(7))
+    run, day = [first], first
+    while len(run) < days:
+        day += timedelta(days=1)
+        if day.weekday() in open_weekdays:
+            run.append(day)
+    return run

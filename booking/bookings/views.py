@@ -25,7 +25,7 @@ from ..i18n import localdate
 from ..security import local_path
 from ..spaces.hours import local_date
 from ..spaces.services import can_manage, get_resource, list_locations
-from ..validation import MAX_ID, keep_typed, parse_int, typed_form
+from ..validation import MAX_ID, keep_typed, parse_id, parse_int, typed_form
 from . import queries, series, services
 from .models import DayPart
 from .rules import parse_date, parse_instant
@@ -218,7 +218,8 @@ def _create_series(db, form: dict, values: dict, holder_id: int | None):
     if form["repeat"] == "weekly":
         days = series.weekly_days(first, count)
     else:
-        days = series.run_of_days(first, count)
+        resource = get_resource(db, parse_id(values.get("resource_id"), "resource_id"))
+        days = series.run_of_days(first, count, resource.location.opening_hours)
     requests = services.BookingRequest.series_from_values(
         {**values, "date": None, "dates": [d.isoformat() for d in days]},
         holder_id=holder_id,

@@ -234,3 +234,32 @@ def test_a_refused_confirm_step_comes_back_with_what_was_typed(
     assert 'value="Gisela Gast"' in page and 'value="gisela-at-example"' in page
     # Shown once: the next visit of the step starts afresh.
     assert 'value="Gisela Gast"' not in client.get(step).get_data(as_text=True)
+
+
+def test_days_in_a_row_count_the_days_the_space_opens(
+    client, auth, db, desk, create_user
+):
+    """Three days in a row from a Friday, at a space open Monday to Friday,
+    are Friday, Monday and Tuesday (the walk found "1 day booked, Saturday
+    and Sunday closed"). A closure on one of them is still refused and
+    said."""
+    create_user("mia@example.org", name="Mia")
+    auth.login("mia@example.org")
+    friday = next_weekday(4)
+    assert not desk.location.opening_hours.get("sat")
+    sent = client.post(
+        "/bookings",
+        data={
+            "resource_id": desk.id,
+            "date": friday.isoformat(),
+            "repeat": "daily",
+            "count": "3",
+            "csrf_token": auth.csrf("/"),
+        },
+    )
+    assert sent.status_code == 303
+    page = client.get("/bookings/series").get_data(as_text=True)
+    assert "3 days booked" in page and "not booked" not in page
+    db.commit()  # a fresh read, after the request's writes
+    booked = sorted(b.booked_on for b in db.query(Booking))
+    assert booked == [friday, friday + timedelta(days=3), friday + timedelta(days=4)]
