@@ -151,7 +151,11 @@ def create():
 
         order = order_for_booking(db, booking.id)
         return redirect(url_for("billing.order", order_id=order.id), 303)
-    day = localdate(booking.booked_on, skeleton="yMMMEd")  # "Mi., 16. Dez. 2026"
+    # As My bookings writes it: "Mi., 16.12.2026".
+    day = (
+        f"{localdate(booking.booked_on, fmt='EEE')}, "
+        f"{localdate(booking.booked_on, fmt='medium')}"
+    )
     if booking.guest_name:
         flash(
             gettext(

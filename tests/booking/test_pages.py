@@ -1,6 +1,7 @@
 """The server-rendered pages: booking by form, operator console, legal pages."""
 
 import re
+from datetime import timedelta
 
 import pytest
 
@@ -325,6 +326,25 @@ def test_operator_day_view_and_book_for_member(client, auth, create_user, space,
     page = client.get(back).get_data(as_text=True)
     assert "Booked for Gast: " in page
     assert "Gast" in page and "guest@example.org" in page
+
+    # In German, the day as My bookings writes it ("Di., 08.12.2026").
+    client.set_cookie("lang", "de")
+    response, back = _book_from_day_view(
+        client,
+        auth,
+        location,
+        day + timedelta(days=1),
+        resource_id=desk.id,
+        member_email=member.email,
+    )
+    weekday = ("Mo.", "Di.", "Mi.", "Do.", "Fr.", "Sa.", "So.")[
+        (day + timedelta(days=1)).weekday()
+    ]
+    page = client.get(back).get_data(as_text=True)
+    assert (
+        f"Gebucht für Gast: Fensterplatz am {weekday}, "
+        f"{day + timedelta(days=1):%d.%m.%Y}." in page
+    )
 
 
 def test_booking_for_a_member_who_has_a_desk_names_the_member(
