@@ -110,15 +110,18 @@ def location(slug: str):
             and passes_services.day_pass_on_sale(db, plan, day, now)
         ),
     )
+    strip = _week_around(day, today, last_day)
     return render_template(
         "network/location.html",
         location=location,
         day=day,
         today=today,
         last_day=last_day,
-        next_days=_week_around(day, today, last_day),
-        earlier=day - timedelta(days=7) if day - timedelta(days=7) >= today else None,
-        later=day + timedelta(days=7) if day + timedelta(days=7) <= last_day else None,
+        next_days=strip,
+        # A week back and on, or as far as today and the horizon: whenever
+        # the strip does not show them, they are one tap away.
+        earlier=max(day - timedelta(days=7), today) if strip[0] > today else None,
+        later=min(day + timedelta(days=7), last_day) if strip[-1] < last_day else None,
         availability=availability,
         is_operator=is_operator,
         notice=notice,

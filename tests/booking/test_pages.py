@@ -495,6 +495,13 @@ def test_the_day_strip_moves_with_the_chosen_day(client, space):
     # Today: the strip starts today, with no way back.
     nav, _chips = day_strip(client.get("/l/alte-schule").get_data(as_text=True))
     assert "A week earlier" not in nav and f"date={today.isoformat()}" in nav
+    # Five days ahead the strip no longer shows today: "back" leads there (it
+    # led nowhere, and today could only be reached by typing a date).
+    soon = today + timedelta(days=5)
+    page = client.get(f"/l/alte-schule?date={soon.isoformat()}").get_data(as_text=True)
+    nav, chips = day_strip(page)
+    assert today not in chips
+    assert f'date={today.isoformat()}" aria-label="A week earlier"' in nav
 
 
 def test_the_start_page_says_when_a_space_takes_no_more_bookings_today(
