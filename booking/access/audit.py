@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ..auth.models import User
@@ -100,8 +100,9 @@ def access_log(
     if filters.result:
         query = query.where(AccessEvent.result == filters.result)
     if filters.user:
+        # Part of the e-mail address or of the name, in any case ("jana").
         query = query.join(User, AccessEvent.user_id == User.id).where(
-            User.email.contains(filters.user)
+            or_(User.email.icontains(filters.user), User.name.icontains(filters.user))
         )
     if filters.since:
         query = query.where(AccessEvent.occurred_at >= filters.since)

@@ -347,6 +347,7 @@ def access_log():
         "access/log.html",
         rows=rows[:500],
         total=len(rows),
+        filtered=any(value for key, value in args.items() if key != "format"),
         filters=filters,
         args=args,
         locations=locations,

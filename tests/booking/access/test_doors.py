@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from booking.access.models import AccessEvent, Door, DoorAlert
+from booking.auth.models import User
 from devices import messages
 from devices.pins import offline_pin
 from tests.support.doors import fresh, wait_until
@@ -329,10 +330,16 @@ def test_operator_filters_the_log_and_exports_csv(
     ] == ["denied"]
     mia = op.get("/api/v1/access-log?user=mia&channel=app").get_json()
     assert [r["user_email"] for r in mia] == ["mia@example.org"]
+    # Any case, and the name too.
+    assert op.get("/api/v1/access-log?user=MIA&channel=app").get_json() == mia
+    name = db.scalar(select(User.name).where(User.email == "mia@example.org"))
+    assert op.get(f"/api/v1/access-log?user={name[:3]}&channel=app").get_json() == mia
     tomorrow = (date.today() + timedelta(days=2)).isoformat()
     assert op.get(f"/api/v1/access-log?since={tomorrow}").get_json() == []
     assert op.get("/api/v1/access-log?channel=smoke").status_code == 400
     auth.login("op@example.org")
+    page = client.get("/manage/access-log?user=nobody-at-all").get_data(as_text=True)
+    assert "No entries match this choice." in page and "Nothing yet." not in page
     response = client.get(f"/manage/access-log?door_id={door_row.id}&format=csv")
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
