@@ -249,7 +249,11 @@ def change_person(user_id: int):
         get_db().rollback()
         flash(str(error.message), "error")
     else:
-        flash(gettext("Saved."), "success")
+        if values["role"] == "operator" and not values["location_ids"]:
+            # Saved, but not done: an operator of nothing can run nothing.
+            flash(gettext("Saved, but this operator runs no location yet."), "warning")
+        else:
+            flash(gettext("Saved."), "success")
     return redirect(url_for("auth.person_page", user_id=user_id), 303)
 
 

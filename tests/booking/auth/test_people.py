@@ -158,3 +158,14 @@ def test_an_operator_of_no_location_is_pointed_out(
     create_location(runs)
     page = client.get(f"/admin/people/{runs.id}").get_data(as_text=True)
     assert "Operator of no location yet" not in page
+    # Saving an operator with no location ticked is not a green "Saved.".
+    saved = client.post(
+        f"/admin/people/{lone.id}",
+        data={"role": "operator", "csrf_token": auth.csrf("/admin/people")},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert (
+        '<p class="flash warning" role="status">Saved, but this operator runs no'
+        " location yet.</p>" in saved
+    )
+    assert ">Saved.</p>" not in saved
