@@ -347,3 +347,25 @@ def closures_that_cancelled(
     for booking_id, closure in rows:
         found.setdefault(booking_id, closure)
     return found
+
+
+def own_bookings_on(
+    db: Session, user: User, location_id: int, day: date
+) -> dict[int, list[Booking]]:
+    """A person's live bookings (not their guests') at a location on a day,
+    by resource: the location page marks them as theirs."""
+    rows = db.scalars(
+        select(Booking)
+        .where(
+            Booking.user_id == user.id,
+            Booking.location_id == location_id,
+            Booking.booked_on == day,
+            Booking.status.in_(ACTIVE_STATUSES),
+            Booking.guest_email.is_(None),
+        )
+        .order_by(Booking.starts_at)
+    )
+    mine: dict[int, list[Booking]] = defaultdict(list)
+    for booking in rows:
+        mine[booking.resource_id].append(booking)
+    return dict(mine)

@@ -111,6 +111,11 @@ def location(slug: str):
         ),
     )
     strip = _week_around(day, today, last_day)
+    mine = (
+        booking_queries.own_bookings_on(db, current_user, location.id, day)
+        if current_user.is_authenticated
+        else {}
+    )
     return render_template(
         "network/location.html",
         location=location,
@@ -127,6 +132,7 @@ def location(slug: str):
         notice=notice,
         waitlist=waitlist,
         day_pass_plans=day_pass_plans,
+        mine=mine,
     )
 
 

@@ -597,3 +597,27 @@ def test_a_refused_day_view_booking_comes_back_to_its_form_with_what_was_typed(
     form = client.get(answer.headers["Location"]).get_data(as_text=True)
     form = form[form.index('id="book"') :]
     assert 'value="Hans Wanderer"' in form and "<details open>" in form
+
+
+def test_the_location_page_marks_ones_own_booking(client, auth, create_user, space):
+    """Found walking: one's own desk read like anyone's ("booked")."""
+    location, desk, _ = space
+    create_user("mia@example.org", name="Mia")
+    create_user("tim@example.org", name="Tim")
+    day = next_weekday(1)
+    auth.login("mia@example.org")
+    booked = client.post(
+        "/bookings",
+        data={
+            "resource_id": desk.id,
+            "date": day.isoformat(),
+            "csrf_token": auth.csrf("/"),
+        },
+    )
+    assert booked.status_code == 303
+    url = f"/l/{location.slug}?date={day.isoformat()}"
+    page = client.get(url).get_data(as_text=True)
+    assert page.count('class="yours"') == 1 and "Your booking: " in page
+    auth.logout()
+    auth.login("tim@example.org")
+    assert 'class="yours"' not in client.get(url).get_data(as_text=True)
