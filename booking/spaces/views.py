@@ -19,7 +19,7 @@ from ..db import get_db, utcnow
 from ..errors import DomainError, InvalidInput
 from ..i18n import format_locale
 from ..passes.services.prices import parse_cents
-from ..security import admin_required, operator_required
+from ..security import admin_required, local_path, operator_required
 from ..validation import parse_id, typed_form
 from . import services, setup
 from .forms import (
@@ -348,6 +348,7 @@ def add_closure(location_id: int):
                     ends_on=ends_on,
                     reason=reason,
                     bookings=covered,
+                    back=local_path(request.form.get("back"), ""),
                 )
         closure = services.add_closure(
             db,
@@ -376,6 +377,10 @@ def add_closure(location_id: int):
         )
     else:
         flash(gettext("Closure added."), "success")
+    # Closed from the day view: back there, to the day now closed.
+    back = local_path(request.form.get("back"), "")
+    if back:
+        return redirect(back, 303)
     return _back_to(location_id, "closures")
 
 

@@ -621,3 +621,42 @@ def test_the_location_page_marks_ones_own_booking(client, auth, create_user, spa
     auth.logout()
     auth.login("tim@example.org")
     assert 'class="yours"' not in client.get(url).get_data(as_text=True)
+
+
+def test_closing_a_day_from_the_day_view_comes_back_to_the_day(
+    client, auth, create_user, space, db
+):
+    """Found walking: closing a day from the day view ended on the long
+    location settings page. Through the step that lists the day's bookings,
+    it now comes back to the day, closed."""
+    from booking.bookings.services import BookingRequest, create_booking
+
+    location, desk, _ = space
+    member = create_user("jana@example.org", name="Jana")
+    day = next_weekday(2)
+    create_booking(
+        db, member, BookingRequest.from_values({"resource_id": desk.id, "date": day})
+    )
+    auth.login("op@example.org")
+    here = f"/manage/locations/{location.id}/day?date={day.isoformat()}"
+    page = client.get(here).get_data(as_text=True)
+    link = re.search(r'href="([^"]*closes=[^"]*)">Close this day', page).group(1)
+    form = client.get(link.replace("&amp;", "&")).get_data(as_text=True)
+    assert f'name="back" value="{here}"' in form.replace("&amp;", "&")
+    data = {
+        "starts_on": day.isoformat(),
+        "reason": "Wasserschaden",
+        "back": here,
+        "csrf_token": auth.csrf("/manage/"),
+    }
+    step = client.post(f"/manage/locations/{location.id}/closures", data=data)
+    assert step.status_code == 200
+    step_page = step.get_data(as_text=True).replace("&amp;", "&")
+    assert "Jana" in step_page and f'name="back" value="{here}"' in step_page
+    confirm = re.search(r'name="confirm" value="([^"]*)"', step_page).group(1)
+    done = client.post(
+        f"/manage/locations/{location.id}/closures", data={**data, "confirm": confirm}
+    )
+    assert done.status_code == 303 and done.headers["Location"] == here
+    day_page = client.get(here).get_data(as_text=True)
+    assert "Closed: Wasserschaden" in day_page and "booking was cancelled" in day_page
