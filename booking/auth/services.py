@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..db import persistent, unit_of_work, utcnow
-from ..errors import InvalidInput
+from ..errors import Forbidden, InvalidInput
 from ..outbox import queue_mail
 from ..spaces.services import get_network
 from .models import Role, SessionKind, User, UserSession
@@ -371,6 +371,31 @@ def reset_password(
             .values(revoked_at=utcnow())
         )
     return user
+
+
+def change_password(
+    db: Session, user: User, current: str, new: str, *, keep: str | None = None
+) -> None:
+    """A logged-in person's new password, after the current one. Every other
+    login of theirs ends (one a thief may hold too); ``keep``, the raw secret
+    of this login, stays. Raises Forbidden (wrong password), InvalidInput."""
+    if authenticate(db, user.email, current) is None:
+        raise Forbidden(_l("The current password is wrong."))
+    _check_password_strength(new)
+    hashed = hash_password(new)  # outside the transaction: argon2 takes a while
+    now = utcnow()
+    with unit_of_work(db):
+        db.execute(
+            update(User)
+            .where(User.id == user.id)
+            .values(password_hash=hashed, password_changed_at=now)
+        )
+        others = update(UserSession).where(
+            UserSession.user_id == user.id, UserSession.revoked_at.is_(None)
+        )
+        if keep:
+            others = others.where(UserSession.token_hash != _token_hash(keep))
+        db.execute(others.values(revoked_at=now))
 
 
 def set_locale(db: Session, user: User, locale: str) -> None:

@@ -20,15 +20,17 @@ from flask_login import current_user, login_required, logout_user
 
 from ..api import schemas
 from ..api.contract import operation
+from ..auth import services as auth_services
 from ..calendars.services import personal_feed_url
 from ..checkin.services import waitlists_of
 from ..db import get_db, utcnow
 from ..errors import DomainError, InvalidInput
+from ..extensions import limiter
 from ..insight.models import TargetGroup
 from ..insight.services import get_profile, save_profile
 from ..notifications.models import NotificationKind
 from ..notifications.services import LABELS, opted_out, set_preferences
-from ..security import local_path
+from ..security import SESSION_KEY, local_path
 from . import services
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -59,6 +61,33 @@ def notifications():
     return redirect(
         url_for("account.index", at="notifications") + "#notifications", 303
     )
+
+
+@bp.post("/password")
+@login_required
+@limiter.limit("10/hour", methods=["POST"])
+def change_password():
+    """A new password, after the current one (throttled as the login is: it
+    checks a password). Other logins end; this one stays."""
+    form = request.form
+    try:
+        if form.get("new_password", "") != form.get("confirm", ""):
+            raise InvalidInput(_l("The passwords differ."), field="confirm")
+        auth_services.change_password(
+            get_db(),
+            current_user,
+            form.get("current_password", ""),
+            form.get("new_password", ""),
+            keep=session.get(SESSION_KEY),
+        )
+    except DomainError as error:
+        flash(str(error.message), "error")
+    else:
+        flash(
+            gettext("Your password is changed; your other logins have ended."),
+            "success",
+        )
+    return redirect(url_for("account.index", at="password") + "#password", 303)
 
 
 @bp.post("/profile")

@@ -11,7 +11,7 @@ from booking.auth.models import User
 from booking.bookings.models import Booking, BookingStatus
 from booking.bookings.services import BookingRequest, create_booking
 from booking.privacy import services
-from tests.conftest import next_weekday
+from tests.conftest import Auth, next_weekday
 
 
 @pytest.fixture
@@ -120,3 +120,47 @@ def test_a_wrong_password_on_the_delete_form_is_said_at_the_form(
     section = page.split('<h3 id="delete">')[1]
     assert 'class="flash error"' in section
     assert 'class="flash error"' not in page.split('<h3 id="delete">')[0]
+
+
+def test_a_member_changes_the_password_and_other_logins_end(
+    app, client, auth, api, create_user
+):
+    create_user("pw@example.org")
+    auth.login("pw@example.org")
+    other = app.test_client()
+    Auth(other).login("pw@example.org")
+    assert other.get("/account/").status_code == 200
+
+    def change(current, new, confirm=None):
+        return client.post(
+            "/account/password",
+            data={
+                "current_password": current,
+                "new_password": new,
+                "confirm": new if confirm is None else confirm,
+                "csrf_token": auth.csrf("/account/"),
+            },
+        )
+
+    # Refusals are said at the form, and change nothing.
+    for sent, message in (
+        (("wrong", "a-new-secret-1"), "The current password is wrong."),
+        (("password123", "short"), "at least"),
+        (("password123", "a-new-secret-1", "a-new-secret-2"), "differ"),
+    ):
+        answer = change(*sent)
+        assert answer.headers["Location"].endswith("/account/?at=password#password")
+        page = client.get(answer.headers["Location"]).get_data(as_text=True)
+        section = page.split('<h2 id="password">')[1].split("<h2")[0]
+        assert message in section and 'class="flash error"' in section
+    assert other.get("/account/").status_code == 200
+
+    answer = change("password123", "a-new-secret-1")
+    page = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "Your password is changed" in page
+    # This login stays, the other one has ended; the new password works.
+    assert client.get("/account/").status_code == 200
+    assert other.get("/account/").status_code == 302
+    auth.logout()
+    assert auth.login("pw@example.org", "password123").status_code != 302
+    assert auth.login("pw@example.org", "a-new-secret-1").status_code == 302
