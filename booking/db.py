@@ -164,7 +164,8 @@ def make_engine(url: str) -> Engine:
         _configure_sqlite(engine)
         return engine
     connect_args = {}
-    if make_url(url).get_dialect().driver == "psycopg":
+    psycopg3 = make_url(url).get_dialect().driver == "psycopg"
+    if psycopg3:
         # psycopg 3 prepares a statement on the server once a connection has
         # run it this often; SQLAlchemy's compiled cache hands it the same
         # SQL string every time, so the hot statements are planned once per
@@ -172,13 +173,30 @@ def make_engine(url: str) -> Engine:
         connect_args["prepare_threshold"] = 1
     # No pre-ping: it costs a round trip per request. A connection that died
     # (server restart) fails one request and the pool is invalidated.
-    return create_engine(
+    engine = create_engine(
         url,
         pool_recycle=1800,
         pool_size=5,
         max_overflow=10,
         connect_args=connect_args,
     )
+    if psycopg3:
+        _configure_postgresql(engine)
+    return engine
+
+
+def _configure_postgresql(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def _no_autocommit_in_the_pool(dbapi_connection, _record):
+        # A request's autocommit reads (_read_without_transaction) end with
+        # the request: the next user of the connection (a job, the next
+        # request) gets transactions as usual.
+        if (
+            dbapi_connection is not None
+            and not dbapi_connection.closed
+            and dbapi_connection.autocommit
+        ):
+            dbapi_connection.autocommit = False
 
 
 def _refresh_in_unit_of_work(orm_execute_state) -> None:
@@ -249,10 +267,19 @@ def _read_without_transaction(session: Session) -> None:
     snapshot anyway, so a read-only transaction gives nothing but two round
     trips (BEGIN, and the ROLLBACK when the connection goes back to the
     pool). A read that locks (FOR UPDATE) only runs in a unit of work, whose
-    first write ends this and begins a real transaction (``unit_of_work``).
+    first write switches the same connection back (``_write_from_here``), so
+    its statements begin a real transaction; the pool's check-in switches
+    back any connection still in autocommit (``_configure_postgresql``).
+    psycopg's ``autocommit`` is a setting of the client, sent nowhere.
     """
-    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    session.connection().connection.dbapi_connection.autocommit = True
     session.info["autocommit_read"] = True
+
+
+def _write_from_here(session: Session) -> None:
+    """End the autocommit reads: the next statement begins a transaction."""
+    session.connection().connection.dbapi_connection.autocommit = False
+    session.info["autocommit_read"] = False
 
 
 def _after_transaction_end(session: Session, transaction) -> None:
@@ -303,7 +330,7 @@ class Database:
         )
         self.session = RequestSessions(
             self.session_factory,
-            autocommit_reads=self.engine.dialect.name == "postgresql",
+            autocommit_reads=self.engine.dialect.driver == "psycopg",
         )
 
     def dispose(self) -> None:
@@ -424,13 +451,13 @@ def unit_of_work(
     token = _write_intent.set(True)
     if not info.get("wrote"):
         # The transaction's first write.
-        if info.get("autocommit_read") or (
-            db.get_bind().dialect.name == "sqlite" and db.in_transaction()
-        ):
-            # End the reads so far: PostgreSQL's ran in autocommit (this
-            # sends nothing), and SQLite's write transaction must take the
-            # write lock up front (BEGIN IMMEDIATE). The unit's statements
-            # then begin a transaction of the default isolation level.
+        if info.get("autocommit_read"):
+            # PostgreSQL's reads so far ran in autocommit: the unit's
+            # statements begin a transaction, on the same connection.
+            _write_from_here(db)
+        elif db.get_bind().dialect.name == "sqlite" and db.in_transaction():
+            # End the read transaction so that the write transaction takes
+            # SQLite's write lock up front (BEGIN IMMEDIATE).
             db.commit()
         queue = info.get("writer_queue")
         if queue is not None and not info.get("queue_held"):
