@@ -7,11 +7,11 @@ booking adds anything:
 - ``POST /api/v1/bench/echo``: a JSON body in, a JSON answer (201) out,
   through every hook and middleware of the app; no login, no database.
 - ``POST /api/v1/bench/auth``: the same, logged in by the bearer token through
-  the app's own login path (Flask-Login's request loader, one query), so
-  BEGIN, the user's query and the ROLLBACK that ends the read transaction.
+  the app's own login path (Flask-Login's request loader, the user's query;
+  on PostgreSQL in autocommit, so no BEGIN and no ROLLBACK around it).
 - ``POST /api/v1/bench/tx``: the same, plus a unit of work of two trivial
-  statements committed at the end of the request: BEGIN, the user's query,
-  two statements, COMMIT, the five round trips of a booking.
+  statements committed at the end of the request: the user's query, BEGIN,
+  two statements, COMMIT, the five round trips of a token booking.
 - ``POST /api/v1/bench/auth-core`` and ``/api/v1/bench/tx-core``: the same
   two without the ORM session, Flask-Login and the request's unit of work:
   the app's own login query on a bare SQLAlchemy Core connection (in

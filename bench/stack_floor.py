@@ -85,15 +85,10 @@ end
 
 STEPS = (
     ("echo", "/api/v1/bench/echo", False, "JSON POST, no login, no database"),
-    ("auth", "/api/v1/bench/auth", True, "+ bearer login: BEGIN, user, ROLLBACK"),
-    ("tx", "/api/v1/bench/tx", True, "+ 2 trivial statements, COMMIT: 5 round trips"),
+    ("auth", "/api/v1/bench/auth", True, "+ the app's bearer login (one query)"),
+    ("tx", "/api/v1/bench/tx", True, "+ 2 trivial statements in a unit: BEGIN..COMMIT"),
     ("auth-core", "/api/v1/bench/auth-core", True, "login on a bare Core connection"),
-    (
-        "tx-core",
-        "/api/v1/bench/tx-core",
-        True,
-        "that + 2 statements in one transaction: 5 round trips",
-    ),
+    ("tx-core", "/api/v1/bench/tx-core", True, "that + 2 statements, one transaction"),
 )
 
 
