@@ -69,12 +69,9 @@ HORIZON_DAYS = 400
 WRK_THREADS = 2
 PASSWORD_HASH = "$argon2id$v=19$m=1024,t=1,p=4$YmVuY2hiZW5jaA$bench"
 
-LUA = r"""
-local tokens = {%(tokens)s}
-local desks = {%(desks)s}
-local days = {%(days)s}
-local offset = %(offset)d
-local nthreads = %(threads)d
+# The parts every wrk script here shares: a counter per thread, the statuses
+# counted per thread and merged at the end as "status N COUNT" lines (run_wrk).
+LUA_THREADS = r"""
 local threads = {}
 local counter = 0
 
@@ -86,23 +83,13 @@ end
 init = function(args)
   statuses = {}
 end
-
-request = function()
-  local n = offset + counter * nthreads + tid
-  counter = counter + 1
-  local i = n %% #desks
-  local day = days[math.floor(n / #desks) + 1]
-  local body = '{"resource_id": ' .. desks[i + 1] .. ', "date": "' .. day .. '"}'
-  return wrk.format("POST", "/api/v1/bookings", {
-    ["Authorization"] = "Bearer " .. tokens[i + 1],
-    ["Content-Type"] = "application/json",
-  }, body)
-end
-
+"""
+LUA_COUNT_STATUS = r"""
 response = function(status, headers, body)
   statuses[status] = (statuses[status] or 0) + 1
 end
-
+"""
+LUA_DONE = r"""
 done = function(summary, latency, requests)
   local merged = {}
   for _, thread in ipairs(threads) do
@@ -116,25 +103,46 @@ done = function(summary, latency, requests)
 end
 """
 
+LUA = (
+    r"""
+local tokens = {%(tokens)s}
+local desks = {%(desks)s}
+local days = {%(days)s}
+local offset = %(offset)d
+local nthreads = %(threads)d
+"""
+    + LUA_THREADS
+    + r"""
 
-FORM_LUA = r"""
+request = function()
+  local n = offset + counter * nthreads + tid
+  counter = counter + 1
+  local i = n %% #desks
+  local day = days[math.floor(n / #desks) + 1]
+  local body = '{"resource_id": ' .. desks[i + 1] .. ', "date": "' .. day .. '"}'
+  return wrk.format("POST", "/api/v1/bookings", {
+    ["Authorization"] = "Bearer " .. tokens[i + 1],
+    ["Content-Type"] = "application/json",
+  }, body)
+end
+
+"""
+    + LUA_COUNT_STATUS
+    + LUA_DONE
+)
+
+
+FORM_LUA = (
+    r"""
 local cookies = {%(cookies)s}
 local csrf = {%(csrf)s}
 local desks = {%(desks)s}
 local days = {%(days)s}
 local offset = %(offset)d
 local nthreads = %(threads)d
-local threads = {}
-local counter = 0
-
-setup = function(thread)
-  thread:set("tid", #threads)
-  table.insert(threads, thread)
-end
-
-init = function(args)
-  statuses = {}
-end
+"""
+    + LUA_THREADS
+    + r"""
 
 request = function()
   local n = offset + counter * nthreads + tid
@@ -158,18 +166,9 @@ response = function(status, headers, body)
   statuses[key] = (statuses[key] or 0) + 1
 end
 
-done = function(summary, latency, requests)
-  local merged = {}
-  for _, thread in ipairs(threads) do
-    for status, count in pairs(thread:get("statuses")) do
-      merged[status] = (merged[status] or 0) + count
-    end
-  end
-  for status, count in pairs(merged) do
-    io.write(string.format("status %%d %%d\n", status, count))
-  end
-end
 """
+    + LUA_DONE
+)
 FORM_PASSWORD = "bench-form-password"
 
 

@@ -27,6 +27,9 @@ from pathlib import Path
 
 from common import database_url, loadavg
 from http_load import (
+    LUA_COUNT_STATUS,
+    LUA_DONE,
+    LUA_THREADS,
     WRK_THREADS,
     cpu_seconds,
     log_in_browsers,
@@ -40,21 +43,14 @@ from http_load import (
 
 from tests.support.servers import start_app_server
 
-FLOOR_LUA = r"""
+FLOOR_LUA = (
+    r"""
 local tokens = {%(tokens)s}
 local path = "%(path)s"
 local nthreads = %(threads)d
-local threads = {}
-local counter = 0
-
-setup = function(thread)
-  thread:set("tid", #threads)
-  table.insert(threads, thread)
-end
-
-init = function(args)
-  statuses = {}
-end
+"""
+    + LUA_THREADS
+    + r"""
 
 request = function()
   local n = counter * nthreads + tid
@@ -66,22 +62,10 @@ request = function()
   return wrk.format("POST", path, headers, '{"resource_id": 1, "date": "2027-01-04"}')
 end
 
-response = function(status, headers, body)
-  statuses[status] = (statuses[status] or 0) + 1
-end
-
-done = function(summary, latency, requests)
-  local merged = {}
-  for _, thread in ipairs(threads) do
-    for status, count in pairs(thread:get("statuses")) do
-      merged[status] = (merged[status] or 0) + count
-    end
-  end
-  for status, count in pairs(merged) do
-    io.write(string.format("status %%d %%d\n", status, count))
-  end
-end
 """
+    + LUA_COUNT_STATUS
+    + LUA_DONE
+)
 
 STEPS = (
     ("echo", "/api/v1/bench/echo", False, "JSON POST, no login, no database"),
