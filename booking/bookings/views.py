@@ -21,7 +21,7 @@ from werkzeug.datastructures import MultiDict
 
 from ..db import get_db, utcnow
 from ..errors import DomainError, InvalidInput
-from ..i18n import localdate
+from ..i18n import euro_amount, localdate
 from ..security import local_path
 from ..spaces.hours import local_date
 from ..spaces.services import can_manage, get_resource, list_locations
@@ -156,7 +156,26 @@ def create():
         f"{localdate(booking.booked_on, fmt='EEE')}, "
         f"{localdate(booking.booked_on, fmt='medium')}"
     )
-    if booking.guest_name:
+    if booking.guest_name and form.get("for_someone") and holder_id is None:
+        # The operator's walk-in guest: what to collect at the counter.
+        message = gettext(
+            "Booked for the guest %(guest)s: %(name)s on %(day)s. They get the "
+            "confirmation by e-mail.",
+            guest=booking.guest_name,
+            name=booking.resource.name,
+            day=day,
+        )
+        if booking.settled_by == "payment":
+            from ..billing.services import order_for_booking
+
+            order = order_for_booking(db, booking.id)
+            if order is not None and order.payment_method == "on_site":
+                message += " " + gettext(
+                    "To be paid on site: %(amount)s.",
+                    amount=euro_amount(order.amount_cents, order.currency),
+                )
+        flash(message, "success")
+    elif booking.guest_name:
         flash(
             gettext(
                 "Booked: %(name)s on %(day)s for your guest %(guest)s. They get "

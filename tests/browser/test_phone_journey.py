@@ -106,7 +106,7 @@ def test_member_subscribes_and_downloads_one_booking(new_phone, space, create_us
     )
     row = page.locator(f"#b{booking.id}")
     with page.expect_download() as download:
-        row.get_by_role("link", name="In den Kalender (.ics)").tap()
+        row.get_by_role("link", name="In den Kalender eintragen").tap()
     body = Path(download.value.path()).read_text(encoding="utf-8")
     assert download.value.suggested_filename == f"Buchung-{booking.id}.ics"
     assert "BEGIN:VEVENT" in body and "Fensterplatz" in body

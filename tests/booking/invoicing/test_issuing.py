@@ -423,6 +423,9 @@ def test_a_guest_the_operator_books_pays_on_site_and_gets_the_invoice(
     )
 
     assert answer.status_code == 303 and answer.headers["Location"] == back
+    page = client.get(back).get_data(as_text=True)
+    assert "Booked for the guest Hans Wanderer: Stehpult on " in page
+    assert "To be paid on site: €9.00." in page
     booking = db.scalars(select(Booking)).one()
     assert booking.status == BookingStatus.CONFIRMED
     order = db.scalars(select(Order).where(Order.booking_id == booking.id)).one()
