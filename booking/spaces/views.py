@@ -424,6 +424,7 @@ def day(location_id: int):
         "operator/day.html",
         day_over=day_over,
         typed=typed_form(),
+        regulars=booking_queries.regulars(db, location),
         can_cancel=lambda booking: booking_services.can_cancel(
             booking, now=now, is_operator=True
         ),

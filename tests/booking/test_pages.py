@@ -326,6 +326,14 @@ def test_operator_day_view_and_book_for_member(client, auth, create_user, space,
     page = client.get(back).get_data(as_text=True)
     assert "Booked for Gast: " in page
     assert "Gast" in page and "guest@example.org" in page
+    # Who booked here is suggested the next time (a datalist, no typing from
+    # memory); the operator's own guests are not people to suggest.
+    other_day = client.get(back.replace(day.isoformat(), next_weekday(3).isoformat()))
+    page = other_day.get_data(as_text=True)
+    suggestions = page[page.index('<datalist id="regulars">') :]
+    suggestions = suggestions[: suggestions.index("</datalist>")]
+    assert '<option value="guest@example.org">Gast</option>' in suggestions
+    assert "op@example.org" not in suggestions
 
     # In German, the day as My bookings writes it ("Di., 08.12.2026").
     client.set_cookie("lang", "de")
