@@ -456,7 +456,13 @@ def _clean_resource_values(values: dict, *, creating: bool, current_kind=None) -
             tags = [t for t in (part.strip() for part in tags.split(",")) if t]
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
             raise InvalidInput(_l("Tags are a list of words."), field="tags")
-        tags = sorted({t.strip().lower()[:40] for t in tags if t.strip()})
+        # As the operator spelt them ("Fensterplatz", "ruhig"), once each
+        # whatever the case.
+        kept: dict[str, str] = {}
+        for tag in (t.strip()[:40] for t in tags):
+            if tag:
+                kept.setdefault(tag.casefold(), tag)
+        tags = sorted(kept.values(), key=str.casefold)
         if len(tags) > MAX_TAGS:
             raise InvalidInput(_l("At most %(n)d tags.", n=MAX_TAGS), field="tags")
         clean["tags"] = tags
