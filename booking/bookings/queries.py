@@ -301,23 +301,37 @@ def day_bookings(db: Session, location: Location, day: date) -> list[Booking]:
     )
 
 
-def regulars(db: Session, location: Location, limit: int = 300) -> list[User]:
-    """The active people who booked at a location (for themselves), by name:
-    the operator's day view suggests them when booking for someone, instead
-    of asking for an address typed from memory."""
-    booked_here = (
-        select(Booking.user_id)
-        .where(Booking.location_id == location.id, Booking.guest_email.is_(None))
-        .distinct()
-    )
-    return list(
-        db.scalars(
-            select(User)
-            .where(User.id.in_(booked_here), User.is_active)
-            .order_by(User.name, User.email)
-            .limit(limit)
+def people_who_booked(
+    db: Session, location_ids: list[int] | None, *, limit: int = 300
+) -> list:
+    """The active people who booked (for themselves) at these locations (None:
+    all), by name, each with how many live bookings they hold there and their
+    last day: the operator's list of members, and the suggestions of the day
+    view's "book for someone"."""
+    query = (
+        select(
+            User,
+            func.count(Booking.id).label("bookings"),
+            func.max(Booking.booked_on).label("last_day"),
         )
+        .join(Booking, Booking.user_id == User.id)
+        .where(
+            User.is_active,
+            Booking.guest_email.is_(None),
+            Booking.status.in_(ACTIVE_STATUSES),
+        )
+        .group_by(User.id)
+        .order_by(User.name, User.email)
+        .limit(limit)
     )
+    if location_ids is not None:
+        query = query.where(Booking.location_id.in_(location_ids))
+    return list(db.execute(query))
+
+
+def regulars(db: Session, location: Location) -> list[User]:
+    """The people to suggest when booking for someone at a location."""
+    return [row.User for row in people_who_booked(db, [location.id])]
 
 
 def bookings_made_by(db: Session, actor: User, booking_ids: list[int]) -> list[Booking]:

@@ -11,6 +11,7 @@ from flask_login import current_user, login_required
 from ..auth.models import User
 from ..billing import services as billing_services
 from ..billing.offers import payable_plans
+from ..bookings import queries as booking_queries
 from ..bookings.rules import parse_date
 from ..bookings.services import holder_for_email
 from ..db import get_db, utcnow
@@ -250,6 +251,9 @@ def members():
         "passes/members.html",
         passes=services.list_passes(db, current_user),
         companies=services.companies_for(db, current_user),
+        people=booking_queries.people_who_booked(
+            db, managed_location_ids(db, current_user)
+        ),
         now=now,
     )
 

@@ -95,6 +95,10 @@ def test_operators_see_only_their_plans_members_and_payments(client, auth, two):
     members = client.get("/operator/members").get_data(as_text=True)
     assert "member-a@example.org" in members
     assert "member-b@example.org" not in members
+    # Who booked at the operator's location is listed, without a pass too,
+    # and nobody who booked only at another location.
+    people = members[members.index("People who book here") :]
+    assert "guest-a@example.org" in people and "guest-b@example.org" not in people
     assert ">active<" in members
     # Each pass is opened by its plan's name, not by a bare number.
     assert f'/operator/passes/{two["a"]["pass"]}">Flex A</a>' in members
