@@ -6,6 +6,7 @@ import re
 import unicodedata
 from typing import Any
 
+from flask import session
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import event
 from sqlalchemy.orm import Mapper
@@ -139,13 +140,9 @@ _TYPED = "typed_form"
 
 
 def keep_typed(form, fields: tuple[str, ...]) -> None:
-    from flask import session
-
     session[_TYPED] = {key: str(form.get(key, ""))[:254] for key in fields}
 
 
 def typed_form() -> dict[str, str]:
     """What ``keep_typed`` kept, once (empty when nothing was refused)."""
-    from flask import session
-
     return session.pop(_TYPED, None) or {}

@@ -146,9 +146,10 @@ def create():
             joiner = "&" if "?" in back else "?"
             return redirect(f"{back}{joiner}at=book#book", 303)
         return redirect(back), 303
-    if booking.status == "pending_payment":
-        from ..billing.services import order_for_booking
+    # Billing sits above bookings: asked here, when a booking is placed.
+    from ..billing.services import order_for_booking, walk_in_guest
 
+    if booking.status == "pending_payment":
         order = order_for_booking(db, booking.id)
         return redirect(url_for("billing.order", order_id=order.id), 303)
     # As My bookings writes it: "Mi., 16.12.2026".
@@ -156,8 +157,9 @@ def create():
         f"{localdate(booking.booked_on, fmt='EEE')}, "
         f"{localdate(booking.booked_on, fmt='medium')}"
     )
-    if booking.guest_name and form.get("for_someone") and holder_id is None:
-        # The operator's walk-in guest: what to collect at the counter.
+    if booking.guest_name and walk_in_guest(db, booking):
+        # The operator's walk-in guest (billing's rule): what to collect at
+        # the counter.
         message = gettext(
             "Booked for the guest %(guest)s: %(name)s on %(day)s. They get the "
             "confirmation by e-mail.",
@@ -166,8 +168,6 @@ def create():
             day=day,
         )
         if booking.settled_by == "payment":
-            from ..billing.services import order_for_booking
-
             order = order_for_booking(db, booking.id)
             if order is not None and order.payment_method == "on_site":
                 message += " " + gettext(

@@ -33,6 +33,7 @@ from .methods import (
     offered_methods,
     payment_settings,
     stripe_configured,
+    walk_in_guest,
 )
 from .offline import (
     can_record_payments,
@@ -95,6 +96,7 @@ __all__ = [
     "payment_settings",
     "save_payment_settings",
     "stripe_configured",
+    "walk_in_guest",
     "CHECKOUT_LIFETIME",
     "HOLD",
     "PaymentRejected",
